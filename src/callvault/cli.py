@@ -2,11 +2,51 @@
 
 from __future__ import annotations
 
-import typer
+import json
+import sys
+from typing import Annotated
 
-app = typer.Typer(name="callvault", no_args_is_help=True, add_completion=False)
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from callvault.config import get_settings
+
+app = typer.Typer(name="callvault", no_args_is_help=True, add_completion=False,
+                  help="CallVault contact-center platform.")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print side-by-side tables.")
 app.add_typer(bench_app, name="bench")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+app.add_typer(db_app, name="db")
+tenant_app = typer.Typer(no_args_is_help=True, help="Institutions (tenants).")
+app.add_typer(tenant_app, name="tenant")
+user_app = typer.Typer(no_args_is_help=True, help="Users of the operator or of an institution.")
+app.add_typer(user_app, name="user")
+apiclient_app = typer.Typer(no_args_is_help=True, help="API clients of an institution's IT.")
+app.add_typer(apiclient_app, name="apiclient")
+
+console = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def _database():  # type: ignore[no-untyped-def]
+    from callvault.core.db import Database
+    from callvault.migrations.runner import is_at_head
+
+    settings = get_settings()
+    db = Database(settings)
+    try:
+        at_head = is_at_head(db.engine)
+    except Exception as exc:
+        raise fail(f"cannot open the database: {type(exc).__name__}") from exc
+    if not at_head:
+        raise fail("the database schema is not current; run `callvault db upgrade`")
+    return db
 
 
 @app.command()
@@ -15,6 +55,206 @@ def version() -> None:
     from callvault import __version__
 
     typer.echo(__version__)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Create or migrate the schema (and, on PostgreSQL, the application role and row-level security)."""
+    from callvault.migrations.runner import upgrade
+
+    settings = get_settings()
+    upgrade(settings, revision)
+    from callvault.core.db import Database
+    from callvault.tenancy import service as tenancy
+
+    db = Database(settings)
+    with db.scoped() as session:
+        tenancy.ensure_operator(session)
+    db.dispose()
+    console.print("[green]database is at the latest schema[/]")
+
+
+@tenant_app.command("create")
+def tenant_create(
+    slug: Annotated[str, typer.Argument(help="lower-case id, e.g. acme-bank")],
+    name: Annotated[str, typer.Option("--name", help="display name")],
+) -> None:
+    """Create an institution with its built-in roles."""
+    from pydantic import ValidationError
+
+    from callvault.core.errors import DomainError
+    from callvault.tenancy import service as tenancy
+    from callvault.tenancy.schemas import TenantCreate
+
+    db = _database()
+    with db.scoped() as session:
+        try:
+            data = TenantCreate(slug=slug, name=name)
+            read = tenancy.create_tenant(session, actor=tenancy.operator_principal(session), data=data)
+        except ValidationError as exc:
+            raise fail(_validation_message(exc)) from None
+        except DomainError as exc:
+            raise fail(exc.detail) from None
+    console.print(f"created institution [bold]{read.slug}[/] ({read.id})")
+
+
+@tenant_app.command("list")
+def tenant_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List institutions."""
+    from sqlalchemy import select
+
+    from callvault.tenancy.models import Tenant
+    from callvault.tenancy.schemas import TenantRead
+
+    db = _database()
+    with db.scoped() as session:
+        rows = [TenantRead.model_validate(t) for t in session.scalars(select(Tenant).order_by(Tenant.slug))]
+    if as_json:
+        typer.echo(json.dumps([r.model_dump(mode="json") for r in rows]))
+        return
+    table = Table("slug", "name", "kind", "status", "id")
+    for r in rows:
+        table.add_row(r.slug, r.name, r.kind, r.status, str(r.id))
+    console.print(table)
+
+
+@user_app.command("create")
+def user_create(
+    username: Annotated[str, typer.Argument()],
+    tenant: Annotated[str, typer.Option("--tenant", help="institution slug, or 'operator'")],
+    role: Annotated[list[str], typer.Option("--role", help="role name; repeatable")],
+    display_name: Annotated[str, typer.Option("--display-name")] = "",
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the password from stdin")] = False,
+) -> None:
+    """Create a user (the first administrator of an institution, or operator staff)."""
+    from pydantic import ValidationError
+    from sqlalchemy import select
+
+    from callvault.core.errors import DomainError
+    from callvault.identity import service as identity
+    from callvault.identity.models import Role
+    from callvault.identity.schemas import UserCreate
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else typer.prompt(
+        "password", hide_input=True, confirmation_prompt=True)
+    db = _database()
+    with db.scoped() as session:
+        try:
+            actor = _bind_system(session, tenant)
+            roles = {r.name: r.id for r in session.scalars(select(Role))}
+            unknown = [r for r in role if r not in roles]
+            if unknown:
+                raise fail(f"unknown role(s): {', '.join(unknown)}; known: {', '.join(sorted(roles))}")
+            read = identity.create_user(session, actor=actor, data=UserCreate(
+                username=username, display_name=display_name, password=password,
+                role_ids=[roles[r] for r in role]))
+        except ValidationError as exc:
+            raise fail(_validation_message(exc)) from None
+        except DomainError as exc:
+            raise fail(exc.detail) from None
+    console.print(f"created user [bold]{read.username}[/] in {tenant} ({read.id})")
+
+
+@user_app.command("reset-2fa")
+def user_reset_2fa(
+    username: Annotated[str, typer.Argument()],
+    tenant: Annotated[str, typer.Option("--tenant")],
+) -> None:
+    """Remove a user's second factor so they enrol again at next login."""
+    from callvault.core.errors import DomainError
+    from callvault.identity import service as identity
+
+    db = _database()
+    with db.scoped() as session:
+        try:
+            actor = _bind_system(session, tenant)
+            user = identity.get_user_by_username(session, username=username)
+            if user is None:
+                raise fail(f"no user {username} in {tenant}")
+            identity.reset_totp(session, actor=actor, user_id=user.id)
+        except DomainError as exc:
+            raise fail(exc.detail) from None
+    console.print(f"second factor of [bold]{username}[/] removed; it must be enrolled at next login")
+
+
+@apiclient_app.command("create")
+def apiclient_create(
+    name: Annotated[str, typer.Argument()],
+    tenant: Annotated[str, typer.Option("--tenant")],
+    permission: Annotated[list[str], typer.Option("--permission", help="repeatable")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Create an API client for an institution's IT; prints the key id and the secret once."""
+    from pydantic import ValidationError
+
+    from callvault.core.errors import DomainError
+    from callvault.identity import api_clients
+    from callvault.identity.schemas import ApiClientCreate
+
+    db = _database()
+    with db.scoped() as session:
+        try:
+            actor = _bind_system(session, tenant)
+            created = api_clients.create_client(session, actor=actor,
+                                                data=ApiClientCreate(name=name, permissions=permission))
+        except ValidationError as exc:
+            raise fail(_validation_message(exc)) from None
+        except DomainError as exc:
+            raise fail(exc.detail) from None
+    if as_json:
+        typer.echo(json.dumps({"key_id": created.key_id, "secret": created.secret, "id": str(created.id)}))
+    else:
+        console.print(f"key id: [bold]{created.key_id}[/]\nsecret: [bold]{created.secret}[/] (shown once)")
+
+
+def _bind_system(session, slug: str):  # type: ignore[no-untyped-def]
+    from callvault.core.tenant_context import set_tenant
+    from callvault.security.principal import system_principal
+    from callvault.tenancy import service as tenancy
+
+    tenancy.ensure_operator(session)
+    found = tenancy.get_by_slug(session, slug=slug)
+    if found is None:
+        raise fail(f"no institution {slug}")
+    set_tenant(session, found.id)
+    return system_principal(tenant_id=found.id, tenant_slug=found.slug, tenant_kind=found.kind)
+
+
+def _validation_message(exc: Exception) -> str:
+    from pydantic import ValidationError
+
+    assert isinstance(exc, ValidationError)
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Run the web/API server."""
+    import uvicorn
+
+    from callvault.logging import configure
+    from callvault.main import create_app
+
+    settings = get_settings()
+    configure(level=settings.log_level, json=settings.log_json)
+    db = _database()
+    uvicorn.run(create_app(settings, db=db), host=host or settings.host, port=port or settings.port,
+                log_config=None, access_log=False)
+
+
+@app.command()
+def demo(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+    seed_only: Annotated[bool, typer.Option("--seed-only", help="seed and exit without serving")] = False,
+) -> None:
+    """Seed a demo (two institutions, users for every role) on the embedded default and serve it."""
+    from callvault.demo import run_demo
+
+    run_demo(host=host, port=port, serve=not seed_only)
 
 
 def main() -> None:

@@ -1,0 +1,333 @@
+"""API plumbing: problem+json errors, authentication, permission dependencies, idempotency, router registry."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from callvault.core.db import Database
+from callvault.core.errors import Conflict, DomainError, FieldError, InvalidInput, Unauthenticated
+from callvault.core.tenant_context import set_tenant
+from callvault.identity import api_clients, auth
+from callvault.identity.models import IdempotencyRecord
+from callvault.security.principal import Principal
+
+log = structlog.get_logger(__name__)
+
+SESSION_COOKIE = "callvault_session"
+CSRF_HEADER = "x-csrf-token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+PROBLEM = "application/problem+json"
+
+
+# --- problem+json ---------------------------------------------------------------------------------------------
+
+class ProblemField(BaseModel):
+    field: str
+    reason: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    request_id: str = ""
+    errors: list[ProblemField] = []
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+             "description": desc}
+    for status, desc in (
+        (400, "Malformed request"), (401, "Not authenticated"), (403, "Not permitted"), (404, "Not found"),
+        (409, "Conflict"), (413, "Body too large"), (422, "Invalid input"),
+    )
+}
+
+
+def problem(request: Request, *, status: int, code: str, title: str, detail: str = "",
+            errors: list[FieldError] | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    body = Problem(
+        type=f"urn:callvault:problem:{code}", title=title, status=status, detail=detail or title,
+        instance=request.url.path, request_id=getattr(request.state, "request_id", ""),
+        errors=[ProblemField(field=e.field, reason=e.reason) for e in errors or []],
+    )
+    return JSONResponse(body.model_dump(), status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _validation_problem(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors: list[FieldError] = []
+    malformed = False
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p != "body"]
+        if err.get("type") == "json_invalid":
+            malformed = True
+        errors.append(FieldError(".".join(loc) or "body", str(err.get("msg", "invalid"))))
+    if malformed:
+        return problem(request, status=400, code="malformed-json", title="Malformed JSON body",
+                       detail="the body is not valid JSON", errors=errors)
+    detail = "; ".join(f"{e.field}: {e.reason}" for e in errors)
+    return problem(request, status=422, code="invalid-input", title="Invalid input", detail=detail, errors=errors)
+
+
+def problem_from_exception(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, IdempotentReplay):
+        return Response(exc.body, status_code=exc.status, media_type=exc.media_type,
+                        headers={"Idempotent-Replayed": "true"})
+    if isinstance(exc, InvalidInput):
+        return problem(request, status=exc.status, code=exc.code, title=exc.title, detail=exc.detail,
+                       errors=exc.errors)
+    if isinstance(exc, DomainError):
+        return problem(request, status=exc.status, code=exc.code, title=exc.title, detail=exc.detail)
+    if isinstance(exc, RequestValidationError):
+        return _validation_problem(request, exc)
+    if isinstance(exc, StarletteHTTPException):
+        code = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}.get(exc.status_code, "http")
+        return problem(request, status=exc.status_code, code=code, title=str(exc.detail),
+                       headers=dict(exc.headers or {}))
+    log.exception("unhandled error", exc_info=exc)
+    return problem(request, status=500, code="internal", title="Internal error",
+                   detail="the request failed; quote the request id when reporting it")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    async def handle(request: Request, exc: Exception) -> Response:
+        return problem_from_exception(request, exc)
+
+    for exc_type in (DomainError, RequestValidationError, StarletteHTTPException, Exception):
+        app.add_exception_handler(exc_type, handle)
+
+
+# --- request context and authentication -----------------------------------------------------------------------
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    with get_db(request).scoped() as session:
+        yield session
+
+
+async def raw_body(request: Request) -> bytes:
+    body = await request.body()
+    request.state.raw_body = body
+    return body
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+@dataclass
+class RequestContext:
+    session: Session
+    principal: Principal
+    auth_session_id: uuid.UUID | None
+    stage: str
+
+
+def authenticated(
+    request: Request,
+    session: Annotated[Session, Depends(db_session)],
+    body: Annotated[bytes, Depends(raw_body)],
+) -> RequestContext:
+    """Resolve the caller: an HMAC-signed API client, or a browser session cookie (with CSRF on writes)."""
+    ip, rid = client_ip(request), getattr(request.state, "request_id", "")
+    if "x-callvault-key" in request.headers:
+        principal = api_clients.authenticate(
+            session, method=request.method, path=request.url.path, query=request.url.query,
+            headers={k.lower(): v for k, v in request.headers.items()}, body=body, source_ip=ip, request_id=rid,
+        )
+        ctx = RequestContext(session=session, principal=principal, auth_session_id=None, stage=auth.STAGE_FULL)
+    else:
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token:
+            raise Unauthenticated("log in or sign the request")
+        resolved = auth.resolve_session(session, token=token, source_ip=ip, request_id=rid)
+        if request.method in UNSAFE_METHODS and not hmac.compare_digest(
+            request.headers.get(CSRF_HEADER, ""), resolved.csrf_token
+        ):
+            raise CsrfRejected()
+        ctx = RequestContext(session=session, principal=resolved.principal,
+                             auth_session_id=resolved.auth_session_id, stage=resolved.stage)
+    structlog.contextvars.bind_contextvars(tenant=ctx.principal.tenant_slug, actor=ctx.principal.actor)
+    return ctx
+
+
+class CsrfRejected(DomainError):
+    status = 403
+    code = "csrf"
+    title = "Missing or wrong X-CSRF-Token header"
+
+
+class Requires:
+    """Route dependency declaring the permission a route needs. Every /api/v1 route must have one (or Public)."""
+
+    def __init__(self, permission: str | None, *, during_enrolment: bool = False) -> None:
+        self.permission = permission
+        self.during_enrolment = during_enrolment
+
+    def __call__(self, request: Request, ctx: Annotated[RequestContext, Depends(authenticated)]) -> RequestContext:
+        if ctx.stage != auth.STAGE_FULL and not self.during_enrolment:
+            raise auth.TotpEnrolmentRequired()
+        if self.permission:
+            ctx.principal.require(self.permission)
+        if request.method == "POST" and "idempotency-key" in request.headers:
+            begin_idempotent(request, ctx)
+        return ctx
+
+
+class Public:
+    """Marks a route that needs no authentication (login, health)."""
+
+    def __call__(self) -> None:
+        return None
+
+
+def requires(permission: str | None, *, during_enrolment: bool = False) -> Any:
+    return Depends(Requires(permission, during_enrolment=during_enrolment))
+
+
+PUBLIC = Depends(Public())
+Limit = Annotated[int, Query(ge=1, le=200, description="page size")]
+Cursor = Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page")]
+
+
+# --- idempotency ----------------------------------------------------------------------------------------------
+
+class IdempotentReplay(Exception):
+    def __init__(self, status: int, body: bytes, media_type: str) -> None:
+        self.status, self.body, self.media_type = status, body, media_type
+
+
+@dataclass
+class PendingIdempotency:
+    tenant_id: uuid.UUID
+    record_id: uuid.UUID
+
+
+def begin_idempotent(request: Request, ctx: RequestContext) -> None:
+    """First use of a key reserves it; a retry gets the stored response; a different request with it, 422."""
+    key = request.headers["idempotency-key"]
+    if not (1 <= len(key) <= 255):
+        raise InvalidInput.one("Idempotency-Key", "must have 1 to 255 characters")
+    body: bytes = getattr(request.state, "raw_body", b"")
+    digest = hashlib.sha256(
+        f"{request.method} {request.url.path}?{request.url.query}\n".encode() + body
+    ).hexdigest()
+    session, principal = ctx.session, ctx.principal
+    existing = session.scalars(
+        select(IdempotencyRecord).where(IdempotencyRecord.principal == principal.actor,
+                                        IdempotencyRecord.key == key)
+    ).one_or_none()
+    if existing is None:
+        record = IdempotencyRecord(principal=principal.actor, key=key, request_hash=digest)
+        session.add(record)
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            raise Conflict("a request with this Idempotency-Key is in progress") from None
+        request.state.idempotency = PendingIdempotency(tenant_id=principal.tenant_id, record_id=record.id)
+        return
+    if existing.request_hash != digest:
+        raise InvalidInput.one("Idempotency-Key", "was used for a different request")
+    if existing.status_code is None:
+        raise Conflict("a request with this Idempotency-Key is in progress")
+    raise IdempotentReplay(existing.status_code, existing.body or b"", _media_type(existing.status_code))
+
+
+def _media_type(status: int) -> str:
+    return "application/json" if status < 400 else PROBLEM
+
+
+def finish_idempotent(db: Database, pending: PendingIdempotency, response: Response) -> None:
+    with db.scoped() as session:
+        set_tenant(session, pending.tenant_id)
+        record = session.get(IdempotencyRecord, pending.record_id)
+        if record is None:
+            return
+        if response.status_code >= 500:
+            session.delete(record)  # let the client retry a failure that was ours
+        else:
+            record.status_code = response.status_code
+            record.body = bytes(response.body)
+        session.commit()
+
+
+class CallVaultRoute(APIRoute):
+    """Turns every error into problem+json inside the route, so idempotent responses can be stored as sent."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except Exception as exc:
+                response = problem_from_exception(request, exc)
+            pending: PendingIdempotency | None = getattr(request.state, "idempotency", None)
+            if pending is not None:
+                await run_in_threadpool(finish_idempotent, get_db(request), pending, response)
+            return response
+
+        return route
+
+
+def domain_router(prefix: str, tag: str) -> APIRouter:
+    return APIRouter(prefix=prefix, tags=[tag], route_class=CallVaultRoute, responses=PROBLEM_RESPONSES)
+
+
+# --- registry -------------------------------------------------------------------------------------------------
+
+def api_router() -> APIRouter:
+    from callvault.identity import api_client_views, auth_views
+    from callvault.identity import views as identity_views
+    from callvault.tenancy import views as tenancy_views
+
+    router = APIRouter(prefix="/api/v1")
+    for module in (auth_views, tenancy_views, identity_views, api_client_views):
+        router.include_router(module.router)
+    return router
+
+
+def route_policy(route: APIRoute) -> Requires | Public | None:
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dep = stack.pop()
+        if isinstance(dep.call, Requires | Public):
+            return dep.call
+        stack.extend(dep.dependencies)
+    return None
+
+
+def check_route_policies(app: FastAPI) -> None:
+    """Deny by default: refuse to start if an API route declares neither a permission nor Public."""
+    missing = [
+        f"{sorted(r.methods)} {r.path}" for r in app.routes
+        if isinstance(r, APIRoute) and r.path.startswith("/api/v1") and route_policy(r) is None
+    ]
+    if missing:
+        raise RuntimeError("API routes without a declared permission: " + ", ".join(missing))

@@ -1,0 +1,77 @@
+"""Settings from the environment (prefix ``CALLVAULT_``); every secret can also come from ``NAME_FILE``."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRET_FIELDS = ("secret_key",)
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. SQLite under ``data_dir`` unless ``database_url`` names PostgreSQL."""
+
+    model_config = SettingsConfigDict(env_prefix="CALLVAULT_", extra="ignore")
+
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    # Migrations run as the schema owner; the application itself connects as a role without ownership,
+    # so PostgreSQL's row-level security applies to it (owners bypass RLS unless it is forced).
+    database_admin_url: str = ""
+    database_app_role: str = "callvault_app"
+    sqlite_busy_timeout_ms: int = 5000
+
+    secret_key: SecretStr | None = None
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    cookie_secure: bool = True
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+    session_idle_seconds: int = 15 * 60
+    session_absolute_seconds: int = 12 * 3600
+    lockout_threshold: int = 5
+    lockout_seconds: int = 30 * 60
+    hmac_skew_seconds: int = 300
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 4
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret_files(cls, values: Any) -> Any:
+        """Let ``CALLVAULT_SECRET_KEY_FILE`` (and the like) supply a secret without putting it in the environment."""
+        if not isinstance(values, dict):
+            return values
+        for name in SECRET_FIELDS:
+            path = os.environ.get(f"CALLVAULT_{name.upper()}_FILE")
+            if path and not values.get(name):
+                values[name] = Path(path).read_text(encoding="utf-8").strip()
+        return values
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+pysqlite:///{(self.data_dir / 'callvault.sqlite3').resolve()}"
+
+    @property
+    def effective_admin_url(self) -> str:
+        return self.database_admin_url or self.effective_database_url
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.effective_database_url.startswith("postgresql")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Shared foundations: database, tenant context, ids, clock, errors, outbox and event bus."""

@@ -1,0 +1,95 @@
+"""Transactional outbox: events are rows written with the change, delivered to the bus only after commit.
+
+A crash between commit and delivery leaves rows with ``published_at`` empty; `OutboxRelay.recover` delivers them
+at the next start (at-least-once; consumers dedupe on the event id).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine, event, select, text, update
+from sqlalchemy.orm import Session
+
+from callvault.core import clock
+from callvault.core.events import Event, EventBus
+from callvault.core.ids import new_id
+from callvault.core.outbox_models import OutboxEvent
+from callvault.core.tenant_context import current_tenant, set_tenant
+
+log = structlog.get_logger(__name__)
+
+PENDING_KEY = "callvault.pending_events"
+RELAY_KEY = "callvault.relay"
+
+
+def emit(session: Session, *, tenant_slug: str, name: str, payload: dict[str, Any]) -> Event:
+    """Add an event (``name`` like ``user.created``) to the current transaction."""
+    tenant_id = current_tenant(session)
+    ev = Event(id=new_id(), subject=f"t.{tenant_slug}.{name}", tenant_id=tenant_id, payload=payload,
+               created_at=clock.now())
+    session.add(OutboxEvent(id=ev.id, tenant_id=tenant_id, name=ev.subject, payload=payload,
+                            created_at=ev.created_at))
+    session.info.setdefault(PENDING_KEY, []).append(ev)
+    return ev
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows to the bus and marks them published."""
+
+    def __init__(self, engine: Engine, bus: EventBus) -> None:
+        self.engine = engine
+        self.bus = bus
+        self.is_postgres = engine.dialect.name == "postgresql"
+
+    def deliver(self, events: list[Event]) -> None:
+        for ev in events:
+            self.bus.publish(ev)
+        by_tenant: dict[uuid.UUID, list[uuid.UUID]] = {}
+        for ev in events:
+            by_tenant.setdefault(ev.tenant_id, []).append(ev.id)
+        for tenant_id, ids in by_tenant.items():
+            with self.engine.begin() as conn:
+                if self.is_postgres:
+                    conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(tenant_id)})
+                conn.execute(
+                    update(OutboxEvent.__table__)
+                    .where(OutboxEvent.__table__.c.id.in_(ids))
+                    .values(published_at=clock.now())
+                )
+
+    def recover(self, session: Session, tenant_ids: list[uuid.UUID]) -> int:
+        """Deliver events committed but never published (e.g. the process died right after commit)."""
+        delivered = 0
+        for tenant_id in tenant_ids:
+            set_tenant(session, tenant_id)
+            rows = session.scalars(
+                select(OutboxEvent).where(OutboxEvent.published_at.is_(None)).order_by(OutboxEvent.id)
+            ).all()
+            session.rollback()
+            events = [Event(id=r.id, subject=r.name, tenant_id=r.tenant_id, payload=r.payload,
+                            created_at=r.created_at) for r in rows]
+            if events:
+                self.deliver(events)
+                delivered += len(events)
+        set_tenant(session, None)
+        return delivered
+
+
+@event.listens_for(Session, "after_commit")
+def _deliver_after_commit(session: Session) -> None:
+    events: list[Event] = session.info.pop(PENDING_KEY, [])
+    relay: OutboxRelay | None = session.info.get(RELAY_KEY)
+    if events and relay is not None:
+        try:
+            relay.deliver(events)
+        except Exception:
+            # The rows stay unpublished and the next start delivers them; the commit itself stands.
+            log.exception("outbox delivery failed", count=len(events))
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_on_rollback(session: Session) -> None:
+    session.info.pop(PENDING_KEY, None)

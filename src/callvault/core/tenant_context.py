@@ -1,0 +1,99 @@
+"""The tenant context of a session and the ORM hooks that enforce it.
+
+Every query on a tenant-owned table gets ``tenant_id = <context>`` added automatically; a query without a context
+raises instead of returning rows of every tenant. On PostgreSQL the context is also put into the transaction
+(``app.tenant_id``), which the row-level security policies read.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+
+from callvault.core.errors import TenantContextMissing
+from callvault.core.models import TenantScoped
+
+TENANT_KEY = "callvault.tenant_id"
+POSTGRES_KEY = "callvault.postgres"
+# Execution option that skips the ORM criterion (tests of the RLS backstop only): RLS still applies.
+UNSCOPED = "callvault_unscoped"
+
+
+def set_tenant(session: Session, tenant_id: uuid.UUID | None) -> None:
+    """Bind the session to one tenant. Changing tenant flushes pending writes under the old context and drops
+    everything loaded, so the identity map can never hand out an object of the previous tenant."""
+    previous = session.info.get(TENANT_KEY)
+    if previous is not None and previous != tenant_id:
+        session.flush()
+        session.expunge_all()
+    session.info[TENANT_KEY] = tenant_id
+    if session.info.get(POSTGRES_KEY) and session.in_transaction():
+        session.connection().execute(
+            text("SELECT set_config('app.tenant_id', :tid, true)"), {"tid": str(tenant_id or "")}
+        )
+
+
+def current_tenant(session: Session) -> uuid.UUID:
+    tenant_id: uuid.UUID | None = session.info.get(TENANT_KEY)
+    if tenant_id is None:
+        raise TenantContextMissing("no tenant context on this session")
+    return tenant_id
+
+
+@contextmanager
+def tenant(session: Session, tenant_id: uuid.UUID) -> Iterator[Session]:
+    """Temporarily work in another tenant's context (e.g. the operator creating an institution's first admin)."""
+    previous = session.info.get(TENANT_KEY)
+    set_tenant(session, tenant_id)
+    try:
+        yield session
+    finally:
+        set_tenant(session, previous)
+
+
+@event.listens_for(Session, "after_begin")
+def _put_tenant_in_transaction(session: Session, _transaction: Any, connection: Any) -> None:
+    if session.info.get(POSTGRES_KEY):
+        tenant_id = session.info.get(TENANT_KEY)
+        connection.execute(
+            text("SELECT set_config('app.tenant_id', :tid, true)"), {"tid": str(tenant_id or "")}
+        )
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _add_tenant_criterion(state: ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.execution_options.get(UNSCOPED):
+        return
+    if not any(issubclass(m.class_, TenantScoped) for m in state.all_mappers):
+        return
+    tenant_id = state.session.info.get(TENANT_KEY)
+    if tenant_id is None:
+        names = ", ".join(sorted(m.class_.__name__ for m in state.all_mappers))
+        raise TenantContextMissing(f"query on tenant-owned {names} without a tenant context")
+    state.statement = state.statement.options(
+        with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_new_rows(session: Session, _ctx: Any, _instances: Any) -> None:
+    tenant_id = session.info.get(TENANT_KEY)
+    for obj in session.new:
+        if not isinstance(obj, TenantScoped):
+            continue
+        if tenant_id is None:
+            raise TenantContextMissing(f"insert into {type(obj).__name__} without a tenant context")
+        if obj.tenant_id is None:
+            obj.tenant_id = tenant_id
+        elif obj.tenant_id != tenant_id:
+            raise TenantContextMissing(f"insert into {type(obj).__name__} for another tenant")
+    for obj in session.dirty:
+        if isinstance(obj, TenantScoped) and tenant_id is not None and obj.tenant_id != tenant_id:
+            raise TenantContextMissing(f"update of {type(obj).__name__} outside its tenant")

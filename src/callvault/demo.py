@@ -1,0 +1,133 @@
+"""`callvault demo`: a seeded operator with two institutions and a user for every role, served on :8000."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from callvault.config import get_settings
+from callvault.core import secretbox
+from callvault.core.db import Database
+from callvault.core.tenant_context import set_tenant
+from callvault.identity import service as identity
+from callvault.identity import totp
+from callvault.identity.models import Role, User
+from callvault.identity.schemas import UserCreate
+from callvault.migrations.runner import upgrade
+from callvault.security.principal import system_principal
+from callvault.tenancy import service as tenancy
+from callvault.tenancy.schemas import TenantCreate
+
+console = Console(width=160)
+
+INSTITUTIONS = (
+    ("demo-bank", "华夏示范银行 Demo Bank", ("admin", "supervisor", "auditor", "agent")),
+    ("demo-insurance", "安康示范保险 Demo Insurance", ("admin", "supervisor", "auditor", "agent")),
+)
+OPERATOR_USERS = ("platform_admin", "team_lead", "agent")
+
+
+@dataclass
+class DemoUser:
+    institution: str
+    username: str
+    role: str
+    password: str
+    totp_secret: str
+
+
+def _password() -> str:
+    return "Demo-" + secrets.token_urlsafe(9) + "7"
+
+
+def seed(db: Database) -> list[DemoUser]:
+    """Create the demo tenants and users once; later runs reuse them (their credentials file)."""
+    cred_file = db.settings.data_dir / "demo-credentials.json"
+    with db.scoped() as session:
+        operator = tenancy.ensure_operator(session)
+        if cred_file.exists() and tenancy.get_by_slug(session, slug=INSTITUTIONS[0][0]) is not None:
+            return [DemoUser(**u) for u in json.loads(cred_file.read_text(encoding="utf-8"))]
+        op_actor = tenancy.operator_principal(session, name="demo")
+        users: list[DemoUser] = []
+        for slug, name, roles in INSTITUTIONS:
+            if tenancy.get_by_slug(session, slug=slug) is None:
+                tenancy.create_tenant(session, actor=op_actor, data=TenantCreate(slug=slug, name=name))
+            users += _seed_users(session, slug=slug, roles=roles)
+        set_tenant(session, operator.id)
+        users += _seed_users(session, slug=operator.slug, roles=OPERATOR_USERS)
+    _write_private(cred_file, json.dumps([asdict(u) for u in users], ensure_ascii=False, indent=1))
+    return users
+
+
+def _seed_users(session, *, slug: str, roles: tuple[str, ...]) -> list[DemoUser]:  # type: ignore[no-untyped-def]
+    inst = tenancy.bind(session, slug=slug)
+    actor = system_principal(tenant_id=inst.id, tenant_slug=inst.slug, tenant_kind=inst.kind, name="demo")
+    by_name = {r.name: r for r in session.scalars(select(Role))}
+    seeded = []
+    for role_name in roles:
+        username = role_name.replace("_", "-")
+        if identity.get_user_by_username(session, username=username) is not None:
+            continue
+        password = _password()
+        read = identity.create_user(session, actor=actor, data=UserCreate(
+            username=username, display_name=f"Demo {role_name}", password=password,
+            role_ids=[by_name[role_name].id]))
+        secret = ""
+        if by_name[role_name].requires_mfa:
+            # Enrolled up front so the printed secret can go straight into an authenticator app.
+            secret = totp.new_secret()
+            user = session.get(User, read.id)
+            assert user is not None
+            user.totp_secret = secretbox.seal(secret.encode(), purpose=f"totp:{user.id}")
+            user.totp_confirmed = True
+            session.commit()
+        seeded.append(DemoUser(institution=slug, username=username, role=role_name, password=password,
+                               totp_secret=secret))
+    return seeded
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def print_users(users: list[DemoUser], *, url: str) -> None:
+    table = Table("institution", "username", "role", "password", "TOTP secret", title="Demo users")
+    for u in users:
+        table.add_row(u.institution, u.username, u.role, u.password, u.totp_secret or "-")
+    console.print(table)
+    console.print(
+        f"Serving on [bold]{url}[/]. Log in with POST {url}/api/v1/auth/login "
+        '{"institution": "demo-bank", "username": "admin", "password": "...", "totp": "123456"} '
+        "(operator staff leave institution empty). TOTP codes: `python -c \"import pyotp; "
+        "print(pyotp.TOTP('SECRET').now())\"`."
+    )
+
+
+def run_demo(*, host: str | None, port: int | None, serve: bool) -> None:
+    settings = get_settings()
+    upgrade(settings)
+    db = Database(settings)
+    users = seed(db)
+    url = f"http://{host or settings.host}:{port or settings.port}"
+    print_users(users, url=url)
+    if not serve:
+        db.dispose()
+        return
+    import uvicorn
+
+    from callvault.logging import configure
+    from callvault.main import create_app
+
+    configure(level=settings.log_level, json=settings.log_json)
+    uvicorn.run(create_app(settings, db=db), host=host or settings.host, port=port or settings.port,
+                log_config=None, access_log=False)

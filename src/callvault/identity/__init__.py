@@ -1,0 +1,1 @@
+"""Users, roles, permissions, sessions and API clients."""

@@ -1,0 +1,89 @@
+"""The ASGI application: API under /api/v1, health, metrics and a landing page."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+
+from callvault import __version__
+from callvault.api import api_router, check_route_policies, install_problem_handlers
+from callvault.config import Settings, get_settings
+from callvault.core.db import Database
+from callvault.middleware import PlatformMiddleware
+from callvault.migrations.runner import is_at_head
+from callvault.tenancy import service as tenancy
+
+log = structlog.get_logger(__name__)
+
+LANDING = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>CallVault</title>
+<style>body{font-family:system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem;color:#1b1f24}
+code{background:#eef1f4;padding:.1rem .3rem;border-radius:3px}</style></head>
+<body><h1>CallVault</h1>
+<p>Contact-center platform for financial institutions, version {version}.</p>
+<ul><li>API: <a href="/api/v1/openapi.json"><code>/api/v1/openapi.json</code></a> (OpenAPI 3.1)</li>
+<li>Health: <a href="/healthz"><code>/healthz</code></a>, <a href="/readyz"><code>/readyz</code></a>,
+metrics: <a href="/metrics"><code>/metrics</code></a></li></ul>
+</body></html>"""
+
+
+def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    database = db or Database(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        def recover() -> int:
+            with database.scoped() as session:
+                return database.relay.recover(session, tenancy.all_tenant_ids(session))
+
+        delivered = await run_in_threadpool(recover)
+        if delivered:
+            log.info("delivered outbox events left from a previous run", count=delivered)
+        yield
+        database.dispose()
+
+    app = FastAPI(
+        title="CallVault API", version=__version__, openapi_url="/api/v1/openapi.json", docs_url=None,
+        redoc_url=None, lifespan=lifespan,
+        description="Multi-institution contact-center platform. Errors are RFC 9457 problem+json.",
+    )
+    app.state.db = database
+    app.state.settings = settings
+    install_problem_handlers(app)
+    app.include_router(api_router())
+    _add_platform_routes(app, database)
+    check_route_policies(app)
+    app.add_middleware(PlatformMiddleware, max_body_bytes=settings.max_body_bytes, hsts=settings.cookie_secure)
+    return app
+
+
+def _add_platform_routes(app: FastAPI, database: Database) -> None:
+    @app.get("/", include_in_schema=False)
+    def landing() -> HTMLResponse:
+        return HTMLResponse(LANDING.replace("{version}", __version__))
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        try:
+            database.ping()
+            ready = is_at_head(database.engine)
+        except Exception:
+            log.warning("readiness check failed", exc_info=True)
+            ready = False
+        body = {"status": "ready" if ready else "not ready"}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(_request: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,1 @@
+"""Authentication, permissions, audit and protection of customer data."""

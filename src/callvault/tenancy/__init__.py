@@ -1,0 +1,1 @@
+"""Institutions (tenants) and the operator that serves them."""
