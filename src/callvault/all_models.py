@@ -2,13 +2,30 @@
 
 from callvault.core.models import Base
 from callvault.core.outbox_models import OutboxEvent
-from callvault.identity.models import ApiClient, ApiNonce, AuthSession, IdempotencyRecord, Role, User, UserRole
+from callvault.identity.models import (
+    ApiClient,
+    ApiNonce,
+    AuthSession,
+    IdempotencyRecord,
+    Role,
+    User,
+    UserRole,
+)
 from callvault.security.audit_models import AuditEvent
 from callvault.tenancy.models import Tenant
 
 __all__ = [
-    "ApiClient", "ApiNonce", "AuditEvent", "AuthSession", "Base", "IdempotencyRecord", "OutboxEvent", "Role",
-    "Tenant", "User", "UserRole",
+    "ApiClient",
+    "ApiNonce",
+    "AuditEvent",
+    "AuthSession",
+    "Base",
+    "IdempotencyRecord",
+    "OutboxEvent",
+    "Role",
+    "Tenant",
+    "User",
+    "UserRole",
 ]
 
 metadata = Base.metadata

@@ -38,6 +38,7 @@ PROBLEM = "application/problem+json"
 
 # --- problem+json ---------------------------------------------------------------------------------------------
 
+
 class ProblemField(BaseModel):
     field: str
     reason: str
@@ -56,20 +57,40 @@ class Problem(BaseModel):
 
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": Problem, "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-             "description": desc}
+    status: {
+        "model": Problem,
+        "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        "description": desc,
+    }
     for status, desc in (
-        (400, "Malformed request"), (401, "Not authenticated"), (403, "Not permitted"), (404, "Not found"),
-        (409, "Conflict"), (413, "Body too large"), (422, "Invalid input"),
+        (400, "Malformed request"),
+        (401, "Not authenticated"),
+        (403, "Not permitted"),
+        (404, "Not found"),
+        (409, "Conflict"),
+        (413, "Body too large"),
+        (422, "Invalid input"),
     )
 }
 
 
-def problem(request: Request, *, status: int, code: str, title: str, detail: str = "",
-            errors: list[FieldError] | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+def problem(
+    request: Request,
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str = "",
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body = Problem(
-        type=f"urn:callvault:problem:{code}", title=title, status=status, detail=detail or title,
-        instance=request.url.path, request_id=getattr(request.state, "request_id", ""),
+        type=f"urn:callvault:problem:{code}",
+        title=title,
+        status=status,
+        detail=detail or title,
+        instance=request.url.path,
+        request_id=getattr(request.state, "request_id", ""),
         errors=[ProblemField(field=e.field, reason=e.reason) for e in errors or []],
     )
     return JSONResponse(body.model_dump(), status_code=status, media_type=PROBLEM, headers=headers)
@@ -84,30 +105,45 @@ def _validation_problem(request: Request, exc: RequestValidationError) -> JSONRe
             malformed = True
         errors.append(FieldError(".".join(loc) or "body", str(err.get("msg", "invalid"))))
     if malformed:
-        return problem(request, status=400, code="malformed-json", title="Malformed JSON body",
-                       detail="the body is not valid JSON", errors=errors)
+        return problem(
+            request,
+            status=400,
+            code="malformed-json",
+            title="Malformed JSON body",
+            detail="the body is not valid JSON",
+            errors=errors,
+        )
     detail = "; ".join(f"{e.field}: {e.reason}" for e in errors)
     return problem(request, status=422, code="invalid-input", title="Invalid input", detail=detail, errors=errors)
 
 
 def problem_from_exception(request: Request, exc: Exception) -> Response:
     if isinstance(exc, IdempotentReplay):
-        return Response(exc.body, status_code=exc.status, media_type=exc.media_type,
-                        headers={"Idempotent-Replayed": "true"})
+        return Response(
+            exc.body,
+            status_code=exc.status,
+            media_type=exc.media_type,
+            headers={"Idempotent-Replayed": "true"},
+        )
     if isinstance(exc, InvalidInput):
-        return problem(request, status=exc.status, code=exc.code, title=exc.title, detail=exc.detail,
-                       errors=exc.errors)
+        return problem(request, status=exc.status, code=exc.code, title=exc.title, detail=exc.detail, errors=exc.errors)
     if isinstance(exc, DomainError):
         return problem(request, status=exc.status, code=exc.code, title=exc.title, detail=exc.detail)
     if isinstance(exc, RequestValidationError):
         return _validation_problem(request, exc)
     if isinstance(exc, StarletteHTTPException):
         code = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}.get(exc.status_code, "http")
-        return problem(request, status=exc.status_code, code=code, title=str(exc.detail),
-                       headers=dict(exc.headers or {}))
+        return problem(
+            request, status=exc.status_code, code=code, title=str(exc.detail), headers=dict(exc.headers or {})
+        )
     log.exception("unhandled error", exc_info=exc)
-    return problem(request, status=500, code="internal", title="Internal error",
-                   detail="the request failed; quote the request id when reporting it")
+    return problem(
+        request,
+        status=500,
+        code="internal",
+        title="Internal error",
+        detail="the request failed; quote the request id when reporting it",
+    )
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -119,6 +155,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 
 # --- request context and authentication -----------------------------------------------------------------------
+
 
 def get_db(request: Request) -> Database:
     db: Database = request.app.state.db
@@ -157,8 +194,14 @@ def authenticated(
     ip, rid = client_ip(request), getattr(request.state, "request_id", "")
     if "x-callvault-key" in request.headers:
         principal = api_clients.authenticate(
-            session, method=request.method, path=request.url.path, query=request.url.query,
-            headers={k.lower(): v for k, v in request.headers.items()}, body=body, source_ip=ip, request_id=rid,
+            session,
+            method=request.method,
+            path=request.url.path,
+            query=request.url.query,
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=body,
+            source_ip=ip,
+            request_id=rid,
         )
         ctx = RequestContext(session=session, principal=principal, auth_session_id=None, stage=auth.STAGE_FULL)
     else:
@@ -170,8 +213,12 @@ def authenticated(
             request.headers.get(CSRF_HEADER, ""), resolved.csrf_token
         ):
             raise CsrfRejected()
-        ctx = RequestContext(session=session, principal=resolved.principal,
-                             auth_session_id=resolved.auth_session_id, stage=resolved.stage)
+        ctx = RequestContext(
+            session=session,
+            principal=resolved.principal,
+            auth_session_id=resolved.auth_session_id,
+            stage=resolved.stage,
+        )
     structlog.contextvars.bind_contextvars(tenant=ctx.principal.tenant_slug, actor=ctx.principal.actor)
     return ctx
 
@@ -217,6 +264,7 @@ Cursor = Annotated[str | None, Query(max_length=64, description="next_cursor of 
 
 # --- idempotency ----------------------------------------------------------------------------------------------
 
+
 class IdempotentReplay(Exception):
     def __init__(self, status: int, body: bytes, media_type: str) -> None:
         self.status, self.body, self.media_type = status, body, media_type
@@ -234,13 +282,10 @@ def begin_idempotent(request: Request, ctx: RequestContext) -> None:
     if not (1 <= len(key) <= 255):
         raise InvalidInput.one("Idempotency-Key", "must have 1 to 255 characters")
     body: bytes = getattr(request.state, "raw_body", b"")
-    digest = hashlib.sha256(
-        f"{request.method} {request.url.path}?{request.url.query}\n".encode() + body
-    ).hexdigest()
+    digest = hashlib.sha256(f"{request.method} {request.url.path}?{request.url.query}\n".encode() + body).hexdigest()
     session, principal = ctx.session, ctx.principal
     existing = session.scalars(
-        select(IdempotencyRecord).where(IdempotencyRecord.principal == principal.actor,
-                                        IdempotencyRecord.key == key)
+        select(IdempotencyRecord).where(IdempotencyRecord.principal == principal.actor, IdempotencyRecord.key == key)
     ).one_or_none()
     if existing is None:
         record = IdempotencyRecord(principal=principal.actor, key=key, request_hash=digest)
@@ -302,6 +347,7 @@ def domain_router(prefix: str, tag: str) -> APIRouter:
 
 # --- registry -------------------------------------------------------------------------------------------------
 
+
 def api_router() -> APIRouter:
     from callvault.identity import api_client_views, auth_views
     from callvault.identity import views as identity_views
@@ -311,6 +357,29 @@ def api_router() -> APIRouter:
     for module in (auth_views, tenancy_views, identity_views, api_client_views):
         router.include_router(module.router)
     return router
+
+
+@dataclass(frozen=True)
+class MountedRoute:
+    """An API route as mounted in the app: full path, methods, and the route object declaring it."""
+
+    path: str
+    methods: frozenset[str]
+    route: APIRoute
+
+
+def mounted_routes(app: FastAPI) -> list[MountedRoute]:
+    """Every APIRoute of the app with its full path, including those of included routers."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # FastAPI versions that flatten included routers into app.routes
+        return [MountedRoute(r.path, frozenset(r.methods or ()), r) for r in app.routes if isinstance(r, APIRoute)]
+    out = []
+    for ctx in iter_route_contexts(app.routes):
+        original = ctx.original_route
+        if isinstance(original, APIRoute) and ctx.path:
+            out.append(MountedRoute(ctx.path, frozenset(ctx.methods or ()), original))
+    return out
 
 
 def route_policy(route: APIRoute) -> Requires | Public | None:
@@ -326,8 +395,9 @@ def route_policy(route: APIRoute) -> Requires | Public | None:
 def check_route_policies(app: FastAPI) -> None:
     """Deny by default: refuse to start if an API route declares neither a permission nor Public."""
     missing = [
-        f"{sorted(r.methods)} {r.path}" for r in app.routes
-        if isinstance(r, APIRoute) and r.path.startswith("/api/v1") and route_policy(r) is None
+        f"{sorted(m.methods)} {m.path}"
+        for m in mounted_routes(app)
+        if m.path.startswith("/api/v1") and route_policy(m.route) is None
     ]
     if missing:
         raise RuntimeError("API routes without a declared permission: " + ", ".join(missing))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,8 +12,15 @@ from rich.table import Table
 
 from callvault.config import get_settings
 
-app = typer.Typer(name="callvault", no_args_is_help=True, add_completion=False,
-                  help="CallVault contact-center platform.")
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from callvault.core.db import Database
+    from callvault.security.principal import Principal
+
+app = typer.Typer(
+    name="callvault", no_args_is_help=True, add_completion=False, help="CallVault contact-center platform."
+)
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print side-by-side tables.")
 app.add_typer(bench_app, name="bench")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
@@ -34,7 +41,7 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _database():  # type: ignore[no-untyped-def]
+def _database() -> Database:
     from callvault.core.db import Database
     from callvault.migrations.runner import is_at_head
 
@@ -135,8 +142,11 @@ def user_create(
     from callvault.identity.models import Role
     from callvault.identity.schemas import UserCreate
 
-    password = sys.stdin.readline().rstrip("\n") if password_stdin else typer.prompt(
-        "password", hide_input=True, confirmation_prompt=True)
+    password = (
+        sys.stdin.readline().rstrip("\n")
+        if password_stdin
+        else typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    )
     db = _database()
     with db.scoped() as session:
         try:
@@ -145,9 +155,16 @@ def user_create(
             unknown = [r for r in role if r not in roles]
             if unknown:
                 raise fail(f"unknown role(s): {', '.join(unknown)}; known: {', '.join(sorted(roles))}")
-            read = identity.create_user(session, actor=actor, data=UserCreate(
-                username=username, display_name=display_name, password=password,
-                role_ids=[roles[r] for r in role]))
+            read = identity.create_user(
+                session,
+                actor=actor,
+                data=UserCreate(
+                    username=username,
+                    display_name=display_name,
+                    password=password,
+                    role_ids=[roles[r] for r in role],
+                ),
+            )
         except ValidationError as exc:
             raise fail(_validation_message(exc)) from None
         except DomainError as exc:
@@ -195,8 +212,9 @@ def apiclient_create(
     with db.scoped() as session:
         try:
             actor = _bind_system(session, tenant)
-            created = api_clients.create_client(session, actor=actor,
-                                                data=ApiClientCreate(name=name, permissions=permission))
+            created = api_clients.create_client(
+                session, actor=actor, data=ApiClientCreate(name=name, permissions=permission)
+            )
         except ValidationError as exc:
             raise fail(_validation_message(exc)) from None
         except DomainError as exc:
@@ -207,7 +225,7 @@ def apiclient_create(
         console.print(f"key id: [bold]{created.key_id}[/]\nsecret: [bold]{created.secret}[/] (shown once)")
 
 
-def _bind_system(session, slug: str):  # type: ignore[no-untyped-def]
+def _bind_system(session: Session, slug: str) -> Principal:
     from callvault.core.tenant_context import set_tenant
     from callvault.security.principal import system_principal
     from callvault.tenancy import service as tenancy
@@ -241,8 +259,13 @@ def serve(
     settings = get_settings()
     configure(level=settings.log_level, json=settings.log_json)
     db = _database()
-    uvicorn.run(create_app(settings, db=db), host=host or settings.host, port=port or settings.port,
-                log_config=None, access_log=False)
+    uvicorn.run(
+        create_app(settings, db=db),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+        access_log=False,
+    )
 
 
 @app.command()

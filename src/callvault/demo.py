@@ -11,6 +11,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from callvault.config import get_settings
 from callvault.core import secretbox
@@ -66,7 +67,7 @@ def seed(db: Database) -> list[DemoUser]:
     return users
 
 
-def _seed_users(session, *, slug: str, roles: tuple[str, ...]) -> list[DemoUser]:  # type: ignore[no-untyped-def]
+def _seed_users(session: Session, *, slug: str, roles: tuple[str, ...]) -> list[DemoUser]:
     inst = tenancy.bind(session, slug=slug)
     actor = system_principal(tenant_id=inst.id, tenant_slug=inst.slug, tenant_kind=inst.kind, name="demo")
     by_name = {r.name: r for r in session.scalars(select(Role))}
@@ -76,9 +77,16 @@ def _seed_users(session, *, slug: str, roles: tuple[str, ...]) -> list[DemoUser]
         if identity.get_user_by_username(session, username=username) is not None:
             continue
         password = _password()
-        read = identity.create_user(session, actor=actor, data=UserCreate(
-            username=username, display_name=f"Demo {role_name}", password=password,
-            role_ids=[by_name[role_name].id]))
+        read = identity.create_user(
+            session,
+            actor=actor,
+            data=UserCreate(
+                username=username,
+                display_name=f"Demo {role_name}",
+                password=password,
+                role_ids=[by_name[role_name].id],
+            ),
+        )
         secret = ""
         if by_name[role_name].requires_mfa:
             # Enrolled up front so the printed secret can go straight into an authenticator app.
@@ -88,8 +96,9 @@ def _seed_users(session, *, slug: str, roles: tuple[str, ...]) -> list[DemoUser]
             user.totp_secret = secretbox.seal(secret.encode(), purpose=f"totp:{user.id}")
             user.totp_confirmed = True
             session.commit()
-        seeded.append(DemoUser(institution=slug, username=username, role=role_name, password=password,
-                               totp_secret=secret))
+        seeded.append(
+            DemoUser(institution=slug, username=username, role=role_name, password=password, totp_secret=secret)
+        )
     return seeded
 
 
@@ -108,7 +117,7 @@ def print_users(users: list[DemoUser], *, url: str) -> None:
     console.print(
         f"Serving on [bold]{url}[/]. Log in with POST {url}/api/v1/auth/login "
         '{"institution": "demo-bank", "username": "admin", "password": "...", "totp": "123456"} '
-        "(operator staff leave institution empty). TOTP codes: `python -c \"import pyotp; "
+        '(operator staff leave institution empty). TOTP codes: `python -c "import pyotp; '
         "print(pyotp.TOTP('SECRET').now())\"`."
     )
 
@@ -129,5 +138,10 @@ def run_demo(*, host: str | None, port: int | None, serve: bool) -> None:
     from callvault.main import create_app
 
     configure(level=settings.log_level, json=settings.log_json)
-    uvicorn.run(create_app(settings, db=db), host=host or settings.host, port=port or settings.port,
-                log_config=None, access_log=False)
+    uvicorn.run(
+        create_app(settings, db=db),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+        access_log=False,
+    )

@@ -50,8 +50,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         database.dispose()
 
     app = FastAPI(
-        title="CallVault API", version=__version__, openapi_url="/api/v1/openapi.json", docs_url=None,
-        redoc_url=None, lifespan=lifespan,
+        title="CallVault API",
+        version=__version__,
+        openapi_url="/api/v1/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
         description="Multi-institution contact-center platform. Errors are RFC 9457 problem+json.",
     )
     app.state.db = database

@@ -59,17 +59,28 @@ class PlatformMiddleware:
             return
 
         received = 0
+        exceeded = replaced = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
+                    exceeded = True
                     raise BodyTooLarge()
             return message
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal replaced
+            if replaced:
+                return
+            if exceeded and message["type"] == "http.response.start":
+                # The framework turned our exception into its own error; answer what really happened.
+                replaced = True
+                status_holder["status"] = 413
+                await self._reject_413(send, request_id)
+                return
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 hdrs = list(message.get("headers", []))
@@ -86,16 +97,25 @@ class PlatformMiddleware:
         try:
             await self.app(scope, limited_receive, send_with_headers)
         except BodyTooLarge:
-            await self._reject_413(send, request_id)
+            if not replaced:
+                await self._reject_413(send, request_id)
             status_holder["status"] = 413
         finally:
             self._observe(scope, status_holder["status"], started)
 
     @staticmethod
     async def _reject_413(send: Send, request_id: str) -> None:
-        await send({"type": "http.response.start", "status": 413, "headers": [
-            (b"content-type", b"application/problem+json"), (b"x-request-id", request_id.encode()),
-            (b"content-length", str(len(_PROBLEM_413)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"x-request-id", request_id.encode()),
+                    (b"content-length", str(len(_PROBLEM_413)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": _PROBLEM_413})
 
     @staticmethod

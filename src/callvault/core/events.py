@@ -37,10 +37,10 @@ class EventBus(Protocol):
 
 def subject_matches(pattern: str, subject: str) -> bool:
     pat, sub = pattern.split("."), subject.split(".")
-    for i, token in enumerate(pat):
-        if token == ">":
+    for i, part in enumerate(pat):
+        if part == ">":
             return len(sub) > i
-        if i >= len(sub) or (token != "*" and token != sub[i]):
+        if i >= len(sub) or (part != "*" and part != sub[i]):
             return False
     return len(pat) == len(sub)
 

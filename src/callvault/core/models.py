@@ -49,7 +49,7 @@ class TenantScoped:
     PostgreSQL a forced row-level security policy enforces the same for anything that slips past the ORM."""
 
     @declared_attr
-    def tenant_id(cls) -> Mapped[uuid.UUID]:  # noqa: N805
+    def tenant_id(cls) -> Mapped[uuid.UUID]:
         return mapped_column(Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), index=True, nullable=False)
 
 

@@ -28,10 +28,14 @@ RELAY_KEY = "callvault.relay"
 def emit(session: Session, *, tenant_slug: str, name: str, payload: dict[str, Any]) -> Event:
     """Add an event (``name`` like ``user.created``) to the current transaction."""
     tenant_id = current_tenant(session)
-    ev = Event(id=new_id(), subject=f"t.{tenant_slug}.{name}", tenant_id=tenant_id, payload=payload,
-               created_at=clock.now())
-    session.add(OutboxEvent(id=ev.id, tenant_id=tenant_id, name=ev.subject, payload=payload,
-                            created_at=ev.created_at))
+    ev = Event(
+        id=new_id(),
+        subject=f"t.{tenant_slug}.{name}",
+        tenant_id=tenant_id,
+        payload=payload,
+        created_at=clock.now(),
+    )
+    session.add(OutboxEvent(id=ev.id, tenant_id=tenant_id, name=ev.subject, payload=payload, created_at=ev.created_at))
     session.info.setdefault(PENDING_KEY, []).append(ev)
     return ev
 
@@ -54,11 +58,7 @@ class OutboxRelay:
             with self.engine.begin() as conn:
                 if self.is_postgres:
                     conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(tenant_id)})
-                conn.execute(
-                    update(OutboxEvent.__table__)
-                    .where(OutboxEvent.__table__.c.id.in_(ids))
-                    .values(published_at=clock.now())
-                )
+                conn.execute(update(OutboxEvent).where(OutboxEvent.id.in_(ids)).values(published_at=clock.now()))
 
     def recover(self, session: Session, tenant_ids: list[uuid.UUID]) -> int:
         """Deliver events committed but never published (e.g. the process died right after commit)."""
@@ -69,8 +69,10 @@ class OutboxRelay:
                 select(OutboxEvent).where(OutboxEvent.published_at.is_(None)).order_by(OutboxEvent.id)
             ).all()
             session.rollback()
-            events = [Event(id=r.id, subject=r.name, tenant_id=r.tenant_id, payload=r.payload,
-                            created_at=r.created_at) for r in rows]
+            events = [
+                Event(id=r.id, subject=r.name, tenant_id=r.tenant_id, payload=r.payload, created_at=r.created_at)
+                for r in rows
+            ]
             if events:
                 self.deliver(events)
                 delivered += len(events)

@@ -16,7 +16,12 @@ MAX_LIMIT = 200
 
 
 def paginate(
-    session: Session, stmt: Select[Any], *, id_column: Any, limit: int, cursor: str | None,
+    session: Session,
+    stmt: Select[Any],
+    *,
+    id_column: Any,
+    limit: int,
+    cursor: str | None,
     to_read: Callable[[Any], R],
 ) -> Page[R]:
     after = decode_cursor(cursor)

@@ -60,9 +60,7 @@ def tenant(session: Session, tenant_id: uuid.UUID) -> Iterator[Session]:
 def _put_tenant_in_transaction(session: Session, _transaction: Any, connection: Any) -> None:
     if session.info.get(POSTGRES_KEY):
         tenant_id = session.info.get(TENANT_KEY)
-        connection.execute(
-            text("SELECT set_config('app.tenant_id', :tid, true)"), {"tid": str(tenant_id or "")}
-        )
+        connection.execute(text("SELECT set_config('app.tenant_id', :tid, true)"), {"tid": str(tenant_id or "")})
 
 
 @event.listens_for(Session, "do_orm_execute")

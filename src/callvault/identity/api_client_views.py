@@ -23,8 +23,12 @@ def list_clients(ctx: Reader, limit: Limit = 50, cursor: Cursor = None) -> Page[
     return api_clients.list_clients(ctx.session, limit=limit, cursor=cursor)
 
 
-@router.post("", response_model=ApiClientCreated, status_code=status.HTTP_201_CREATED,
-             summary="Create an API client; the secret is shown once")
+@router.post(
+    "",
+    response_model=ApiClientCreated,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an API client; the secret is shown once",
+)
 def create_client(data: ApiClientCreate, ctx: Manager) -> ApiClientCreated:
     return api_clients.create_client(ctx.session, actor=ctx.principal, data=data)
 

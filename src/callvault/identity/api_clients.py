@@ -50,17 +50,24 @@ class BadSignature(Unauthenticated):
 def canonical_request(method: str, path: str, query: str, timestamp: str, nonce: str, body: bytes) -> bytes:
     pairs = sorted(parse_qsl(query, keep_blank_values=True))
     sorted_query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
-    return "\n".join(
-        [method.upper(), path, sorted_query, timestamp, nonce, hashlib.sha256(body).hexdigest()]
-    ).encode()
+    return "\n".join([method.upper(), path, sorted_query, timestamp, nonce, hashlib.sha256(body).hexdigest()]).encode()
 
 
 def sign(secret: str, canonical: bytes) -> str:
     return "v1=" + base64.b64encode(hmac.new(secret.encode(), canonical, hashlib.sha256).digest()).decode()
 
 
-def signed_headers(*, key_id: str, secret: str, method: str, path: str, query: str = "", body: bytes = b"",
-                   timestamp: int | None = None, nonce: str | None = None) -> dict[str, str]:
+def signed_headers(
+    *,
+    key_id: str,
+    secret: str,
+    method: str,
+    path: str,
+    query: str = "",
+    body: bytes = b"",
+    timestamp: int | None = None,
+    nonce: str | None = None,
+) -> dict[str, str]:
     """Client-side helper (also used by the institution SDK example and the tests)."""
     ts = str(int(clock.now().timestamp()) if timestamp is None else timestamp)
     nonce = nonce or secrets.token_urlsafe(18)
@@ -77,8 +84,14 @@ def api_client_read(client: ApiClient) -> ApiClientRead:
 
 
 def list_clients(session: Session, *, limit: int, cursor: str | None) -> Page[ApiClientRead]:
-    return paginate(session, select(ApiClient), id_column=ApiClient.id, limit=limit, cursor=cursor,
-                    to_read=api_client_read)
+    return paginate(
+        session,
+        select(ApiClient),
+        id_column=ApiClient.id,
+        limit=limit,
+        cursor=cursor,
+        to_read=api_client_read,
+    )
 
 
 def get_client(session: Session, *, client_id: uuid.UUID) -> ApiClient:
@@ -95,16 +108,25 @@ def create_client(session: Session, *, actor: Principal, data: ApiClientCreate) 
     perms = _check_permissions(data.permissions, tenant_kind="institution", field_name="permissions")
     _no_escalation(actor, perms)
     secret = secrets.token_urlsafe(32)
-    client = ApiClient(name=data.name, key_id=f"cvk.{actor.tenant_slug}.{secrets.token_hex(8)}",
-                       secret_sealed=b"", permissions=perms)
+    client = ApiClient(
+        name=data.name,
+        key_id=f"cvk.{actor.tenant_slug}.{secrets.token_hex(8)}",
+        secret_sealed=b"",
+        permissions=perms,
+    )
     session.add(client)
     session.flush()
     client.secret_sealed = secretbox.seal(secret.encode(), purpose=f"apiclient:{client.id}")
-    audit.record(session, actor=actor, action="apiclient.create", object_type="api_client", object_id=client.id,
-                 details={"permissions": perms})
+    audit.record(
+        session,
+        actor=actor,
+        action="apiclient.create",
+        object_type="api_client",
+        object_id=client.id,
+        details={"permissions": perms},
+    )
     read = api_client_read(client)
-    outbox.emit(session, tenant_slug=actor.tenant_slug, name="apiclient.created",
-                payload=read.model_dump(mode="json"))
+    outbox.emit(session, tenant_slug=actor.tenant_slug, name="apiclient.created", payload=read.model_dump(mode="json"))
     session.commit()
     return ApiClientCreated(**read.model_dump(), secret=secret)
 
@@ -120,8 +142,17 @@ def revoke_client(session: Session, *, actor: Principal, client_id: uuid.UUID) -
     return read
 
 
-def authenticate(session: Session, *, method: str, path: str, query: str, headers: dict[str, str], body: bytes,
-                 source_ip: str, request_id: str) -> Principal:
+def authenticate(
+    session: Session,
+    *,
+    method: str,
+    path: str,
+    query: str,
+    headers: dict[str, str],
+    body: bytes,
+    source_ip: str,
+    request_id: str,
+) -> Principal:
     """Verify a signed request; bind the session to the client's institution and return its principal."""
     key_id = headers.get("x-callvault-key", "")
     ts_raw = headers.get("x-callvault-timestamp", "")
@@ -134,8 +165,16 @@ def authenticate(session: Session, *, method: str, path: str, query: str, header
     if tenant is None:
         raise BadSignature("unknown key")
     set_tenant(session, tenant.id)
-    actor = Principal(kind="api_client", id=None, name=key_id, tenant_id=tenant.id, tenant_slug=tenant.slug,
-                      tenant_kind=tenant.kind, source_ip=source_ip, request_id=request_id)
+    actor = Principal(
+        kind="api_client",
+        id=None,
+        name=key_id,
+        tenant_id=tenant.id,
+        tenant_slug=tenant.slug,
+        tenant_kind=tenant.kind,
+        source_ip=source_ip,
+        request_id=request_id,
+    )
 
     def reject(reason: str, detail: str) -> BadSignature:
         audit.record(session, actor=actor, action="api.signature", outcome="failure", details={"reason": reason})
@@ -166,6 +205,14 @@ def authenticate(session: Session, *, method: str, path: str, query: str, header
         raise reject("nonce reused", "nonce already used") from None
     client.last_used_at = now
     session.commit()
-    return Principal(kind="api_client", id=client.id, name=client.name, tenant_id=tenant.id,
-                     tenant_slug=tenant.slug, tenant_kind=tenant.kind, permissions=frozenset(client.permissions),
-                     source_ip=source_ip, request_id=request_id)
+    return Principal(
+        kind="api_client",
+        id=client.id,
+        name=client.name,
+        tenant_id=tenant.id,
+        tenant_slug=tenant.slug,
+        tenant_kind=tenant.kind,
+        permissions=frozenset(client.permissions),
+        source_ip=source_ip,
+        request_id=request_id,
+    )

@@ -72,22 +72,48 @@ def _token_hash(token: str) -> str:
 
 def _anonymous(tenant: Tenant | None, *, source_ip: str, request_id: str, username: str) -> Principal:
     """Actor for audit records of failed logins: the claimed username is staff data, never customer data."""
-    return Principal(kind="anonymous", id=None, name=username[:64], tenant_id=tenant.id if tenant else uuid.UUID(int=0),
-                     tenant_slug=tenant.slug if tenant else "", tenant_kind=tenant.kind if tenant else "",
-                     source_ip=source_ip, request_id=request_id)
+    return Principal(
+        kind="anonymous",
+        id=None,
+        name=username[:64],
+        tenant_id=tenant.id if tenant else uuid.UUID(int=0),
+        tenant_slug=tenant.slug if tenant else "",
+        tenant_kind=tenant.kind if tenant else "",
+        source_ip=source_ip,
+        request_id=request_id,
+    )
 
 
-def _fail(session: Session, tenant: Tenant, actor: Principal, reason: str, error: DomainError,
-          user: User | None = None) -> DomainError:
+def _fail(
+    session: Session,
+    tenant: Tenant,
+    actor: Principal,
+    reason: str,
+    error: DomainError,
+    user: User | None = None,
+) -> DomainError:
     settings = get_settings()
     if user is not None and reason in ("password", "totp"):
         user.failed_logins += 1
         if user.failed_logins >= settings.lockout_threshold:
             user.locked_until = clock.now() + timedelta(seconds=settings.lockout_seconds)
-            audit.record(session, actor=actor, action="auth.lockout", object_type="user", object_id=user.id,
-                         outcome="failure")
-    audit.record(session, actor=actor, action="auth.login", object_type="user",
-                 object_id=user.id if user else "", outcome="failure", details={"reason": reason})
+            audit.record(
+                session,
+                actor=actor,
+                action="auth.lockout",
+                object_type="user",
+                object_id=user.id,
+                outcome="failure",
+            )
+    audit.record(
+        session,
+        actor=actor,
+        action="auth.login",
+        object_type="user",
+        object_id=user.id if user else "",
+        outcome="failure",
+        details={"reason": reason},
+    )
     session.commit()
     return error
 
@@ -101,8 +127,13 @@ def login(session: Session, *, data: LoginRequest, source_ip: str, request_id: s
         passwords.burn_verification_time()
         tenancy.ensure_operator(session)
         op = tenancy.bind(session, slug=tenancy.OPERATOR_SLUG)
-        raise _fail(session, op, _anonymous(op, source_ip=source_ip, request_id=request_id, username=""),
-                    "unknown institution", InvalidCredentials())
+        raise _fail(
+            session,
+            op,
+            _anonymous(op, source_ip=source_ip, request_id=request_id, username=""),
+            "unknown institution",
+            InvalidCredentials(),
+        )
     set_tenant(session, tenant.id)
     user = identity.get_user_by_username(session, username=data.username)
     if user is None:
@@ -132,8 +163,14 @@ def login(session: Session, *, data: LoginRequest, source_ip: str, request_id: s
     user.locked_until = None
     user.last_login_at = clock.now()
     issued = _issue(session, tenant=tenant, user=user, stage=stage, source_ip=source_ip)
-    audit.record(session, actor=actor, action="auth.login", object_type="user", object_id=user.id,
-                 details={"stage": stage})
+    audit.record(
+        session,
+        actor=actor,
+        action="auth.login",
+        object_type="user",
+        object_id=user.id,
+        details={"stage": stage},
+    )
     session.commit()
     return issued
 
@@ -144,8 +181,18 @@ def _issue(session: Session, *, tenant: Tenant, user: User, stage: str, source_i
     csrf = secrets.token_urlsafe(24)
     now = clock.now()
     expires = now + timedelta(seconds=settings.session_absolute_seconds)
-    session.add(AuthSession(token_hash=_token_hash(token), tenant_id=tenant.id, user_id=user.id, csrf_token=csrf,
-                            stage=stage, last_seen_at=now, expires_at=expires, source_ip=source_ip))
+    session.add(
+        AuthSession(
+            token_hash=_token_hash(token),
+            tenant_id=tenant.id,
+            user_id=user.id,
+            csrf_token=csrf,
+            stage=stage,
+            last_seen_at=now,
+            expires_at=expires,
+            source_ip=source_ip,
+        )
+    )
     return IssuedSession(token=token, csrf_token=csrf, stage=stage, expires_at=expires)
 
 
@@ -177,14 +224,21 @@ def resolve_session(session: Session, *, token: str, source_ip: str, request_id:
     auth.last_seen_at = now
     session.commit()
     principal = _user_principal(tenant, user, source_ip=source_ip, request_id=request_id)
-    return SessionPrincipal(principal=principal, auth_session_id=auth.id, csrf_token=auth.csrf_token,
-                            stage=auth.stage)
+    return SessionPrincipal(principal=principal, auth_session_id=auth.id, csrf_token=auth.csrf_token, stage=auth.stage)
 
 
 def _user_principal(tenant: Tenant, user: User, *, source_ip: str, request_id: str) -> Principal:
-    return Principal(kind="user", id=user.id, name=user.username, tenant_id=tenant.id, tenant_slug=tenant.slug,
-                     tenant_kind=tenant.kind, permissions=identity.effective_permissions(user),
-                     source_ip=source_ip, request_id=request_id)
+    return Principal(
+        kind="user",
+        id=user.id,
+        name=user.username,
+        tenant_id=tenant.id,
+        tenant_slug=tenant.slug,
+        tenant_kind=tenant.kind,
+        permissions=identity.effective_permissions(user),
+        source_ip=source_ip,
+        request_id=request_id,
+    )
 
 
 def logout(session: Session, *, actor: Principal, auth_session_id: uuid.UUID) -> None:
@@ -204,8 +258,10 @@ def start_totp_enrolment(session: Session, *, actor: Principal) -> TotpEnrolment
     user.totp_secret = secretbox.seal(secret.encode(), purpose=f"totp:{user.id}")
     audit.record(session, actor=actor, action="auth.mfa_enrol_start", object_type="user", object_id=user.id)
     session.commit()
-    return TotpEnrolment(secret=secret, otpauth_uri=totp.provisioning_uri(secret, account=f"{actor.tenant_slug}:"
-                                                                                       f"{user.username}"))
+    return TotpEnrolment(
+        secret=secret,
+        otpauth_uri=totp.provisioning_uri(secret, account=f"{actor.tenant_slug}:{user.username}"),
+    )
 
 
 def confirm_totp_enrolment(session: Session, *, actor: Principal, auth_session_id: uuid.UUID, code: str) -> None:
@@ -215,8 +271,14 @@ def confirm_totp_enrolment(session: Session, *, actor: Principal, auth_session_i
     secret = secretbox.unseal(user.totp_secret, purpose=f"totp:{user.id}").decode()
     step = totp.matching_step(secret, code, last_used_step=user.totp_last_step)
     if step is None:
-        audit.record(session, actor=actor, action="auth.mfa_enrol", object_type="user", object_id=user.id,
-                     outcome="failure")
+        audit.record(
+            session,
+            actor=actor,
+            action="auth.mfa_enrol",
+            object_type="user",
+            object_id=user.id,
+            outcome="failure",
+        )
         session.commit()
         raise InvalidCredentials("the code does not match")
     user.totp_confirmed = True

@@ -7,7 +7,15 @@ from typing import Annotated
 from fastapi import Depends, Request, Response, status
 from sqlalchemy.orm import Session
 
-from callvault.api import PUBLIC, SESSION_COOKIE, RequestContext, Requires, client_ip, db_session, domain_router
+from callvault.api import (
+    PUBLIC,
+    SESSION_COOKIE,
+    RequestContext,
+    Requires,
+    client_ip,
+    db_session,
+    domain_router,
+)
 from callvault.config import get_settings
 from callvault.identity import auth
 from callvault.identity.schemas import LoginRequest, LoginResult, Me, TotpConfirm, TotpEnrolment
@@ -18,14 +26,23 @@ Enrolling = Annotated[RequestContext, Depends(Requires(None, during_enrolment=Tr
 
 
 @router.post("/login", response_model=LoginResult, dependencies=[PUBLIC], summary="Log in (password + TOTP)")
-def login(data: LoginRequest, request: Request, response: Response,
-          session: Annotated[Session, Depends(db_session)]) -> LoginResult:
-    issued = auth.login(session, data=data, source_ip=client_ip(request),
-                        request_id=getattr(request.state, "request_id", ""))
+def login(
+    data: LoginRequest, request: Request, response: Response, session: Annotated[Session, Depends(db_session)]
+) -> LoginResult:
+    issued = auth.login(
+        session, data=data, source_ip=client_ip(request), request_id=getattr(request.state, "request_id", "")
+    )
     settings = get_settings()
-    response.set_cookie(SESSION_COOKIE, issued.token, httponly=True, secure=settings.cookie_secure,
-                        samesite="strict", max_age=settings.session_absolute_seconds, path="/")
-    return LoginResult(stage=issued.stage, csrf_token=issued.csrf_token, expires_at=issued.expires_at)  # type: ignore[arg-type]
+    response.set_cookie(
+        SESSION_COOKIE,
+        issued.token,
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite="strict",
+        max_age=settings.session_absolute_seconds,
+        path="/",
+    )
+    return LoginResult(stage=issued.stage, csrf_token=issued.csrf_token, expires_at=issued.expires_at)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="Log out and revoke the session")
@@ -40,8 +57,15 @@ def logout(ctx: Enrolling) -> Response:
 @router.get("/me", response_model=Me, summary="Who am I")
 def me(ctx: Enrolling) -> Me:
     p = ctx.principal
-    return Me(kind=p.kind, id=p.id, name=p.name, tenant_id=p.tenant_id, tenant_slug=p.tenant_slug,
-              tenant_kind=p.tenant_kind, permissions=sorted(p.permissions))
+    return Me(
+        kind=p.kind,
+        id=p.id,
+        name=p.name,
+        tenant_id=p.tenant_id,
+        tenant_slug=p.tenant_slug,
+        tenant_kind=p.tenant_kind,
+        permissions=sorted(p.permissions),
+    )
 
 
 @router.post("/totp/enrol", response_model=TotpEnrolment, summary="Start TOTP enrolment")
@@ -52,6 +76,7 @@ def totp_enrol(ctx: Enrolling) -> TotpEnrolment:
 @router.post("/totp/confirm", status_code=status.HTTP_204_NO_CONTENT, summary="Confirm TOTP enrolment")
 def totp_confirm(data: TotpConfirm, ctx: Enrolling) -> Response:
     if ctx.auth_session_id is not None:
-        auth.confirm_totp_enrolment(ctx.session, actor=ctx.principal, auth_session_id=ctx.auth_session_id,
-                                    code=data.code)
+        auth.confirm_totp_enrolment(
+            ctx.session, actor=ctx.principal, auth_session_id=ctx.auth_session_id, code=data.code
+        )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -97,9 +97,7 @@ class IdempotencyRecord(Identified, TenantScoped, Base):
     """The first response to a POST with an Idempotency-Key, replayed for retries of the same request."""
 
     __tablename__ = "idempotency_records"
-    __table_args__ = (
-        UniqueConstraint("tenant_id", "principal", "key", name="uq_idempotency_records_principal_key"),
-    )
+    __table_args__ = (UniqueConstraint("tenant_id", "principal", "key", name="uq_idempotency_records_principal_key"),)
 
     principal: Mapped[str] = mapped_column(String(120))
     key: Mapped[str] = mapped_column(String(255))

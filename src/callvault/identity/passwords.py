@@ -19,7 +19,9 @@ HISTORY = 4
 def hasher() -> PasswordHasher:
     s = get_settings()
     return PasswordHasher(
-        time_cost=s.argon2_time_cost, memory_cost=s.argon2_memory_kib, parallelism=s.argon2_parallelism,
+        time_cost=s.argon2_time_cost,
+        memory_cost=s.argon2_memory_kib,
+        parallelism=s.argon2_parallelism,
         type=Type.ID,
     )
 

@@ -64,9 +64,23 @@ _INSTITUTION_ROLES = (
     BuiltinRole(
         "admin",
         "Institution administrator: its users, roles and API clients",
-        frozenset({"user.read", "user.manage", "role.read", "role.manage", "apiclient.read", "apiclient.manage",
-                   "report.read", "campaign.create", "campaign.approve", "campaign.start", "contact.import",
-                   "contact.read", "billing.read"}),
+        frozenset(
+            {
+                "user.read",
+                "user.manage",
+                "role.read",
+                "role.manage",
+                "apiclient.read",
+                "apiclient.manage",
+                "report.read",
+                "campaign.create",
+                "campaign.approve",
+                "campaign.start",
+                "contact.import",
+                "contact.read",
+                "billing.read",
+            }
+        ),
         True,
     ),
     BuiltinRole(
@@ -84,8 +98,18 @@ _OPERATOR_ROLES = (
     BuiltinRole(
         "platform_admin",
         "Operator administrator: institutions and operator staff",
-        frozenset({"tenant.read", "tenant.manage", "user.read", "user.manage", "role.read", "role.manage",
-                   "report.read", "billing.read"}),
+        frozenset(
+            {
+                "tenant.read",
+                "tenant.manage",
+                "user.read",
+                "user.manage",
+                "role.read",
+                "role.manage",
+                "report.read",
+                "billing.read",
+            }
+        ),
         True,
     ),
     BuiltinRole("team_lead", "Operator team lead", frozenset({"user.read", "report.read"}), True),

@@ -30,13 +30,20 @@ from callvault.security.principal import Principal
 def user_read(user: User) -> UserRead:
     locked = user.locked_until is not None and user.locked_until > clock.now()
     return UserRead(
-        id=user.id, username=user.username, display_name=user.display_name, status=user.status,
-        roles=[RoleRef(id=r.id, name=r.name) for r in user.roles], mfa_enrolled=user.totp_confirmed,
-        locked=locked, last_login_at=user.last_login_at, created_at=user.created_at,
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        status=user.status,
+        roles=[RoleRef(id=r.id, name=r.name) for r in user.roles],
+        mfa_enrolled=user.totp_confirmed,
+        locked=locked,
+        last_login_at=user.last_login_at,
+        created_at=user.created_at,
     )
 
 
 # --- queries -------------------------------------------------------------------------------------------------
+
 
 def get_user(session: Session, *, user_id: uuid.UUID) -> User:
     user = session.get(User, user_id)
@@ -61,8 +68,9 @@ def get_role(session: Session, *, role_id: uuid.UUID) -> Role:
 
 
 def list_roles(session: Session, *, limit: int, cursor: str | None) -> Page[RoleRead]:
-    return paginate(session, select(Role), id_column=Role.id, limit=limit, cursor=cursor,
-                    to_read=RoleRead.model_validate)
+    return paginate(
+        session, select(Role), id_column=Role.id, limit=limit, cursor=cursor, to_read=RoleRead.model_validate
+    )
 
 
 def effective_permissions(user: User) -> frozenset[str]:
@@ -74,6 +82,7 @@ def requires_mfa(user: User) -> bool:
 
 
 # --- helpers for actions -------------------------------------------------------------------------------------
+
 
 def _check_permissions(names: list[str], *, tenant_kind: str, field_name: str) -> list[str]:
     allowed = permissions_for(tenant_kind)
@@ -87,15 +96,27 @@ def _resolve_roles(session: Session, *, actor: Principal, role_ids: list[uuid.UU
     roles = list(session.scalars(select(Role).where(Role.id.in_(role_ids))).all()) if role_ids else []
     if len(roles) != len(set(role_ids)):
         # A role id of another tenant is invisible here, exactly like a missing one.
-        audit.record(session, actor=actor, action="role.assign", outcome="denied",
-                     details={"reason": "unknown role id"})
+        audit.record(
+            session,
+            actor=actor,
+            action="role.assign",
+            outcome="denied",
+            details={"reason": "unknown role id"},
+        )
         session.commit()
         raise InvalidInput.one("role_ids", "unknown role id")
     for role in roles:
         missing = set(role.permissions) - actor.permissions
         if missing and actor.kind != "system":
-            audit.record(session, actor=actor, action="role.assign", object_type="role", object_id=role.id,
-                         outcome="denied", details={"reason": "escalation"})
+            audit.record(
+                session,
+                actor=actor,
+                action="role.assign",
+                object_type="role",
+                object_id=role.id,
+                outcome="denied",
+                details={"reason": "escalation"},
+            )
             session.commit()
             raise PermissionDenied(f"cannot grant role {role.name}: it holds permissions you do not have")
     return roles
@@ -113,6 +134,7 @@ def _set_roles(session: Session, user: User, roles: list[Role]) -> None:
 
 # --- actions -------------------------------------------------------------------------------------------------
 
+
 def seed_builtin_roles(session: Session, *, tenant_kind: str) -> list[Role]:
     """Create the built-in roles in the current tenant (idempotent). Part of the caller's transaction."""
     existing = {r.name: r for r in session.scalars(select(Role)).all()}
@@ -120,8 +142,13 @@ def seed_builtin_roles(session: Session, *, tenant_kind: str) -> list[Role]:
     for spec in builtin_roles(tenant_kind):
         role = existing.get(spec.name)
         if role is None:
-            role = Role(name=spec.name, description=spec.description, permissions=sorted(spec.permissions),
-                        requires_mfa=spec.requires_mfa, builtin=True)
+            role = Role(
+                name=spec.name,
+                description=spec.description,
+                permissions=sorted(spec.permissions),
+                requires_mfa=spec.requires_mfa,
+                builtin=True,
+            )
             session.add(role)
         roles.append(role)
     session.flush()
@@ -134,16 +161,25 @@ def create_user(session: Session, *, actor: Principal, data: UserCreate, commit:
         raise Conflict("a user with this username exists")
     passwords.check_policy(data.password, username=data.username, previous_hashes=[])
     roles = _resolve_roles(session, actor=actor, role_ids=data.role_ids)
-    user = User(username=data.username, display_name=data.display_name,
-                password_hash=passwords.hash_password(data.password), password_changed_at=clock.now())
+    user = User(
+        username=data.username,
+        display_name=data.display_name,
+        password_hash=passwords.hash_password(data.password),
+        password_changed_at=clock.now(),
+    )
     session.add(user)
     session.flush()
     _set_roles(session, user, roles)
-    audit.record(session, actor=actor, action="user.create", object_type="user", object_id=user.id,
-                 details={"roles": [r.name for r in roles]})
+    audit.record(
+        session,
+        actor=actor,
+        action="user.create",
+        object_type="user",
+        object_id=user.id,
+        details={"roles": [r.name for r in roles]},
+    )
     read = user_read(user)
-    outbox.emit(session, tenant_slug=_slug(session, actor), name="user.created",
-                payload=read.model_dump(mode="json"))
+    outbox.emit(session, tenant_slug=_slug(session, actor), name="user.created", payload=read.model_dump(mode="json"))
     if commit:
         session.commit()
     return read
@@ -171,11 +207,16 @@ def update_user(session: Session, *, actor: Principal, user_id: uuid.UUID, data:
         user.password_history = history[: passwords.HISTORY]
         user.password_changed_at = clock.now()
         changed.append("password")
-    audit.record(session, actor=actor, action="user.update", object_type="user", object_id=user.id,
-                 details={"changed": changed})
+    audit.record(
+        session,
+        actor=actor,
+        action="user.update",
+        object_type="user",
+        object_id=user.id,
+        details={"changed": changed},
+    )
     read = user_read(user)
-    outbox.emit(session, tenant_slug=_slug(session, actor), name="user.updated",
-                payload=read.model_dump(mode="json"))
+    outbox.emit(session, tenant_slug=_slug(session, actor), name="user.updated", payload=read.model_dump(mode="json"))
     session.commit()
     return read
 
@@ -188,8 +229,7 @@ def reset_totp(session: Session, *, actor: Principal, user_id: uuid.UUID) -> Use
     user.totp_confirmed = False
     audit.record(session, actor=actor, action="user.mfa_reset", object_type="user", object_id=user.id)
     read = user_read(user)
-    outbox.emit(session, tenant_slug=_slug(session, actor), name="user.mfa_reset",
-                payload={"id": str(user.id)})
+    outbox.emit(session, tenant_slug=_slug(session, actor), name="user.mfa_reset", payload={"id": str(user.id)})
     session.commit()
     return read
 
@@ -203,8 +243,14 @@ def create_role(session: Session, *, actor: Principal, data: RoleCreate) -> Role
     role = Role(name=data.name, description=data.description, permissions=perms, requires_mfa=data.requires_mfa)
     session.add(role)
     session.flush()
-    audit.record(session, actor=actor, action="role.create", object_type="role", object_id=role.id,
-                 details={"permissions": perms})
+    audit.record(
+        session,
+        actor=actor,
+        action="role.create",
+        object_type="role",
+        object_id=role.id,
+        details={"permissions": perms},
+    )
     read = RoleRead.model_validate(role)
     outbox.emit(session, tenant_slug=_slug(session, actor), name="role.created", payload=read.model_dump(mode="json"))
     session.commit()
@@ -224,8 +270,14 @@ def update_role(session: Session, *, actor: Principal, role_id: uuid.UUID, data:
         role.description = data.description
     if data.requires_mfa is not None:
         role.requires_mfa = data.requires_mfa
-    audit.record(session, actor=actor, action="role.update", object_type="role", object_id=role.id,
-                 details={"permissions": role.permissions})
+    audit.record(
+        session,
+        actor=actor,
+        action="role.update",
+        object_type="role",
+        object_id=role.id,
+        details={"permissions": role.permissions},
+    )
     read = RoleRead.model_validate(role)
     outbox.emit(session, tenant_slug=_slug(session, actor), name="role.updated", payload=read.model_dump(mode="json"))
     session.commit()

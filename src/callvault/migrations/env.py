@@ -15,7 +15,9 @@ def run() -> None:
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
         context.configure(
-            connection=connection, target_metadata=metadata, render_as_batch=url.startswith("sqlite"),
+            connection=connection,
+            target_metadata=metadata,
+            render_as_batch=url.startswith("sqlite"),
             compare_type=True,
         )
         with context.begin_transaction():

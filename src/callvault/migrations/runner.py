@@ -64,10 +64,12 @@ def apply_postgres_security(conn: Connection, *, app_role: str) -> None:
     """
     if not ROLE_RE.match(app_role):
         raise ValueError("invalid application role name")
-    conn.execute(text(
-        f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{app_role}') THEN "
-        f"CREATE ROLE {app_role} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE; END IF; END $$"
-    ))
+    conn.execute(
+        text(
+            f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{app_role}') THEN "
+            f"CREATE ROLE {app_role} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE; END IF; END $$"
+        )
+    )
     db_name = conn.execute(text("SELECT current_database()")).scalar_one()
     conn.execute(text(f'GRANT CONNECT ON DATABASE "{db_name}" TO {app_role}'))
     conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {app_role}"))
@@ -81,8 +83,10 @@ def apply_postgres_security(conn: Connection, *, app_role: str) -> None:
         conn.execute(text(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY"))
         conn.execute(text(f"DROP POLICY IF EXISTS tenant_isolation ON {table}"))
         # An unset context is NULL and matches nothing: default deny.
-        conn.execute(text(
-            f"CREATE POLICY tenant_isolation ON {table} "
-            f"USING (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid) "
-            f"WITH CHECK (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid)"
-        ))
+        conn.execute(
+            text(
+                f"CREATE POLICY tenant_isolation ON {table} "
+                f"USING (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid) "
+                f"WITH CHECK (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid)"
+            )
+        )

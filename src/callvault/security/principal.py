@@ -42,6 +42,11 @@ def system_principal(*, tenant_id: uuid.UUID, tenant_slug: str, tenant_kind: str
     from callvault.identity.permissions import permissions_for
 
     return Principal(
-        kind="system", id=None, name=name, tenant_id=tenant_id, tenant_slug=tenant_slug, tenant_kind=tenant_kind,
+        kind="system",
+        id=None,
+        name=name,
+        tenant_id=tenant_id,
+        tenant_slug=tenant_slug,
+        tenant_kind=tenant_kind,
         permissions=permissions_for(tenant_kind),
     )

@@ -40,8 +40,14 @@ def current(session: Session) -> Tenant:
 
 
 def list_tenants(session: Session, *, limit: int, cursor: str | None) -> Page[TenantRead]:
-    return paginate(session, select(Tenant), id_column=Tenant.id, limit=limit, cursor=cursor,
-                    to_read=TenantRead.model_validate)
+    return paginate(
+        session,
+        select(Tenant),
+        id_column=Tenant.id,
+        limit=limit,
+        cursor=cursor,
+        to_read=TenantRead.model_validate,
+    )
 
 
 def all_tenant_ids(session: Session) -> list[uuid.UUID]:
@@ -83,15 +89,28 @@ def create_tenant(session: Session, *, actor: Principal, data: TenantCreate) -> 
         if data.initial_admin is not None:
             admin_role = next(r for r in roles if r.name == "admin")
             # The operator sets up the first administrator; from then on the institution manages its own users.
-            creator = system_principal(tenant_id=inst.id, tenant_slug=inst.slug, tenant_kind=inst.kind,
-                                       name=actor.actor)
-            identity.create_user(
-                session, actor=creator, commit=False,
-                data=UserCreate(username=data.initial_admin.username, display_name=data.initial_admin.display_name,
-                                password=data.initial_admin.password, role_ids=[admin_role.id]),
+            creator = system_principal(
+                tenant_id=inst.id, tenant_slug=inst.slug, tenant_kind=inst.kind, name=actor.actor
             )
-    audit.record(session, actor=actor, action="tenant.create", object_type="tenant", object_id=inst.id,
-                 details={"slug": inst.slug})
+            identity.create_user(
+                session,
+                actor=creator,
+                commit=False,
+                data=UserCreate(
+                    username=data.initial_admin.username,
+                    display_name=data.initial_admin.display_name,
+                    password=data.initial_admin.password,
+                    role_ids=[admin_role.id],
+                ),
+            )
+    audit.record(
+        session,
+        actor=actor,
+        action="tenant.create",
+        object_type="tenant",
+        object_id=inst.id,
+        details={"slug": inst.slug},
+    )
     read = TenantRead.model_validate(inst)
     outbox.emit(session, tenant_slug=actor.tenant_slug, name="tenant.created", payload=read.model_dump(mode="json"))
     session.commit()
@@ -113,8 +132,14 @@ def update_tenant(session: Session, *, actor: Principal, tenant_id: uuid.UUID, d
     if data.settings is not None:
         inst.settings = data.settings
         changed.append("settings")
-    audit.record(session, actor=actor, action="tenant.update", object_type="tenant", object_id=inst.id,
-                 details={"changed": changed})
+    audit.record(
+        session,
+        actor=actor,
+        action="tenant.update",
+        object_type="tenant",
+        object_id=inst.id,
+        details={"changed": changed},
+    )
     read = TenantRead.model_validate(inst)
     outbox.emit(session, tenant_slug=actor.tenant_slug, name="tenant.updated", payload=read.model_dump(mode="json"))
     session.commit()

@@ -1,0 +1,133 @@
+"""Cross-tenant matrix: derived from the app's routes, so a new endpoint joins it (or fails it) automatically."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from sqlalchemy import select
+
+from callvault.api import Requires, mounted_routes, route_policy
+from callvault.identity import api_clients
+from callvault.identity import service as identity
+from callvault.identity.models import Role
+from callvault.identity.permissions import CATALOGUE, Scope, permissions_for
+from callvault.identity.schemas import ApiClientCreate, RoleCreate, UserCreate
+from callvault.security.principal import system_principal
+from callvault.tenancy import service as tenancy
+from tests.fixtures import PASSWORD, Account, World
+
+pytestmark = pytest.mark.sec("SEC-02")
+
+PARAM = re.compile(r"{(\w+)}")
+
+
+def _everything_user(world: World, slug: str) -> tuple[Account, dict[str, uuid.UUID]]:
+    """A user holding every permission of an institution, plus one object of each kind to be looked for."""
+    with world.db.scoped() as session:
+        inst = tenancy.bind(session, slug=slug)
+        actor = system_principal(tenant_id=inst.id, tenant_slug=inst.slug, tenant_kind=inst.kind)
+        role = identity.create_role(session, actor=actor, data=RoleCreate(
+            name="everything", permissions=sorted(permissions_for("institution")), requires_mfa=False))
+        user = identity.create_user(session, actor=actor, data=UserCreate(
+            username=f"all-{slug}", password=PASSWORD, role_ids=[role.id]))
+        client = api_clients.create_client(session, actor=actor, data=ApiClientCreate(name="core", permissions=[]))
+        builtin = session.scalars(select(Role).where(Role.name == "agent")).one()
+        ids = {"user_id": user.id, "role_id": role.id, "client_id": client.id, "tenant_id": inst.id,
+               "builtin_role_id": builtin.id}
+    return Account(slug, user.username, PASSWORD, user.id, None), ids
+
+
+def _id_routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:
+    out = []
+    for m in mounted_routes(app):
+        if m.path.startswith("/api/v1") and PARAM.search(m.path):
+            out += [(method, m.path, m.route) for method in sorted(m.methods)]
+    return out
+
+
+def _operator_only(route: APIRoute) -> bool:
+    policy = route_policy(route)
+    return isinstance(policy, Requires) and policy.permission is not None and \
+        CATALOGUE[policy.permission].scope == Scope.OPERATOR
+
+
+def _expected(route: APIRoute, permissions: set[str]) -> int:
+    """Without the route's permission: 403 whatever the id. With it: another tenant's id is 404."""
+    policy = route_policy(route)
+    if isinstance(policy, Requires) and policy.permission and policy.permission not in permissions:
+        return 403
+    return 404
+
+
+def test_every_id_route_answers_404_for_another_tenants_object(app: FastAPI, world: World, login: Any) -> None:
+    a = world.institution(roles=())
+    b = world.institution(roles=())
+    a_user, _ = _everything_user(world, a.slug)
+    _, b_ids = _everything_user(world, b.slug)
+    session_a = login(a_user)
+    op = login(world.operator_user())
+
+    routes = _id_routes(app)
+    assert routes, "no id-bearing routes found"
+    unmapped = sorted({p for _, path, _ in routes for p in PARAM.findall(path)} - set(b_ids))
+    assert not unmapped, f"add these path parameters to the cross-tenant matrix: {unmapped}"
+
+    a_perms = set(session_a.get("/api/v1/auth/me").json()["permissions"])
+    op_perms = set(op.get("/api/v1/auth/me").json()["permissions"])
+    checked = 0
+    for method, path, route in routes:
+        url = PARAM.sub(lambda m: str(b_ids[m.group(1)]), path)
+        body = {} if method in ("PATCH", "PUT") else None
+        r = session_a.request(method, url, json=body)
+        expected = 403 if _operator_only(route) else _expected(route, a_perms)
+        assert expected == 403 or _operator_only(route) or r.status_code == 404
+        assert r.status_code == expected, f"{method} {path} as institution A on B's id: {r.status_code} {r.text}"
+        assert b.slug not in r.text and f"all-{b.slug}" not in r.text
+        if not _operator_only(route):
+            r = op.request(method, url, json=body)
+            assert r.status_code == _expected(route, op_perms), f"{method} {path} as operator: {r.status_code}"
+        checked += 1
+    # Institution A holds every institution permission, so every institution route was a real 404 check.
+    assert all(_expected(rt, a_perms) == 404 for _, _, rt in routes if not _operator_only(rt))
+    # Built-in roles too: B's "agent" role is invisible to A.
+    assert session_a.get(f"/api/v1/roles/{b_ids['builtin_role_id']}").status_code == 404
+    assert checked >= 9
+
+
+def test_list_routes_never_return_another_tenants_rows(app: FastAPI, world: World, login: Any) -> None:
+    a = world.institution(roles=())
+    b = world.institution(roles=())
+    a_user, a_ids = _everything_user(world, a.slug)
+    _, b_ids = _everything_user(world, b.slug)
+    session_a = login(a_user)
+    lists = [m for m in mounted_routes(app) if m.path.startswith("/api/v1")
+             and "GET" in m.methods and not PARAM.search(m.path)]
+    b_values = {str(v) for v in b_ids.values()}
+    assert len(lists) >= 4
+    for m in lists:
+        r = session_a.get(m.path)
+        if _operator_only(m.route):
+            assert r.status_code == 403, m.path
+            continue
+        assert r.status_code == 200, f"{m.path}: {r.status_code} {r.text}"
+        assert not b_values & set(re.findall(r"[0-9a-f-]{36}", r.text)), f"{m.path} leaked B's ids"
+        assert f"all-{b.slug}" not in r.text
+    assert str(a_ids["user_id"]) in session_a.get("/api/v1/users?limit=200").text
+
+
+def test_role_of_another_tenant_cannot_be_assigned(world: World, login: Any) -> None:
+    a = world.institution()
+    b = world.institution()
+    s = login(a.accounts["admin"])
+    b_roles = b.accounts  # noqa: F841 - B's admin exists, with B's admin role
+    with world.db.scoped() as session:
+        tenancy.bind(session, slug=b.slug)
+        b_admin_role = session.scalars(select(Role).where(Role.name == "agent")).one().id
+    r = s.post("/api/v1/users", json={"username": "x-agent", "password": PASSWORD, "role_ids": [str(b_admin_role)]})
+    assert r.status_code == 422
+    assert r.json()["errors"][0] == {"field": "role_ids", "reason": "unknown role id"}
