@@ -14,9 +14,10 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy.sql.util import find_tables
 
 from callvault.core.errors import TenantContextMissing
-from callvault.core.models import TenantScoped
+from callvault.core.models import Base, TenantScoped
 
 TENANT_KEY = "callvault.tenant_id"
 POSTGRES_KEY = "callvault.postgres"
@@ -56,6 +57,19 @@ def tenant(session: Session, tenant_id: uuid.UUID) -> Iterator[Session]:
         set_tenant(session, previous)
 
 
+_tenant_tables_cache: tuple[int, frozenset[str]] = (-1, frozenset())
+
+
+def _tenant_tables() -> frozenset[str]:
+    global _tenant_tables_cache
+    mappers = Base.registry.mappers
+    if _tenant_tables_cache[0] != len(mappers):
+        names = frozenset(m.local_table.name for m in mappers if issubclass(m.class_, TenantScoped)
+                          and hasattr(m.local_table, "name"))
+        _tenant_tables_cache = (len(mappers), names)
+    return _tenant_tables_cache[1]
+
+
 @event.listens_for(Session, "after_begin")
 def _put_tenant_in_transaction(session: Session, _transaction: Any, connection: Any) -> None:
     if session.info.get(POSTGRES_KEY):
@@ -69,12 +83,20 @@ def _add_tenant_criterion(state: ORMExecuteState) -> None:
         return
     if state.execution_options.get(UNSCOPED):
         return
-    if not any(issubclass(m.class_, TenantScoped) for m in state.all_mappers):
+    # Look at every table the statement touches (columns, FROMs, joins, subqueries), not only the selected
+    # entities: `select(func.count()).select_from(Model)` must be caught as well.
+    touched = {
+        t.name
+        for t in find_tables(state.statement, check_columns=True, include_aliases=True, include_joins=True,
+                             include_selects=True, include_crud=True)
+        if hasattr(t, "name")
+    }
+    owned = touched & _tenant_tables()
+    if not owned:
         return
     tenant_id = state.session.info.get(TENANT_KEY)
     if tenant_id is None:
-        names = ", ".join(sorted(m.class_.__name__ for m in state.all_mappers))
-        raise TenantContextMissing(f"query on tenant-owned {names} without a tenant context")
+        raise TenantContextMissing(f"query on tenant-owned {', '.join(sorted(owned))} without a tenant context")
     state.statement = state.statement.options(
         with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
     )

@@ -1,0 +1,100 @@
+"""The ORM tenant criterion: automatic, loud when missing, never mixing tenants in one session."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select, text, update
+
+from callvault.core.db import Database
+from callvault.core.errors import TenantContextMissing
+from callvault.core.tenant_context import set_tenant, tenant
+from callvault.identity.models import Role, User
+from callvault.security.audit_models import AuditEvent
+from tests.fixtures import World
+
+
+@pytest.mark.sec("SEC-03")
+def test_query_without_tenant_context_fails_loudly(db: Database) -> None:
+    with db.scoped() as s:
+        with pytest.raises(TenantContextMissing, match="users"):
+            s.scalars(select(User)).all()
+        with pytest.raises(TenantContextMissing):
+            s.execute(update(User).values(display_name="x"))
+        with pytest.raises(TenantContextMissing):
+            s.scalar(select(func.count()).select_from(AuditEvent))
+        s.add(Role(name="orphan"))
+        with pytest.raises(TenantContextMissing):
+            s.flush()
+
+
+def test_every_query_is_limited_to_the_context(world: World, db: Database) -> None:
+    a = world.institution(roles=("admin", "agent"))
+    b = world.institution(roles=("admin",))
+    with db.scoped() as s:
+        set_tenant(s, a.id)
+        users = s.scalars(select(User)).all()
+        assert {u.tenant_id for u in users} == {a.id}
+        assert len(users) == 2
+        # A direct primary-key fetch of B's user finds nothing, as does an UPDATE aimed at it.
+        assert s.get(User, b.accounts["admin"].user_id) is None
+        res = s.execute(update(User).where(User.id == b.accounts["admin"].user_id).values(display_name="pwned"))
+        assert res.rowcount == 0  # type: ignore[attr-defined]
+        s.commit()
+        # Joins and relationships are filtered too.
+        rows = s.execute(select(User.username, Role.name).join(User.roles)).all()
+        assert len(rows) == 2
+
+
+def test_switching_tenant_forgets_loaded_objects(world: World, db: Database) -> None:
+    a = world.institution(roles=("admin",))
+    b = world.institution(roles=("admin",))
+    with db.scoped() as s:
+        set_tenant(s, a.id)
+        a_user = s.get(User, a.accounts["admin"].user_id)
+        assert a_user is not None
+        with tenant(s, b.id):
+            # The identity map would otherwise hand out A's row without a query.
+            assert s.get(User, a.accounts["admin"].user_id) is None
+        assert s.get(User, a.accounts["admin"].user_id) is not None
+
+
+def test_insert_for_another_tenant_is_refused(world: World, db: Database) -> None:
+    a = world.institution(roles=())
+    b = world.institution(roles=())
+    with db.scoped() as s:
+        set_tenant(s, a.id)
+        s.add(Role(name="smuggled", tenant_id=b.id))
+        with pytest.raises(TenantContextMissing, match="another tenant"):
+            s.flush()
+
+
+@pytest.mark.sec("SEC-04")
+def test_raw_sql_only_in_the_data_layer() -> None:
+    """Tenant filtering lives in the ORM hooks; hand-written SQL elsewhere could bypass it."""
+    import ast
+    import pathlib
+
+    allowed = {"core/db.py", "core/tenant_context.py", "core/outbox.py", "migrations/runner.py"}
+    root = pathlib.Path(__file__).parents[1] / "src" / "callvault"
+    offenders = []
+    for path in root.rglob("*.py"):
+        rel = str(path.relative_to(root))
+        if rel in allowed or rel.startswith("migrations/versions"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            raw_import = isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy") and \
+                any(a.name in ("text", "literal_column") for a in node.names)
+            driver_sql = isinstance(node, ast.Attribute) and node.attr in ("exec_driver_sql", "text")
+            if raw_import or driver_sql:
+                offenders.append(rel)
+    assert offenders == []
+
+
+def test_sqlite_pragmas(db: Database, backend: str) -> None:
+    if backend != "sqlite":
+        pytest.skip("SQLite pragmas")
+    with db.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 5000
+        assert conn.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
