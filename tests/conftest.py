@@ -16,15 +16,17 @@ BACKEND = os.environ.get("CALLVAULT_TEST_DB", "sqlite")
 PG_HOST = os.environ.get("CALLVAULT_TEST_PG", "postgres@127.0.0.1:5432")
 PG_DB = f"cvtest_{uuid.uuid4().hex[:12]}"
 
-os.environ.update({
-    "CALLVAULT_DATA_DIR": str(_TMP / "data"),
-    "CALLVAULT_SECRET_KEY": "test-secret-key-" + uuid.uuid4().hex,
-    # Real argon2id with lighter cost parameters, so hundreds of logins fit in a test run.
-    "CALLVAULT_ARGON2_TIME_COST": "1",
-    "CALLVAULT_ARGON2_MEMORY_KIB": "8192",
-    "CALLVAULT_ARGON2_PARALLELISM": "1",
-    "CALLVAULT_LOG_JSON": "true",
-})
+os.environ.update(
+    {
+        "CALLVAULT_DATA_DIR": str(_TMP / "data"),
+        "CALLVAULT_SECRET_KEY": "test-secret-key-" + uuid.uuid4().hex,
+        # Real argon2id with lighter cost parameters, so hundreds of logins fit in a test run.
+        "CALLVAULT_ARGON2_TIME_COST": "1",
+        "CALLVAULT_ARGON2_MEMORY_KIB": "8192",
+        "CALLVAULT_ARGON2_PARALLELISM": "1",
+        "CALLVAULT_LOG_JSON": "true",
+    }
+)
 if BACKEND == "postgresql":
     os.environ["CALLVAULT_DATABASE_ADMIN_URL"] = f"postgresql+psycopg://{PG_HOST}/{PG_DB}"
     app_host = PG_HOST.split("@", 1)[1]

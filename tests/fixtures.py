@@ -72,15 +72,23 @@ class World:
             inst.accounts[role] = self.user(slug, role=role)
         return inst
 
-    def user(self, tenant_slug: str, *, role: str, username: str | None = None, enrol_totp: bool = True,
-             password: str = PASSWORD) -> Account:
+    def user(
+        self,
+        tenant_slug: str,
+        *,
+        role: str,
+        username: str | None = None,
+        enrol_totp: bool = True,
+        password: str = PASSWORD,
+    ) -> Account:
         username = username or f"{role.replace('_', '-')}-{uuid.uuid4().hex[:6]}"
         with self.db.scoped() as session:
             inst = tenancy.bind(session, slug=tenant_slug)
             actor = system_principal(tenant_id=inst.id, tenant_slug=inst.slug, tenant_kind=inst.kind)
             role_row = session.scalars(select(Role).where(Role.name == role)).one()
-            read = identity.create_user(session, actor=actor, data=UserCreate(
-                username=username, password=password, role_ids=[role_row.id]))
+            read = identity.create_user(
+                session, actor=actor, data=UserCreate(username=username, password=password, role_ids=[role_row.id])
+            )
             secret = None
             if enrol_totp and role_row.requires_mfa:
                 secret = pyotp.random_base32()
@@ -89,8 +97,9 @@ class World:
                 user.totp_secret = secretbox.seal(secret.encode(), purpose=f"totp:{user.id}")
                 user.totp_confirmed = True
                 session.commit()
-        return Account(tenant_slug=tenant_slug, username=username, password=password, user_id=read.id,
-                       totp_secret=secret)
+        return Account(
+            tenant_slug=tenant_slug, username=username, password=password, user_id=read.id, totp_secret=secret
+        )
 
     def operator_user(self, *, role: str = "platform_admin") -> Account:
         self.operator_actor()
@@ -149,7 +158,8 @@ def login(app: FastAPI):  # type: ignore[no-untyped-def]
         clients.append(c)
         body: dict[str, Any] = {
             "institution": "" if account.tenant_slug == tenancy.OPERATOR_SLUG else account.tenant_slug,
-            "username": account.username, "password": account.password,
+            "username": account.username,
+            "password": account.password,
         }
         if account.totp_secret:
             body["totp"] = totp_now(account.totp_secret)

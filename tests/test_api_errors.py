@@ -45,6 +45,7 @@ def test_oversized_body_gets_413(world: World, login: Any, client: TestClient) -
     r = s.post("/api/v1/users", content=big, headers={"content-type": "application/json"})
     assert r.status_code == 413
     assert r.headers["content-type"] == "application/problem+json"
+
     # Also without a Content-Length header (chunked upload).
     def chunks() -> Any:
         for _ in range(40):
@@ -68,7 +69,10 @@ def test_cursor_pagination_walks_every_row_once(world: World, login: Any) -> Non
     inst = world.institution()
     s = login(inst.accounts["admin"])
     for i in range(7):
-        assert s.post("/api/v1/users", json={"username": f"agent-{i}", "password": "Valid-password-123"}).status_code == 201
+        assert (
+            s.post("/api/v1/users", json={"username": f"agent-{i}", "password": "Valid-password-123"}).status_code
+            == 201
+        )
     seen: list[str] = []
     cursor = None
     while True:

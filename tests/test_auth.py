@@ -121,8 +121,10 @@ def test_role_requiring_mfa_must_enrol_before_anything_else(world: World, client
     assert enrol["otpauth_uri"].startswith("otpauth://totp/")
     wrong = client.post("/api/v1/auth/totp/confirm", json={"code": "000000"}, headers=csrf)
     assert wrong.status_code == 401
-    assert client.post("/api/v1/auth/totp/confirm", json={"code": totp_now(enrol["secret"])},
-                       headers=csrf).status_code == 204
+    assert (
+        client.post("/api/v1/auth/totp/confirm", json={"code": totp_now(enrol["secret"])}, headers=csrf).status_code
+        == 204
+    )
     assert client.get("/api/v1/users").status_code == 200
 
 
@@ -151,8 +153,9 @@ def test_csrf_token_required_for_cookie_writes(world: World, login: Any) -> None
     r = s.client.post("/api/v1/roles", json={"name": "qa-team", "permissions": ["report.read"]})
     assert r.status_code == 403
     assert r.json()["type"] == "urn:callvault:problem:csrf"
-    r = s.client.post("/api/v1/roles", json={"name": "qa-team", "permissions": ["report.read"]},
-                      headers={"X-CSRF-Token": "wrong"})
+    r = s.client.post(
+        "/api/v1/roles", json={"name": "qa-team", "permissions": ["report.read"]}, headers={"X-CSRF-Token": "wrong"}
+    )
     assert r.status_code == 403
     assert s.post("/api/v1/roles", json={"name": "qa-team", "permissions": ["report.read"]}).status_code == 201
 
@@ -160,8 +163,11 @@ def test_csrf_token_required_for_cookie_writes(world: World, login: Any) -> None
 @pytest.mark.sec("SEC-11")
 @pytest.mark.parametrize(
     ("password", "reason"),
-    [("short1A", "at least 12"), ("allletterspassword", "letters and digits"),
-     ("123456789012345", "letters and digits")],
+    [
+        ("short1A", "at least 12"),
+        ("allletterspassword", "letters and digits"),
+        ("123456789012345", "letters and digits"),
+    ],
 )
 def test_password_policy(world: World, login: Any, password: str, reason: str) -> None:
     inst = world.institution()
@@ -190,8 +196,7 @@ def test_password_history_and_hash_format(world: World, login: Any, db: Database
         assert "Another-password-77" not in user.password_hash
 
 
-def test_disabled_user_and_suspended_institution_cannot_log_in(world: World, client: TestClient,
-                                                              login: Any) -> None:
+def test_disabled_user_and_suspended_institution_cannot_log_in(world: World, client: TestClient, login: Any) -> None:
     inst = world.institution(roles=("admin", "agent"))
     admin = login(inst.accounts["admin"])
     agent_session = login(inst.accounts["agent"])

@@ -31,14 +31,23 @@ def _everything_user(world: World, slug: str) -> tuple[Account, dict[str, uuid.U
     with world.db.scoped() as session:
         inst = tenancy.bind(session, slug=slug)
         actor = system_principal(tenant_id=inst.id, tenant_slug=inst.slug, tenant_kind=inst.kind)
-        role = identity.create_role(session, actor=actor, data=RoleCreate(
-            name="everything", permissions=sorted(permissions_for("institution")), requires_mfa=False))
-        user = identity.create_user(session, actor=actor, data=UserCreate(
-            username=f"all-{slug}", password=PASSWORD, role_ids=[role.id]))
+        role = identity.create_role(
+            session,
+            actor=actor,
+            data=RoleCreate(name="everything", permissions=sorted(permissions_for("institution")), requires_mfa=False),
+        )
+        user = identity.create_user(
+            session, actor=actor, data=UserCreate(username=f"all-{slug}", password=PASSWORD, role_ids=[role.id])
+        )
         client = api_clients.create_client(session, actor=actor, data=ApiClientCreate(name="core", permissions=[]))
         builtin = session.scalars(select(Role).where(Role.name == "agent")).one()
-        ids = {"user_id": user.id, "role_id": role.id, "client_id": client.id, "tenant_id": inst.id,
-               "builtin_role_id": builtin.id}
+        ids = {
+            "user_id": user.id,
+            "role_id": role.id,
+            "client_id": client.id,
+            "tenant_id": inst.id,
+            "builtin_role_id": builtin.id,
+        }
     return Account(slug, user.username, PASSWORD, user.id, None), ids
 
 
@@ -52,8 +61,11 @@ def _id_routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:
 
 def _operator_only(route: APIRoute) -> bool:
     policy = route_policy(route)
-    return isinstance(policy, Requires) and policy.permission is not None and \
-        CATALOGUE[policy.permission].scope == Scope.OPERATOR
+    return (
+        isinstance(policy, Requires)
+        and policy.permission is not None
+        and CATALOGUE[policy.permission].scope == Scope.OPERATOR
+    )
 
 
 def _expected(route: APIRoute, permissions: set[str]) -> int:
@@ -105,8 +117,11 @@ def test_list_routes_never_return_another_tenants_rows(app: FastAPI, world: Worl
     a_user, a_ids = _everything_user(world, a.slug)
     _, b_ids = _everything_user(world, b.slug)
     session_a = login(a_user)
-    lists = [m for m in mounted_routes(app) if m.path.startswith("/api/v1")
-             and "GET" in m.methods and not PARAM.search(m.path)]
+    lists = [
+        m
+        for m in mounted_routes(app)
+        if m.path.startswith("/api/v1") and "GET" in m.methods and not PARAM.search(m.path)
+    ]
     b_values = {str(v) for v in b_ids.values()}
     assert len(lists) >= 4
     for m in lists:

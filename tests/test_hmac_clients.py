@@ -23,10 +23,12 @@ def _client(world: World, login: Any, permissions: list[str]) -> tuple[Any, dict
     return admin, r.json()
 
 
-def _signed(client: TestClient, creds: dict[str, Any], method: str, path: str, body: bytes = b"",
-            query: str = "", **over: Any) -> Any:
-    headers = signed_headers(key_id=creds["key_id"], secret=creds["secret"], method=method, path=path,
-                             query=query, body=body, **over)
+def _signed(
+    client: TestClient, creds: dict[str, Any], method: str, path: str, body: bytes = b"", query: str = "", **over: Any
+) -> Any:
+    headers = signed_headers(
+        key_id=creds["key_id"], secret=creds["secret"], method=method, path=path, query=query, body=body, **over
+    )
     url = path + (f"?{query}" if query else "")
     return client.request(method, url, content=body, headers={**headers, "content-type": "application/json"})
 
@@ -47,14 +49,19 @@ def test_tampering_skew_replay_and_revocation_are_rejected(world: World, login: 
     admin, creds = _client(world, login, ["user.read", "user.manage"])
     body = json.dumps({"username": "batch-bot", "password": "Batch-password-123"}).encode()
     # body changed after signing
-    headers = signed_headers(key_id=creds["key_id"], secret=creds["secret"], method="POST", path="/api/v1/users",
-                             body=body)
-    r = client.post("/api/v1/users", content=body.replace(b"batch-bot", b"evil-bot"),
-                    headers={**headers, "content-type": "application/json"})
+    headers = signed_headers(
+        key_id=creds["key_id"], secret=creds["secret"], method="POST", path="/api/v1/users", body=body
+    )
+    r = client.post(
+        "/api/v1/users",
+        content=body.replace(b"batch-bot", b"evil-bot"),
+        headers={**headers, "content-type": "application/json"},
+    )
     assert r.status_code == 401 and r.json()["type"] == "urn:callvault:problem:bad-signature"
     # path and query tampering
-    headers = signed_headers(key_id=creds["key_id"], secret=creds["secret"], method="GET", path="/api/v1/users",
-                             query="limit=1")
+    headers = signed_headers(
+        key_id=creds["key_id"], secret=creds["secret"], method="GET", path="/api/v1/users", query="limit=1"
+    )
     assert client.get("/api/v1/users?limit=2", headers=headers).status_code == 401
     # timestamp outside the window, either way
     now = int(clock.now().timestamp())
@@ -68,8 +75,10 @@ def test_tampering_skew_replay_and_revocation_are_rejected(world: World, login: 
     assert replay.status_code == 401 and "nonce" in replay.json()["detail"]
     # wrong secret, unknown key, missing headers
     assert _signed(client, {**creds, "secret": "x" * 43}, "GET", "/api/v1/auth/me").status_code == 401
-    assert _signed(client, {**creds, "key_id": "cvk.nosuchbank.0123456789abcdef"}, "GET",
-                   "/api/v1/auth/me").status_code == 401
+    assert (
+        _signed(client, {**creds, "key_id": "cvk.nosuchbank.0123456789abcdef"}, "GET", "/api/v1/auth/me").status_code
+        == 401
+    )
     assert client.get("/api/v1/auth/me", headers={"X-CallVault-Key": creds["key_id"]}).status_code == 401
     # a correct signed write works, then revocation stops the key
     assert _signed(client, creds, "POST", "/api/v1/users", body=body).status_code == 201

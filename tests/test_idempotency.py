@@ -24,11 +24,17 @@ def test_retry_replays_first_response_and_creates_once(world: World, login: Any)
 
 def test_same_key_different_request_is_rejected(world: World, login: Any) -> None:
     s = login(world.institution().accounts["admin"])
-    ok = s.post("/api/v1/users", json={"username": "a-one", "password": "Retry-password-123"},
-                headers={"Idempotency-Key": "k-2"})
+    ok = s.post(
+        "/api/v1/users",
+        json={"username": "a-one", "password": "Retry-password-123"},
+        headers={"Idempotency-Key": "k-2"},
+    )
     assert ok.status_code == 201
-    r = s.post("/api/v1/users", json={"username": "a-two", "password": "Retry-password-123"},
-               headers={"Idempotency-Key": "k-2"})
+    r = s.post(
+        "/api/v1/users",
+        json={"username": "a-two", "password": "Retry-password-123"},
+        headers={"Idempotency-Key": "k-2"},
+    )
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "Idempotency-Key"
 

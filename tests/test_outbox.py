@@ -31,8 +31,9 @@ def test_event_after_commit_only_and_marked_published(world: World, db: Database
         with db.scoped() as s:
             t = tenancy.bind(s, slug=inst.slug)
             actor = system_principal(tenant_id=t.id, tenant_slug=t.slug, tenant_kind=t.kind)
-            identity.create_user(s, actor=actor, commit=False,
-                                 data=UserCreate(username="rolled-back", password=PASSWORD))
+            identity.create_user(
+                s, actor=actor, commit=False, data=UserCreate(username="rolled-back", password=PASSWORD)
+            )
             assert seen == []
             s.rollback()
         assert seen == []

@@ -64,8 +64,9 @@ def test_institution_admin_manages_its_own_users_and_roles(world: World, login: 
     s = login(inst.accounts["admin"])
     role = s.post("/api/v1/roles", json={"name": "qa", "permissions": ["report.read"], "requires_mfa": False})
     assert role.status_code == 201
-    user = s.post("/api/v1/users", json={"username": "qa-li", "password": "Quality-check-2026",
-                                         "role_ids": [role.json()["id"]]})
+    user = s.post(
+        "/api/v1/users", json={"username": "qa-li", "password": "Quality-check-2026", "role_ids": [role.json()["id"]]}
+    )
     assert user.status_code == 201, user.text
     assert user.json()["roles"] == [{"id": role.json()["id"], "name": "qa"}]
     assert s.delete(f"/api/v1/roles/{role.json()['id']}").status_code == 409
@@ -79,8 +80,14 @@ def test_institution_admin_manages_its_own_users_and_roles(world: World, login: 
 
 def test_operator_creates_institution_with_first_admin(world: World, login: Any) -> None:
     op = login(world.operator_user())
-    r = op.post("/api/v1/tenants", json={"slug": "huaxia-bank", "name": "华夏银行",
-                                         "initial_admin": {"username": "hx-admin", "password": "First-admin-2026"}})
+    r = op.post(
+        "/api/v1/tenants",
+        json={
+            "slug": "huaxia-bank",
+            "name": "华夏银行",
+            "initial_admin": {"username": "hx-admin", "password": "First-admin-2026"},
+        },
+    )
     if r.status_code == 409:  # the same database is reused within a run
         pytest.skip("slug already taken in this database")
     assert r.status_code == 201, r.text

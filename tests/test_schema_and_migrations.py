@@ -36,8 +36,9 @@ def test_upgrade_from_empty_matches_models(settings: Settings, tmp_path: object)
         fresh = settings.model_copy(update={"database_admin_url": admin_url, "database_url": admin_url})
     else:
         name = ""
-        fresh = settings.model_copy(update={"database_url": f"sqlite+pysqlite:///{tmp_path}/fresh.sqlite3",
-                                            "database_admin_url": ""})
+        fresh = settings.model_copy(
+            update={"database_url": f"sqlite+pysqlite:///{tmp_path}/fresh.sqlite3", "database_admin_url": ""}
+        )
     try:
         upgrade(fresh)
         upgrade(fresh)  # idempotent

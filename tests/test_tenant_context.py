@@ -82,8 +82,11 @@ def test_raw_sql_only_in_the_data_layer() -> None:
         if rel in allowed or rel.startswith("migrations/versions"):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            raw_import = isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy") and \
-                any(a.name in ("text", "literal_column") for a in node.names)
+            raw_import = (
+                isinstance(node, ast.ImportFrom)
+                and (node.module or "").startswith("sqlalchemy")
+                and any(a.name in ("text", "literal_column") for a in node.names)
+            )
             driver_sql = isinstance(node, ast.Attribute) and node.attr in ("exec_driver_sql", "text")
             if raw_import or driver_sql:
                 offenders.append(rel)

@@ -259,7 +259,7 @@ def requires(permission: str | None, *, during_enrolment: bool = False) -> Any:
 
 PUBLIC = Depends(Public())
 Limit = Annotated[int, Query(ge=1, le=200, description="page size")]
-Cursor = Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page")]
+Cursor = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{22}$", description="next_cursor of the previous page")]
 
 
 # --- idempotency ----------------------------------------------------------------------------------------------

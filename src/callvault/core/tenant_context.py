@@ -10,10 +10,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import event, text
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.util import find_tables
 
 from callvault.core.errors import TenantContextMissing
@@ -64,8 +65,9 @@ def _tenant_tables() -> frozenset[str]:
     global _tenant_tables_cache
     mappers = Base.registry.mappers
     if _tenant_tables_cache[0] != len(mappers):
-        names = frozenset(m.local_table.name for m in mappers if issubclass(m.class_, TenantScoped)
-                          and hasattr(m.local_table, "name"))
+        names = frozenset(
+            m.local_table.name for m in mappers if issubclass(m.class_, TenantScoped) and hasattr(m.local_table, "name")
+        )
         _tenant_tables_cache = (len(mappers), names)
     return _tenant_tables_cache[1]
 
@@ -87,8 +89,14 @@ def _add_tenant_criterion(state: ORMExecuteState) -> None:
     # entities: `select(func.count()).select_from(Model)` must be caught as well.
     touched = {
         t.name
-        for t in find_tables(state.statement, check_columns=True, include_aliases=True, include_joins=True,
-                             include_selects=True, include_crud=True)
+        for t in find_tables(
+            cast(ClauseElement, state.statement),
+            check_columns=True,
+            include_aliases=True,
+            include_joins=True,
+            include_selects=True,
+            include_crud=True,
+        )
         if hasattr(t, "name")
     }
     owned = touched & _tenant_tables()
