@@ -34,7 +34,7 @@ def test_malformed_json_wrong_types_unknown_fields(world: World, login: Any) -> 
     r = s.get("/api/v1/users?limit=100000")
     assert _is_problem(r, 422)["errors"][0]["field"] == "query.limit"
     r = s.get("/api/v1/users?cursor=not-a-cursor!")
-    assert _is_problem(r, 422)["errors"][0]["field"] == "cursor"
+    assert _is_problem(r, 422)["errors"][0]["field"] == "query.cursor"
     r = s.get("/api/v1/users/not-a-uuid")
     assert _is_problem(r, 422)["errors"][0]["field"] == "path.user_id"
 
