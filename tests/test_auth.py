@@ -129,7 +129,7 @@ def test_role_requiring_mfa_must_enrol_before_anything_else(world: World, client
 
 
 @pytest.mark.sec("SEC-10")
-def test_idle_timeout_and_absolute_lifetime(world: World, login: Any) -> None:
+def test_idle_timeout_and_absolute_lifetime(world: World, login: Any, db: Database) -> None:
     inst = world.institution(roles=("agent",))
     s = login(inst.accounts["agent"])
     clock.travel(14 * 60)
@@ -138,6 +138,7 @@ def test_idle_timeout_and_absolute_lifetime(world: World, login: Any) -> None:
     r = s.get("/api/v1/auth/me")
     assert r.status_code == 401
     assert r.json()["type"] == "urn:callvault:problem:session-expired"
+    assert [e.details for e in _audit(db, inst.slug, "auth.session_expired")] == [{"reason": "idle"}]
     # Active all along (a request every 14 minutes), the session still ends after 12 hours.
     s2 = login(inst.accounts["agent"])
     elapsed = 0

@@ -214,6 +214,26 @@ def resolve_session(session: Session, *, token: str, source_ip: str, request_id:
     idle = now - auth.last_seen_at > timedelta(seconds=settings.session_idle_seconds)
     if idle or now > auth.expires_at:
         auth.revoked_at = now
+        set_tenant(session, auth.tenant_id)
+        expired_actor = Principal(
+            kind="user",
+            id=auth.user_id,
+            name="",
+            tenant_id=auth.tenant_id,
+            tenant_slug="",
+            tenant_kind="",
+            source_ip=source_ip,
+            request_id=request_id,
+        )
+        audit.record(
+            session,
+            actor=expired_actor,
+            action="auth.session_expired",
+            object_type="user",
+            object_id=auth.user_id,
+            outcome="failure",
+            details={"reason": "idle" if idle else "lifetime"},
+        )
         session.commit()
         raise SessionExpired()
     tenant = tenancy.get(session, tenant_id=auth.tenant_id)
