@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import func, select, text, update
 
@@ -101,3 +103,28 @@ def test_sqlite_pragmas(db: Database, backend: str) -> None:
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 5000
         assert conn.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
+
+
+@pytest.mark.sec("SEC-03")
+def test_tenant_context_never_leaks_between_concurrent_requests(world: World, login: Any) -> None:
+    """Interleaved requests of two institutions on the shared connection pool each see only their own rows."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    a = world.institution(roles=("admin",))
+    b = world.institution(roles=("admin",))
+    sessions = {a.slug: login(a.accounts["admin"]), b.slug: login(b.accounts["admin"])}
+    own_users = {
+        slug: {u["id"] for u in s.get("/api/v1/users?limit=200").json()["items"]} for slug, s in sessions.items()
+    }
+    assert own_users[a.slug].isdisjoint(own_users[b.slug])
+
+    def fetch(i: int) -> tuple[str, set[str]]:
+        slug = a.slug if i % 2 else b.slug
+        r = sessions[slug].get("/api/v1/users?limit=200")
+        assert r.status_code == 200
+        return slug, {u["id"] for u in r.json()["items"]}
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(fetch, range(200)))
+    for slug, ids in results:
+        assert ids == own_users[slug]

@@ -37,7 +37,9 @@ def make_engine(url: str, *, settings: Settings) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # Take the write lock up front: a deferred transaction that reads and then writes cannot wait for a
+            # concurrent writer (SQLite answers "database is locked" at once), an immediate one waits its turn.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)

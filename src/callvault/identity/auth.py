@@ -25,6 +25,8 @@ from callvault.tenancy import service as tenancy
 from callvault.tenancy.models import Tenant, TenantStatus
 
 STAGE_FULL = "full"
+# Recording activity at most this often keeps reads from turning into writes; the idle timeout is exact to it.
+SESSION_TOUCH_SECONDS = 15
 STAGE_ENROL = "enrol_totp"
 
 
@@ -241,7 +243,8 @@ def resolve_session(session: Session, *, token: str, source_ip: str, request_id:
     user = session.get(User, auth.user_id)
     if user is None or user.status != "active" or tenant.status != TenantStatus.ACTIVE.value:
         raise AccountDisabled()
-    auth.last_seen_at = now
+    if now - auth.last_seen_at > timedelta(seconds=SESSION_TOUCH_SECONDS):
+        auth.last_seen_at = now
     session.commit()
     principal = _user_principal(tenant, user, source_ip=source_ip, request_id=request_id)
     return SessionPrincipal(principal=principal, auth_session_id=auth.id, csrf_token=auth.csrf_token, stage=auth.stage)
