@@ -14,10 +14,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from callvault.config import Settings
-from callvault.core import clock, secretbox
+from callvault.core import clock
 from callvault.core.db import Database
+from callvault.identity import auth
 from callvault.identity import service as identity
-from callvault.identity.models import Role, User
+from callvault.identity.models import Role
 from callvault.identity.schemas import UserCreate
 from callvault.main import create_app
 from callvault.security.principal import Principal, system_principal
@@ -91,12 +92,7 @@ class World:
             )
             secret = None
             if enrol_totp and role_row.requires_mfa:
-                secret = pyotp.random_base32()
-                user = session.get(User, read.id)
-                assert user is not None
-                user.totp_secret = secretbox.seal(secret.encode(), purpose=f"totp:{user.id}")
-                user.totp_confirmed = True
-                session.commit()
+                secret = auth.provision_totp(session, actor=actor, user_id=read.id)
         return Account(
             tenant_slug=tenant_slug, username=username, password=password, user_id=read.id, totp_secret=secret
         )

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from callvault.config import get_settings
+from callvault.core.errors import DomainError
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -39,6 +43,17 @@ err = Console(stderr=True)
 def fail(message: str, code: int = 1) -> typer.Exit:
     err.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn invalid input and domain errors into one clear line and exit code 1 (never a traceback)."""
+    try:
+        yield
+    except ValidationError as exc:
+        raise fail(_validation_message(exc)) from None
+    except DomainError as exc:
+        raise fail(exc.detail) from None
 
 
 def _database() -> Database:
@@ -87,21 +102,13 @@ def tenant_create(
     name: Annotated[str, typer.Option("--name", help="display name")],
 ) -> None:
     """Create an institution with its built-in roles."""
-    from pydantic import ValidationError
-
-    from callvault.core.errors import DomainError
     from callvault.tenancy import service as tenancy
     from callvault.tenancy.schemas import TenantCreate
 
     db = _database()
-    with db.scoped() as session:
-        try:
-            data = TenantCreate(slug=slug, name=name)
-            read = tenancy.create_tenant(session, actor=tenancy.operator_principal(session), data=data)
-        except ValidationError as exc:
-            raise fail(_validation_message(exc)) from None
-        except DomainError as exc:
-            raise fail(exc.detail) from None
+    with db.scoped() as session, user_errors():
+        data = TenantCreate(slug=slug, name=name)
+        read = tenancy.create_tenant(session, actor=tenancy.operator_principal(session), data=data)
     console.print(f"created institution [bold]{read.slug}[/] ({read.id})")
 
 
@@ -134,10 +141,8 @@ def user_create(
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the password from stdin")] = False,
 ) -> None:
     """Create a user (the first administrator of an institution, or operator staff)."""
-    from pydantic import ValidationError
     from sqlalchemy import select
 
-    from callvault.core.errors import DomainError
     from callvault.identity import service as identity
     from callvault.identity.models import Role
     from callvault.identity.schemas import UserCreate
@@ -148,27 +153,22 @@ def user_create(
         else typer.prompt("password", hide_input=True, confirmation_prompt=True)
     )
     db = _database()
-    with db.scoped() as session:
-        try:
-            actor = _bind_system(session, tenant)
-            roles = {r.name: r.id for r in session.scalars(select(Role))}
-            unknown = [r for r in role if r not in roles]
-            if unknown:
-                raise fail(f"unknown role(s): {', '.join(unknown)}; known: {', '.join(sorted(roles))}")
-            read = identity.create_user(
-                session,
-                actor=actor,
-                data=UserCreate(
-                    username=username,
-                    display_name=display_name,
-                    password=password,
-                    role_ids=[roles[r] for r in role],
-                ),
-            )
-        except ValidationError as exc:
-            raise fail(_validation_message(exc)) from None
-        except DomainError as exc:
-            raise fail(exc.detail) from None
+    with db.scoped() as session, user_errors():
+        actor = _bind_system(session, tenant)
+        roles = {r.name: r.id for r in session.scalars(select(Role))}
+        unknown = [r for r in role if r not in roles]
+        if unknown:
+            raise fail(f"unknown role(s): {', '.join(unknown)}; known: {', '.join(sorted(roles))}")
+        read = identity.create_user(
+            session,
+            actor=actor,
+            data=UserCreate(
+                username=username,
+                display_name=display_name,
+                password=password,
+                role_ids=[roles[r] for r in role],
+            ),
+        )
     console.print(f"created user [bold]{read.username}[/] in {tenant} ({read.id})")
 
 
@@ -178,19 +178,15 @@ def user_reset_2fa(
     tenant: Annotated[str, typer.Option("--tenant")],
 ) -> None:
     """Remove a user's second factor so they enrol again at next login."""
-    from callvault.core.errors import DomainError
     from callvault.identity import service as identity
 
     db = _database()
-    with db.scoped() as session:
-        try:
-            actor = _bind_system(session, tenant)
-            user = identity.get_user_by_username(session, username=username)
-            if user is None:
-                raise fail(f"no user {username} in {tenant}")
-            identity.reset_totp(session, actor=actor, user_id=user.id)
-        except DomainError as exc:
-            raise fail(exc.detail) from None
+    with db.scoped() as session, user_errors():
+        actor = _bind_system(session, tenant)
+        user = identity.get_user_by_username(session, username=username)
+        if user is None:
+            raise fail(f"no user {username} in {tenant}")
+        identity.reset_totp(session, actor=actor, user_id=user.id)
     console.print(f"second factor of [bold]{username}[/] removed; it must be enrolled at next login")
 
 
@@ -202,23 +198,15 @@ def apiclient_create(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Create an API client for an institution's IT; prints the key id and the secret once."""
-    from pydantic import ValidationError
-
-    from callvault.core.errors import DomainError
     from callvault.identity import api_clients
     from callvault.identity.schemas import ApiClientCreate
 
     db = _database()
-    with db.scoped() as session:
-        try:
-            actor = _bind_system(session, tenant)
-            created = api_clients.create_client(
-                session, actor=actor, data=ApiClientCreate(name=name, permissions=permission)
-            )
-        except ValidationError as exc:
-            raise fail(_validation_message(exc)) from None
-        except DomainError as exc:
-            raise fail(exc.detail) from None
+    with db.scoped() as session, user_errors():
+        actor = _bind_system(session, tenant)
+        created = api_clients.create_client(
+            session, actor=actor, data=ApiClientCreate(name=name, permissions=permission)
+        )
     if as_json:
         typer.echo(json.dumps({"key_id": created.key_id, "secret": created.secret, "id": str(created.id)}))
     else:
@@ -238,10 +226,7 @@ def _bind_system(session: Session, slug: str) -> Principal:
     return system_principal(tenant_id=found.id, tenant_slug=found.slug, tenant_kind=found.kind)
 
 
-def _validation_message(exc: Exception) -> str:
-    from pydantic import ValidationError
-
-    assert isinstance(exc, ValidationError)
+def _validation_message(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
 
 

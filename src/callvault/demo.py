@@ -14,12 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callvault.config import get_settings
-from callvault.core import secretbox
 from callvault.core.db import Database
 from callvault.core.tenant_context import set_tenant
+from callvault.identity import auth
 from callvault.identity import service as identity
-from callvault.identity import totp
-from callvault.identity.models import Role, User
+from callvault.identity.models import Role
 from callvault.identity.schemas import UserCreate
 from callvault.migrations.runner import upgrade
 from callvault.security.principal import system_principal
@@ -90,12 +89,7 @@ def _seed_users(session: Session, *, slug: str, roles: tuple[str, ...]) -> list[
         secret = ""
         if by_name[role_name].requires_mfa:
             # Enrolled up front so the printed secret can go straight into an authenticator app.
-            secret = totp.new_secret()
-            user = session.get(User, read.id)
-            assert user is not None
-            user.totp_secret = secretbox.seal(secret.encode(), purpose=f"totp:{user.id}")
-            user.totp_confirmed = True
-            session.commit()
+            secret = auth.provision_totp(session, actor=actor, user_id=read.id)
         seeded.append(
             DemoUser(institution=slug, username=username, role=role_name, password=password, totp_secret=secret)
         )
@@ -132,16 +126,6 @@ def run_demo(*, host: str | None, port: int | None, serve: bool) -> None:
     if not serve:
         db.dispose()
         return
-    import uvicorn
+    from callvault.main import run_server
 
-    from callvault.logging import configure
-    from callvault.main import create_app
-
-    configure(level=settings.log_level, json=settings.log_json)
-    uvicorn.run(
-        create_app(settings, db=db),
-        host=host or settings.host,
-        port=port or settings.port,
-        log_config=None,
-        access_log=False,
-    )
+    run_server(settings, db, host=host, port=port)

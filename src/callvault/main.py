@@ -91,3 +91,19 @@ def _add_platform_routes(app: FastAPI, database: Database) -> None:
     @app.get("/metrics", include_in_schema=False)
     def metrics(_request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def run_server(settings: Settings, db: Database, *, host: str | None, port: int | None) -> None:
+    """Serve the app with uvicorn, logging through CallVault's redacting JSON logger."""
+    import uvicorn
+
+    from callvault.logging import configure
+
+    configure(level=settings.log_level, json=settings.log_json)
+    uvicorn.run(
+        create_app(settings, db=db),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+        access_log=False,
+    )

@@ -287,6 +287,21 @@ def start_totp_enrolment(session: Session, *, actor: Principal) -> TotpEnrolment
     )
 
 
+def provision_totp(session: Session, *, actor: Principal, user_id: uuid.UUID) -> str:
+    """Enrol a second factor on a user's behalf (seeding, supervised onboarding); returns the secret to hand over.
+
+    Audited like every change of credentials; the secret itself never reaches the audit trail or the logs.
+    """
+    actor.require("user.manage")
+    user = identity.get_user(session, user_id=user_id)
+    secret = totp.new_secret()
+    user.totp_secret = secretbox.seal(secret.encode(), purpose=f"totp:{user.id}")
+    user.totp_confirmed = True
+    audit.record(session, actor=actor, action="user.mfa_provision", object_type="user", object_id=user.id)
+    session.commit()
+    return secret
+
+
 def confirm_totp_enrolment(session: Session, *, actor: Principal, auth_session_id: uuid.UUID, code: str) -> None:
     user = identity.get_user(session, user_id=_user_id(actor))
     if user.totp_confirmed or user.totp_secret is None:
