@@ -208,3 +208,35 @@ def test_disabled_user_and_suspended_institution_cannot_log_in(world: World, cli
     op = login(world.operator_user())
     assert op.patch(f"/api/v1/tenants/{inst.id}", json={"status": "suspended"}).status_code == 200
     assert admin.get("/api/v1/auth/me").status_code == 403
+
+
+@pytest.mark.sec("SEC-56")
+def test_single_session_setting_ends_the_previous_session(world: World, login: Any) -> None:
+    op = login(world.operator_user())
+    inst = world.institution(roles=("agent",))
+    assert op.patch(f"/api/v1/tenants/{inst.id}", json={"settings": {"single_session": True}}).status_code == 200
+    first = login(inst.accounts["agent"])
+    second = login(inst.accounts["agent"])
+    assert first.get("/api/v1/auth/me").status_code == 401
+    assert second.get("/api/v1/auth/me").status_code == 200
+
+
+@pytest.mark.sec("SEC-12")
+def test_inactive_accounts_are_disabled(world: World, db: Database, client: TestClient) -> None:
+    from callvault.identity import auth
+    from callvault.security.principal import system_principal
+    from callvault.tenancy import service as tenancy
+
+    inst = world.institution(roles=("agent", "admin"))
+    assert client.post(LOGIN, json=_body(inst.accounts["admin"])).status_code == 200
+    clock.travel(60 * 86400)
+    assert client.post(LOGIN, json=_body(inst.accounts["admin"])).status_code == 200
+    clock.travel(31 * 86400)
+    with db.scoped() as s:
+        t = tenancy.bind(s, slug=inst.slug)
+        actor = system_principal(tenant_id=t.id, tenant_slug=t.slug, tenant_kind=t.kind)
+        disabled = auth.disable_inactive_users(s, actor=actor, inactive_days=90)
+    # The agent never logged in for 91 days; the admin did 31 days ago.
+    assert disabled == [inst.accounts["agent"].user_id]
+    assert client.post(LOGIN, json=_body(inst.accounts["agent"])).status_code == 403
+    assert len(_audit(db, inst.slug, "user.disable_inactive")) == 1

@@ -65,6 +65,9 @@ def test_tenant_user_apiclient_lifecycle(settings: Settings, client: TestClient)
     r = cv("apiclient", "create", "core-banking", "--tenant", slug, "--permission", "user.read", "--json")
     assert r.returncode == 0, r.stderr
     created: dict[str, Any] = json.loads(r.stdout)
+    r = cv("user", "disable-inactive", "--days", "90")
+    assert r.returncode == 0, r.stderr
+    assert "disabled 0 account(s)" in r.stdout
     assert created["key_id"].startswith(f"cvk.{slug}.") and len(created["secret"]) >= 32
 
 

@@ -190,6 +190,24 @@ def user_reset_2fa(
     console.print(f"second factor of [bold]{username}[/] removed; it must be enrolled at next login")
 
 
+@user_app.command("disable-inactive")
+def user_disable_inactive(
+    days: Annotated[int, typer.Option("--days", min=1, help="inactivity after which accounts are disabled")] = 90,
+) -> None:
+    """Disable accounts of every tenant not used for DAYS days (run daily from cron or a systemd timer)."""
+    from callvault.identity import auth
+    from callvault.tenancy import service as tenancy
+
+    db = _database()
+    total = 0
+    with db.scoped() as session:
+        for tenant_id in tenancy.all_tenant_ids(session):
+            found = tenancy.get(session, tenant_id=tenant_id)
+            actor = _bind_system(session, found.slug)
+            total += len(auth.disable_inactive_users(session, actor=actor, inactive_days=days))
+    console.print(f"disabled {total} account(s) unused for {days} days")
+
+
 @apiclient_app.command("create")
 def apiclient_create(
     name: Annotated[str, typer.Argument()],

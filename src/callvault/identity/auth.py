@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from callvault.config import get_settings
@@ -183,6 +183,13 @@ def _issue(session: Session, *, tenant: Tenant, user: User, stage: str, source_i
     csrf = secrets.token_urlsafe(24)
     now = clock.now()
     expires = now + timedelta(seconds=settings.session_absolute_seconds)
+    if tenant.settings.get("single_session", False):
+        # Home-agent rule of some institutions: a new login ends every other session of the account.
+        session.execute(
+            update(AuthSession)
+            .where(AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
     session.add(
         AuthSession(
             token_hash=_token_hash(token),
@@ -332,3 +339,26 @@ def _user_id(actor: Principal) -> uuid.UUID:
     if actor.kind != "user" or actor.id is None:
         raise PermissionDenied("only users have a second factor")
     return actor.id
+
+
+def disable_inactive_users(session: Session, *, actor: Principal, inactive_days: int) -> list[uuid.UUID]:
+    """Disable the current tenant's accounts unused for `inactive_days` (PCI DSS 8.2.6: 90 days)."""
+    actor.require("user.manage")
+    cutoff = clock.now() - timedelta(days=inactive_days)
+    stale = [
+        u
+        for u in session.scalars(select(User).where(User.status == "active"))
+        if (u.last_login_at or u.created_at) < cutoff
+    ]
+    for user in stale:
+        user.status = "disabled"
+        audit.record(
+            session,
+            actor=actor,
+            action="user.disable_inactive",
+            object_type="user",
+            object_id=user.id,
+            details={"inactive_days": inactive_days},
+        )
+    session.commit()
+    return [u.id for u in stale]
