@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
@@ -18,6 +20,7 @@ from callvault.core.db import Database
 from callvault.middleware import PlatformMiddleware
 from callvault.migrations.runner import is_at_head
 from callvault.tenancy import service as tenancy
+from callvault.web import pages
 
 log = structlog.get_logger(__name__)
 
@@ -28,6 +31,7 @@ code{background:#eef1f4;padding:.1rem .3rem;border-radius:3px}</style></head>
 <body><h1>CallVault</h1>
 <p>Contact-center platform for financial institutions, version {version}.</p>
 <ul><li>API: <a href="/api/v1/openapi.json"><code>/api/v1/openapi.json</code></a> (OpenAPI 3.1)</li>
+<li>Console: <a href="/login">sign in</a></li>
 <li>Health: <a href="/healthz"><code>/healthz</code></a>, <a href="/readyz"><code>/readyz</code></a>,
 metrics: <a href="/metrics"><code>/metrics</code></a></li></ul>
 </body></html>"""
@@ -62,6 +66,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.settings = settings
     install_problem_handlers(app)
     app.include_router(api_router())
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static")
     _add_platform_routes(app, database)
     check_route_policies(app)
     app.add_middleware(PlatformMiddleware, max_body_bytes=settings.max_body_bytes, hsts=settings.cookie_secure)

@@ -16,7 +16,6 @@ from callvault.api import (
     db_session,
     domain_router,
 )
-from callvault.config import get_settings
 from callvault.identity import auth
 from callvault.identity.schemas import LoginRequest, LoginResult, Me, TotpConfirm, TotpEnrolment
 
@@ -32,7 +31,7 @@ def login(
     issued = auth.login(
         session, data=data, source_ip=client_ip(request), request_id=getattr(request.state, "request_id", "")
     )
-    settings = get_settings()
+    settings = request.app.state.settings
     response.set_cookie(
         SESSION_COOKIE,
         issued.token,

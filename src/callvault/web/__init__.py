@@ -1,0 +1,1 @@
+"""Server-rendered consoles (Jinja2 + HTMX), in Chinese and English."""
