@@ -164,6 +164,7 @@ def get_db(request: Request) -> Database:
 
 def db_session(request: Request) -> Iterator[Session]:
     with get_db(request).scoped() as session:
+        request.state.db_session = session
         yield session
 
 
@@ -333,6 +334,11 @@ class CallVaultRoute(APIRoute):
                 response = await handler(request)
             except Exception as exc:
                 response = problem_from_exception(request, exc)
+            # End the request's transaction now, not when the framework tears dependencies down: an error
+            # raised mid-transaction would otherwise keep SQLite's write lock while the response is stored.
+            session: Session | None = getattr(request.state, "db_session", None)
+            if session is not None:
+                await run_in_threadpool(session.close)
             pending: PendingIdempotency | None = getattr(request.state, "idempotency", None)
             if pending is not None:
                 await run_in_threadpool(finish_idempotent, get_db(request), pending, response)

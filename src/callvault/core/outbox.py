@@ -68,11 +68,12 @@ class OutboxRelay:
             rows = session.scalars(
                 select(OutboxEvent).where(OutboxEvent.published_at.is_(None)).order_by(OutboxEvent.id)
             ).all()
-            session.rollback()
             events = [
                 Event(id=r.id, subject=r.name, tenant_id=r.tenant_id, payload=r.payload, created_at=r.created_at)
                 for r in rows
             ]
+            # End the read before delivering: delivery writes on another connection.
+            session.rollback()
             if events:
                 self.deliver(events)
                 delivered += len(events)
