@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import os
 import secrets
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Final, Protocol, runtime_checkable
@@ -20,6 +19,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from callvault.security.errors import VaultKeyError
+from callvault.security.keyfiles import read_private_file, write_private_file
 
 MASTER_KEY_ENV: Final = "CALLVAULT_MASTER_KEY_FILE"
 KEY_BYTES: Final = 32
@@ -72,30 +72,7 @@ class MasterKey:
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> MasterKey:
         """Load a master key file: exactly 32 raw bytes, a regular file, no group/other permissions."""
-        p = Path(path)
-        try:
-            fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW)
-        except FileNotFoundError as exc:
-            raise VaultKeyError(f"master key file {p} does not exist") from exc
-        except OSError as exc:
-            raise VaultKeyError(f"master key file {p} cannot be opened: {exc.strerror}") from exc
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                raise VaultKeyError(f"master key file {p} is not a regular file")
-            if st.st_mode & 0o077:
-                raise VaultKeyError(
-                    f"master key file {p} has permissions {stat.S_IMODE(st.st_mode):04o}; "
-                    "it must not be readable or writable by group or others (chmod 600)"
-                )
-            if st.st_size != KEY_BYTES:
-                raise VaultKeyError(f"master key file {p} must hold exactly {KEY_BYTES} bytes")
-            data = os.read(fd, KEY_BYTES + 1)
-        finally:
-            os.close(fd)
-        if len(data) != KEY_BYTES:
-            raise VaultKeyError(f"master key file {p} must hold exactly {KEY_BYTES} bytes")
-        return cls(data)
+        return cls(read_private_file(path, what="master key", max_bytes=KEY_BYTES, exact=True))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> MasterKey:
@@ -109,18 +86,8 @@ class MasterKey:
     @classmethod
     def generate_to(cls, path: str | os.PathLike[str]) -> MasterKey:
         """Create a new random master key file with mode 0600; never overwrites an existing file."""
-        p = Path(path)
         key = secrets.token_bytes(KEY_BYTES)
-        try:
-            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        except FileExistsError as exc:
-            raise VaultKeyError(f"refusing to overwrite existing master key file {p}") from exc
-        try:
-            os.fchmod(fd, 0o600)  # the umask could only have narrowed it, but be explicit
-            os.write(fd, key)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_private_file(path, key, what="master key")
         return cls(key)
 
     @classmethod
