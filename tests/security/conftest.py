@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 import pytest
+from hypothesis import settings
 
 from callvault.security.vault import InMemoryKeyStore, Keyring, MasterKey
 
@@ -23,3 +24,8 @@ def make_keyring() -> Keyring:
 @pytest.fixture
 def keyring() -> Keyring:
     return make_keyring()
+
+
+# Shared CI machines are slow and noisy: no per-example deadline (no timed assertions in tests).
+settings.register_profile("callvault-security", deadline=None)
+settings.load_profile("callvault-security")

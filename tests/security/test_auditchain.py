@@ -17,9 +17,11 @@ from callvault.security.auditchain import (
     AuditRecord,
     ChainHead,
     ChainWriter,
+    DetailValue,
     Failure,
     Outcome,
     VerificationResult,
+    body_json,
     genesis_hash,
     link,
     new_record,
@@ -324,3 +326,25 @@ def test_signing_key_file(tmp_path: Path) -> None:
     with pytest.raises(VaultKeyError, match="chmod 600"):
         CheckpointSigner.from_file(path)
     assert "PRIVATE" not in repr(signer)
+
+
+scalars = st.one_of(st.text(), st.integers(), st.booleans(), st.none())
+
+
+@pytest.mark.sec("SEC-20")
+@given(
+    texts=st.lists(st.text(), min_size=5, max_size=5),
+    optional=st.lists(st.one_of(st.none(), st.text()), min_size=2, max_size=2),
+    details=st.dictionaries(st.text(), scalars, max_size=4),
+    seq=st.integers(min_value=0, max_value=2**63),
+    at=st.datetimes(timezones=st.just(UTC)),
+)
+def test_fast_serialiser_matches_canonical_json(
+    texts: list[str], optional: list[str | None], details: dict[str, DetailValue], seq: int, at: datetime
+) -> None:
+    record = AuditRecord(
+        seq=seq, tenant_id=texts[0], at=at, actor=texts[1], action=texts[2], object_type=texts[3],
+        object_id=texts[4], outcome="success", source_ip=optional[0], request_id=optional[1],
+        details=details, prev_hash="ab" * 32,
+    )  # fmt: skip
+    assert body_json(record) == canonical_json(record.body())

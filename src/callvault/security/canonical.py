@@ -15,10 +15,12 @@ from typing import Any, Final
 _ZERO: Final = timedelta(0)
 
 
+_ENCODER: Final = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def canonical_json(value: Mapping[str, Any]) -> bytes:
     """Sorted keys, no whitespace, UTF-8 (not ASCII-escaped), no NaN."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return text.encode("utf-8")
+    return _ENCODER.encode(value).encode("utf-8")
 
 
 def format_time(at: datetime) -> str:
@@ -28,10 +30,8 @@ def format_time(at: datetime) -> str:
         raise ValueError("audit times must be timezone-aware")
     if offset != _ZERO:
         at = at.astimezone(UTC)
-    return (
-        f"{at.year:04d}-{at.month:02d}-{at.day:02d}T"
-        f"{at.hour:02d}:{at.minute:02d}:{at.second:02d}.{at.microsecond:06d}Z"
-    )
+    # isoformat is implemented in C; with a zero offset it always ends in "+00:00".
+    return at.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse_time(text: str) -> datetime:
