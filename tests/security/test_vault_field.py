@@ -84,8 +84,8 @@ def test_format_is_self_describing_and_nonces_do_not_repeat() -> None:
     assert blob[0] == 0x01
     assert key_version(blob) == 1
     assert len(blob) == 1 + 4 + 12 + 11 + 16
-    nonces = {CIPHER.encrypt(b"x", context=CTX)[5:17] for _ in range(10_000)}
-    assert len(nonces) == 10_000
+    nonces = {CIPHER.encrypt(b"x", context=CTX)[5:17] for _ in range(100_000)}
+    assert len(nonces) == 100_000
 
 
 def test_context_rejects_empty_parts() -> None:

@@ -17,7 +17,9 @@ from callvault.security.vault import (
     KeyDestroyed,
     Keyring,
     RecordingCipher,
+    UnknownKey,
 )
+from callvault.security.vault.recording import header_length
 
 from .conftest import TENANT_A, TENANT_B, make_keyring
 
@@ -119,3 +121,22 @@ def test_rotation_keeps_old_recordings_and_destroy_shreds_them(keyring: Keyring)
 def test_chunk_size_bounds() -> None:
     with pytest.raises(ValueError, match="chunk_size"):
         RecordingCipher(KEYRING, chunk_size=8)
+
+
+@pytest.mark.sec("SEC-28")
+def test_rewrap_header_moves_recording_to_current_key_in_place(keyring: Keyring) -> None:
+    cipher = RecordingCipher(keyring, chunk_size=CHUNK)
+    data = b"audio" * 40
+    blob = encrypt(data, cipher=cipher)
+    n = header_length(blob)
+    assert cipher.rewrap_header(blob[:n], context=CTX) == blob[:n]  # already current
+    keyring.rotate(TENANT_A)
+    new_header = cipher.rewrap_header(blob[:n], context=CTX)
+    assert len(new_header) == n
+    assert new_header != blob[:n]
+    keyring.retire(TENANT_A, 1)
+    with pytest.raises(UnknownKey):
+        decrypt(blob, cipher=cipher)
+    assert decrypt(new_header + blob[n:], cipher=cipher) == data
+    with pytest.raises(CiphertextTampered):
+        cipher.rewrap_header(new_header, context=FileContext(TENANT_A, "other-file"))

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from callvault.security.errors import CiphertextTampered
 from callvault.security.vault.framing import pack_parts
-from callvault.security.vault.keyring import Keyring
+from callvault.security.vault.keyring import Keyring, TenantKey
 
 MAGIC: Final = b"CVR\x01"
 DEFAULT_CHUNK_SIZE: Final = 64 * 1024
@@ -69,6 +69,14 @@ def _key_aad(context: FileContext, version: int, chunk_size: int) -> bytes:
     return pack_parts("callvault/recording-key/v1", context.tenant_id, context.file_id, version, chunk_size)
 
 
+def _header(tenant_key: TenantKey, file_key: bytes, context: FileContext, chunk_size: int) -> bytes:
+    assert tenant_key.file_kek is not None  # DATA keys always carry it
+    nonce = secrets.token_bytes(12)
+    aad = _key_aad(context, tenant_key.version, chunk_size)
+    wrapped = nonce + tenant_key.file_kek.encrypt(nonce, file_key, aad)
+    return _FIXED.pack(MAGIC, tenant_key.version, chunk_size, len(wrapped)) + wrapped
+
+
 class RecordingCipher:
     """Encrypts and decrypts recordings as streams, in constant memory."""
 
@@ -80,14 +88,8 @@ class RecordingCipher:
 
     def encrypt_stream(self, chunks: Iterable[bytes], *, context: FileContext) -> Iterator[bytes]:
         """Yield the header then encrypted chunks for plaintext pieces of any size."""
-        tenant_key = self._keyring.current(context.tenant_id)
-        assert tenant_key.file_kek is not None
         file_key = AESGCM.generate_key(bit_length=256)
-        nonce = secrets.token_bytes(12)
-        wrapped = nonce + tenant_key.file_kek.encrypt(
-            nonce, file_key, _key_aad(context, tenant_key.version, self._chunk_size)
-        )
-        yield _FIXED.pack(MAGIC, tenant_key.version, self._chunk_size, len(wrapped)) + wrapped
+        yield _header(self._keyring.current(context.tenant_id), file_key, context, self._chunk_size)
         aead = AESGCM(file_key)
         size = self._chunk_size
         buf = bytearray()
@@ -125,19 +127,29 @@ class RecordingCipher:
             dst.write(out)
         return FileDigest(version, counts[0], counts[1], plain_hash.hexdigest(), cipher_hash.hexdigest())
 
-    def decrypt_stream(self, src: BinaryIO, *, context: FileContext) -> Iterator[bytes]:
-        """Yield plaintext chunks; raise `CiphertextTampered` on any modification or truncation.
+    def rewrap_header(self, header: bytes, *, context: FileContext) -> bytes:
+        """Re-wrap a recording's file key under the tenant's current data key, without touching the audio.
 
-        Chunks are released as they authenticate, so a consumer that streams audio must treat an exception
-        at any point (including after the last yielded chunk) as a failed playback.
+        `header` must start with the file's first `header_length(header)` bytes; the result has the same
+        length, so the prefix can be replaced in place and the old key version retired afterwards.
         """
-        fixed = _read_exact(src, _FIXED.size)
-        if len(fixed) < _FIXED.size:
+        version, chunk_size, file_key = self._open_header(header, context)
+        n = header_length(header)
+        current = self._keyring.current(context.tenant_id)
+        if current.version == version:
+            return header[:n]
+        new = _header(current, file_key, context, chunk_size)
+        if len(new) != n:
+            raise CiphertextTampered("recording header has an unexpected length")
+        return new
+
+    def _open_header(self, header: bytes, context: FileContext) -> tuple[int, int, bytes]:
+        if len(header) < _FIXED.size:
             raise CiphertextTampered("recording header is truncated")
-        magic, version, chunk_size, wrapped_len = _FIXED.unpack(fixed)
+        magic, version, chunk_size, wrapped_len = _FIXED.unpack_from(header)
         if magic != MAGIC:
             raise CiphertextTampered("not a CallVault recording (bad magic)")
-        wrapped = _read_exact(src, wrapped_len)
+        wrapped = header[_FIXED.size : _FIXED.size + wrapped_len]
         tenant_key = self._keyring.get(context.tenant_id, version)
         assert tenant_key.file_kek is not None
         try:
@@ -146,6 +158,17 @@ class RecordingCipher:
             )
         except (InvalidTag, ValueError):
             raise CiphertextTampered("recording key failed authentication (other tenant or file)") from None
+        return version, chunk_size, file_key
+
+    def decrypt_stream(self, src: BinaryIO, *, context: FileContext) -> Iterator[bytes]:
+        """Yield plaintext chunks; raise `CiphertextTampered` on any modification or truncation.
+
+        Chunks are released as they authenticate, so a consumer that streams audio must treat an exception
+        at any point (including after the last yielded chunk) as a failed playback.
+        """
+        fixed = _read_exact(src, _FIXED.size)
+        wrapped_len = _FIXED.unpack_from(fixed)[3] if len(fixed) == _FIXED.size else 0
+        _, chunk_size, file_key = self._open_header(fixed + _read_exact(src, wrapped_len), context)
         aead = AESGCM(file_key)
         index = 0
         while True:
@@ -165,6 +188,13 @@ class RecordingCipher:
                 return
             yield plain
             index += 1
+
+
+def header_length(data: bytes) -> int:
+    """Length of the recording header at the start of `data` (needs at least 14 bytes)."""
+    if len(data) < _FIXED.size:
+        raise CiphertextTampered("recording header is truncated")
+    return int(_FIXED.size + _FIXED.unpack_from(data)[3])
 
 
 def _read_exact(src: BinaryIO, n: int) -> bytes:
