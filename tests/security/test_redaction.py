@@ -146,3 +146,34 @@ def test_redact_value_handles_depth_and_unknown_objects() -> None:
     assert "13812348000" not in json.dumps(redact_value(nested))
     assert redact_value(Contact()) == "Contact(138****8000)"
     assert redact_value({1: "x"}) == {1: "x"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "request_id=0190f5c4-7b1a-7c3e-8f00-123456789012 tenant=01234567-1234-5678-9012-345678901234",
+        "hash=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "serial ab4111111111111111cd",
+    ],
+)
+def test_ids_and_digests_stay_intact(text: str) -> None:
+    assert redact_text(text) == text
+
+
+@pytest.mark.sec("SEC-24")
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("tel13812348000", "tel138****8000"),
+        (
+            "id=0190f5c4-7b1a-7c3e-8f00-123456789012,pan=4111111111111111",
+            "id=0190f5c4-7b1a-7c3e-8f00-123456789012,pan=************1111",
+        ),
+        (
+            "0190f5c4-7b1a-7c3e-8f00-123456789012 4111111111111111",
+            "0190f5c4-7b1a-7c3e-8f00-123456789012 ************1111",
+        ),
+    ],
+)
+def test_values_next_to_ids_are_still_masked(text: str, expected: str) -> None:
+    assert redact_text(text) == expected

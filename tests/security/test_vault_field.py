@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -169,3 +171,13 @@ def test_destroy_reaches_other_processes_after_cache_ttl() -> None:
 def test_unprovisioned_tenant_is_refused() -> None:
     with pytest.raises(UnknownKey):
         CIPHER.encrypt("x", context=FieldContext("nobody", "t", "c", 1))
+
+
+def test_uuid_tenant_and_row_ids_are_used_in_string_form() -> None:
+    tenant, row = uuid.uuid4(), uuid.uuid4()
+    keyring = make_keyring()
+    keyring.provision(tenant)
+    cipher = FieldCipher(keyring)
+    blob = cipher.encrypt("x", context=FieldContext(tenant, "contact", "phone", row))
+    assert cipher.decrypt_text(blob, context=FieldContext(str(tenant), "contact", "phone", str(row))) == "x"
+    assert keyring.versions(str(tenant)) == [1]

@@ -1,5 +1,1 @@
-"""Database-free security primitives: the vault (envelope encryption, blind index, recording cipher),
-masking, log redaction and the tamper-evident audit chain.
-
-The ORM and API layers wire these into tables and routes; nothing here touches a database.
-"""
+"""Authentication, permissions, audit and protection of customer data."""

@@ -16,6 +16,7 @@ import hashlib
 import itertools
 import json
 import json.encoder
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,9 +43,9 @@ class Outcome(StrEnum):
     DENIED = "denied"
 
 
-def genesis_hash(tenant_id: str) -> str:
+def genesis_hash(tenant_id: str | uuid.UUID) -> str:
     """The chain's starting value for a tenant, so chains of two tenants can never be spliced together."""
-    return hashlib.sha256(b"callvault/audit-genesis/v1\x00" + tenant_id.encode("utf-8")).hexdigest()
+    return hashlib.sha256(b"callvault/audit-genesis/v1\x00" + str(tenant_id).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,9 +154,9 @@ class ChainHead:
     hash: str
 
     @classmethod
-    def genesis(cls, tenant_id: str) -> ChainHead:
-        """Head of an empty chain."""
-        return cls(tenant_id, 0, genesis_hash(tenant_id))
+    def genesis(cls, tenant_id: str | uuid.UUID) -> ChainHead:
+        """Head of an empty chain (tenant ids are kept in string form)."""
+        return cls(str(tenant_id), 0, genesis_hash(tenant_id))
 
     @classmethod
     def of(cls, record: AuditRecord) -> ChainHead:
@@ -269,7 +270,7 @@ def verify_chain(
     checkpoints: Iterable[Checkpoint],
     public_key: Ed25519PublicKey,
     *,
-    tenant_id: str | None = None,
+    tenant_id: str | uuid.UUID | None = None,
     start: ChainHead | None = None,
 ) -> VerificationResult:
     """Recompute one tenant's chain from `start` (default: genesis) and check it against the checkpoints.
@@ -280,7 +281,8 @@ def verify_chain(
     window is bounded by the checkpoint policy.
     """
     cps = list(checkpoints)
-    tenant = tenant_id or (start.tenant_id if start else None) or (cps[0].tenant_id if cps else None)
+    tenant = str(tenant_id) if tenant_id else (start.tenant_id if start else None)
+    tenant = tenant or (cps[0].tenant_id if cps else None)
     it: Iterator[AuditRecord] = iter(records)
     if tenant is None:
         first = next(it, None)

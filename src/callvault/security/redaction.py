@@ -6,7 +6,8 @@ Chinese mobile (optionally 86-prefixed), a Luhn-valid 13-19 digit card, an E.164
 number or a landline with area code. Matching digits are replaced by ``*`` except the few a rule shows
 (ID and phone: first 3 + last 4; card: last 4 only). A digit covered by two matches stays visible only if
 both rules show it. Redaction errs on the side of masking: a long numeric id that happens to be Luhn-valid
-is masked too.
+is masked too. Not checked: UUIDs, and digits with ASCII letters on both sides (inside hex digests or
+serial numbers), so ids and hashes in logs stay intact.
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ _MAX_DEPTH: Final = 16
 
 _DIGIT = "0-9\uff10-\uff19"  # ASCII and full-width digits (common in Chinese text)
 _RUN = re.compile(rf"[+(]?[{_DIGIT}](?:(?:[ \-]|\) ?)?[{_DIGIT}])*(?:[Xx](?![A-Za-z0-9]))?")
+_UUID = re.compile(
+    r"(?<![0-9A-Za-z-])[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![0-9A-Za-z-])"
+)
+# A digit run with ASCII letters right before and after it is part of a token (hex digest, serial), not a
+# number on its own; its outer groups are skipped. Runs next to CJK text ("手机13812348000") are checked.
+_ASCII_LETTERS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _QUICK = re.compile(rf"[{_DIGIT}]")
 _TO_ASCII = str.maketrans("\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19", "0123456789")
 
@@ -83,7 +90,7 @@ def _rules_for(candidate: str) -> tuple[int, int] | None:
     return None
 
 
-def _redact_run(run: str) -> str:
+def _redact_run(run: str, glued_left: bool, glued_right: bool) -> str:
     ascii_run = run.translate(_TO_ASCII)
     chars: list[int] = []  # positions in `run` of the significant characters
     group_starts: list[int] = []  # indexes into `chars` where a digit group begins
@@ -106,9 +113,12 @@ def _redact_run(run: str) -> str:
             visible = k - start < head or k >= end - tail
             show[k] = visible if show[k] is None else (show[k] and visible)
 
-    for gi in range(len(group_starts)):
+    last = len(group_starts)
+    for gi in range(0 if not glued_left else 1, last):
         start = bounds[gi]
         for gj in range(gi + 1, len(bounds)):
+            if gj == last and glued_right:
+                break
             end = bounds[gj]
             if end - start > _MAX_DIGITS:
                 break
@@ -122,7 +132,7 @@ def _redact_run(run: str) -> str:
             if rule is not None:
                 found = True
                 apply(start, end, *rule)
-    if run.startswith("+"):
+    if run.startswith("+") and not glued_left:
         # E.164: the longest leading group sequence of 8-15 digits is the number.
         e164 = max((b for b in bounds if _MIN_DIGITS <= b <= 15), default=0)
         if e164:
@@ -137,11 +147,27 @@ def _redact_run(run: str) -> str:
     return "".join(out)
 
 
+def _redact_match(m: re.Match[str]) -> str:
+    text, start, end = m.string, m.start(), m.end()
+    # Only a run with letters on both sides is treated as part of a token: "tel13812348000" is still a phone.
+    inside = start > 0 and end < len(text)
+    glued = inside and text[start - 1] in _ASCII_LETTERS and text[end] in _ASCII_LETTERS
+    return _redact_run(m.group(0), glued, glued)
+
+
 def redact_text(text: str) -> str:
     """Mask phone, ID and card numbers in `text`; text without such values is returned unchanged."""
     if not _QUICK.search(text):
         return text
-    return _RUN.sub(lambda m: _redact_run(m.group(0)), text)
+    if "-" in text and _UUID.search(text):
+        # UUIDs (request, tenant and object ids) are never personal data; keep them intact.
+        parts = _UUID.split(text)
+        uuids = _UUID.findall(text)
+        out = [_RUN.sub(_redact_match, parts[0])]
+        for uid, part in zip(uuids, parts[1:], strict=True):
+            out += [uid, _RUN.sub(_redact_match, part)]
+        return "".join(out)
+    return _RUN.sub(_redact_match, text)
 
 
 _SAFE_SCALARS: Final = (bool, float, Decimal, datetime, date, time, timedelta, uuid.UUID, Enum, type(None))

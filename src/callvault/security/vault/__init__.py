@@ -31,6 +31,7 @@ from callvault.security.vault.keyring import (
     KeyPurpose,
     Keyring,
     KeyStore,
+    TenantId,
     TenantKey,
     WrappedKey,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "MasterKey",
     "Normalizer",
     "RecordingCipher",
+    "TenantId",
     "TenantKey",
     "UnknownKey",
     "VaultError",

@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Callable
 
 from callvault.security.vault.framing import pack_parts
-from callvault.security.vault.keyring import KeyPurpose, Keyring
+from callvault.security.vault.keyring import KeyPurpose, Keyring, TenantId
 
 Normalizer = Callable[[str], str]
 
@@ -60,23 +60,23 @@ class BlindIndex:
         self._keyring = keyring
 
     def compute(
-        self, value: str, *, tenant_id: str, scope: str, normalizer: Normalizer | None = normalize_text
+        self, value: str, *, tenant_id: TenantId, scope: str, normalizer: Normalizer | None = normalize_text
     ) -> bytes:
         """Index `value` for look-ups in `scope` (e.g. ``"contact.phone"``) of one tenant."""
         normalized = normalizer(value) if normalizer is not None else value
         key = self._keyring.current(tenant_id, KeyPurpose.INDEX)
         return hmac.new(key.index_key, pack_parts(scope, normalized), hashlib.sha256).digest()
 
-    def phone(self, value: str, *, tenant_id: str, scope: str = "phone") -> bytes:
+    def phone(self, value: str, *, tenant_id: TenantId, scope: str = "phone") -> bytes:
         """Index of a phone number (normalised with `normalize_phone`)."""
         return self.compute(value, tenant_id=tenant_id, scope=scope, normalizer=normalize_phone)
 
-    def id_number(self, value: str, *, tenant_id: str, scope: str = "id_number") -> bytes:
+    def id_number(self, value: str, *, tenant_id: TenantId, scope: str = "id_number") -> bytes:
         """Index of an identity document number (normalised with `normalize_id_number`)."""
         return self.compute(value, tenant_id=tenant_id, scope=scope, normalizer=normalize_id_number)
 
     def matches(
-        self, index: bytes, value: str, *, tenant_id: str, scope: str, normalizer: Normalizer
+        self, index: bytes, value: str, *, tenant_id: TenantId, scope: str, normalizer: Normalizer
     ) -> bool:
         """Constant-time check that `index` is the index of `value`."""
         return hmac.compare_digest(

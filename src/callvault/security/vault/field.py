@@ -25,7 +25,7 @@ from cryptography.exceptions import InvalidTag
 
 from callvault.security.errors import CiphertextTampered
 from callvault.security.vault.framing import pack_parts
-from callvault.security.vault.keyring import Keyring
+from callvault.security.vault.keyring import Keyring, TenantId
 
 FORMAT_V1: Final = 0x01
 HEADER_BYTES: Final = 1 + 4 + 12
@@ -40,7 +40,7 @@ class FieldContext:
     Use an id known before the INSERT (a client-generated UUID) for `row_id`, since it is part of the AAD.
     """
 
-    tenant_id: str
+    tenant_id: TenantId
     table: str
     column: str
     row_id: str | int | uuid.UUID
@@ -54,8 +54,8 @@ class FieldContext:
 
     def aad(self, header: bytes) -> bytes:
         """Associated data for this context and ciphertext header."""
-        row = str(self.row_id)
-        return pack_parts("callvault/field/v1", self.tenant_id, self.table, self.column, row, header)
+        tenant, row = str(self.tenant_id), str(self.row_id)
+        return pack_parts("callvault/field/v1", tenant, self.table, self.column, row, header)
 
 
 def key_version(ciphertext: bytes) -> int:
@@ -103,6 +103,6 @@ class FieldCipher:
             return ciphertext
         return self.encrypt(self.decrypt(ciphertext, context=context), context=context)
 
-    def needs_reencrypt(self, ciphertext: bytes, *, tenant_id: str) -> bool:
+    def needs_reencrypt(self, ciphertext: bytes, *, tenant_id: TenantId) -> bool:
         """True if the value is not under the tenant's current data-key version."""
         return key_version(ciphertext) != self._keyring.current(tenant_id).version

@@ -15,6 +15,7 @@ import contextlib
 import secrets
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +29,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from callvault.security.errors import KeyDestroyed, KeyVersionConflict, UnknownKey, VaultKeyError
 from callvault.security.vault.framing import pack_parts
 from callvault.security.vault.masterkey import KEY_BYTES, KeyEncryptionKey
+
+TenantId = str | uuid.UUID
+"""Tenants are identified by UUID in the platform; the vault works on their string form."""
 
 
 class KeyPurpose(StrEnum):
@@ -184,8 +188,9 @@ class Keyring:
         """The underlying store (for re-encryption jobs that list versions)."""
         return self._store
 
-    def provision(self, tenant_id: str) -> None:
+    def provision(self, tenant: TenantId) -> None:
         """Create version 1 of the data and index keys if the tenant has none (idempotent)."""
+        tenant_id = str(tenant)
         self._check_alive(tenant_id)
         for purpose in KeyPurpose:
             if not self._store.versions(tenant_id, purpose):
@@ -193,8 +198,12 @@ class Keyring:
                 with contextlib.suppress(KeyVersionConflict):
                     self._create(tenant_id, purpose, 1)
 
-    def rotate(self, tenant_id: str) -> int:
-        """Create a new data-key version used for all new writes; old versions still decrypt."""
+    def rotate(self, tenant: TenantId) -> int:
+        """Create a new data-key version used for all new writes; old versions still decrypt.
+
+        Other processes switch to the new version for writes within `cache_ttl`.
+        """
+        tenant_id = str(tenant)
         self._check_alive(tenant_id)
         versions = self._store.versions(tenant_id, KeyPurpose.DATA)
         if not versions:
@@ -205,12 +214,13 @@ class Keyring:
             self._current.pop((tenant_id, KeyPurpose.DATA), None)
         return new
 
-    def versions(self, tenant_id: str, purpose: KeyPurpose = KeyPurpose.DATA) -> list[int]:
+    def versions(self, tenant: TenantId, purpose: KeyPurpose = KeyPurpose.DATA) -> list[int]:
         """Existing versions of a tenant key, ascending."""
-        return self._store.versions(tenant_id, purpose)
+        return self._store.versions(str(tenant), purpose)
 
-    def retire(self, tenant_id: str, version: int) -> None:
+    def retire(self, tenant: TenantId, version: int) -> None:
         """Delete an old data-key version once nothing is encrypted under it; the current one is refused."""
+        tenant_id = str(tenant)
         versions = self._store.versions(tenant_id, KeyPurpose.DATA)
         if versions and version == versions[-1]:
             raise VaultKeyError("the current data-key version cannot be retired")
@@ -218,8 +228,9 @@ class Keyring:
         with self._lock:
             self._cache.pop((tenant_id, KeyPurpose.DATA, version), None)
 
-    def destroy(self, tenant_id: str) -> None:
+    def destroy(self, tenant: TenantId) -> None:
         """Crypto-shred the tenant: delete every key so no ciphertext of it can be decrypted again."""
+        tenant_id = str(tenant)
         self._store.destroy_tenant(tenant_id)
         with self._lock:
             for k in [k for k in self._cache if k[0] == tenant_id]:
@@ -227,8 +238,9 @@ class Keyring:
             for c in [c for c in self._current if c[0] == tenant_id]:
                 del self._current[c]
 
-    def current(self, tenant_id: str, purpose: KeyPurpose = KeyPurpose.DATA) -> TenantKey:
+    def current(self, tenant: TenantId, purpose: KeyPurpose = KeyPurpose.DATA) -> TenantKey:
         """The key version new writes must use."""
+        tenant_id = str(tenant)
         now = self._clock()
         with self._lock:
             hit = self._current.get((tenant_id, purpose))
@@ -242,8 +254,9 @@ class Keyring:
             self._current[(tenant_id, purpose)] = (now, versions[-1])
         return self.get(tenant_id, versions[-1], purpose)
 
-    def get(self, tenant_id: str, version: int, purpose: KeyPurpose = KeyPurpose.DATA) -> TenantKey:
+    def get(self, tenant: TenantId, version: int, purpose: KeyPurpose = KeyPurpose.DATA) -> TenantKey:
         """Unwrap (or take from cache) one key version; raises `KeyDestroyed` or `UnknownKey`."""
+        tenant_id = str(tenant)
         now = self._clock()
         ck = (tenant_id, purpose, version)
         with self._lock:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import struct
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Final
@@ -26,7 +27,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from callvault.security.errors import CiphertextTampered
 from callvault.security.vault.framing import pack_parts
-from callvault.security.vault.keyring import Keyring, TenantKey
+from callvault.security.vault.keyring import Keyring, TenantId, TenantKey
 
 MAGIC: Final = b"CVR\x01"
 DEFAULT_CHUNK_SIZE: Final = 64 * 1024
@@ -38,11 +39,11 @@ _FIXED = struct.Struct(">4sIIH")
 class FileContext:
     """Identity of one recording: the file only decrypts for this tenant and file id."""
 
-    tenant_id: str
-    file_id: str
+    tenant_id: TenantId
+    file_id: str | uuid.UUID
 
     def __post_init__(self) -> None:
-        if not self.tenant_id or not self.file_id:
+        if not str(self.tenant_id) or not str(self.file_id):
             raise ValueError("FileContext needs a tenant_id and a file_id")
 
 
@@ -62,11 +63,13 @@ def _chunk_nonce(index: int) -> bytes:
 
 
 def _chunk_aad(context: FileContext, index: int, final: bool) -> bytes:
-    return pack_parts("callvault/recording-chunk/v1", context.file_id, index, b"\x01" if final else b"\x00")
+    flag = b"\x01" if final else b"\x00"
+    return pack_parts("callvault/recording-chunk/v1", str(context.file_id), index, flag)
 
 
 def _key_aad(context: FileContext, version: int, chunk_size: int) -> bytes:
-    return pack_parts("callvault/recording-key/v1", context.tenant_id, context.file_id, version, chunk_size)
+    tenant, file_id = str(context.tenant_id), str(context.file_id)
+    return pack_parts("callvault/recording-key/v1", tenant, file_id, version, chunk_size)
 
 
 def _header(tenant_key: TenantKey, file_key: bytes, context: FileContext, chunk_size: int) -> bytes:
