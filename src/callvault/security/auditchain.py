@@ -133,7 +133,10 @@ def body_json(record: AuditRecord) -> bytes:
     """
     q = _quote
     details = record.details
-    d = ",".join([f"{q(k)}:{_scalar_json(details[k])}" for k in sorted(details)]) if details else ""
+    d = ""
+    if details:
+        items = sorted(details.items())
+        d = ",".join([f"{q(k)}:{q(v) if type(v) is str else _scalar_json(v)}" for k, v in items])
     ip, req = record.source_ip, record.request_id
     return (
         f'{{"action":{q(record.action)},"actor":{q(record.actor)},"at":"{format_time(record.at)}",'
