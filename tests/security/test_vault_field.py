@@ -181,3 +181,13 @@ def test_uuid_tenant_and_row_ids_are_used_in_string_form() -> None:
     blob = cipher.encrypt("x", context=FieldContext(tenant, "contact", "phone", row))
     assert cipher.decrypt_text(blob, context=FieldContext(str(tenant), "contact", "phone", str(row))) == "x"
     assert keyring.versions(str(tenant)) == [1]
+
+
+def test_associated_data_layout_is_stable() -> None:
+    header = bytes([1, 0, 0, 0, 2]) + bytes(12)
+    ctx = FieldContext(TENANT_A, "contact", "phone", 42)
+    expected = b"".join(
+        len(p).to_bytes(4, "big") + p
+        for p in (b"callvault/field/v1", TENANT_A.encode(), b"contact", b"phone", b"42", header)
+    )
+    assert ctx.aad(header) == expected

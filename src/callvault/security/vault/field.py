@@ -18,7 +18,7 @@ from __future__ import annotations
 import secrets
 import struct
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from cryptography.exceptions import InvalidTag
@@ -44,6 +44,7 @@ class FieldContext:
     table: str
     column: str
     row_id: str | int | uuid.UUID
+    _prefix: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("tenant_id", "table", "column"):
@@ -51,11 +52,14 @@ class FieldContext:
                 raise ValueError(f"FieldContext.{name} must not be empty")
         if self.row_id == "" or self.row_id is None:
             raise ValueError("FieldContext.row_id must not be empty")
+        tenant, row = str(self.tenant_id), str(self.row_id)
+        # Encoded once: a context is typically reused for the encrypt/decrypt of one value.
+        prefix = pack_parts("callvault/field/v1", tenant, self.table, self.column, row)
+        object.__setattr__(self, "_prefix", prefix)
 
     def aad(self, header: bytes) -> bytes:
         """Associated data for this context and ciphertext header."""
-        tenant, row = str(self.tenant_id), str(self.row_id)
-        return pack_parts("callvault/field/v1", tenant, self.table, self.column, row, header)
+        return self._prefix + pack_parts(header)
 
 
 def key_version(ciphertext: bytes) -> int:

@@ -5,12 +5,10 @@ Every part is length-prefixed, so ("ab", "c") and ("a", "bc") never encode to th
 
 from __future__ import annotations
 
-import struct
-
 
 def pack_parts(*parts: str | bytes | int) -> bytes:
     """Encode parts as a sequence of (4-byte big-endian length, bytes); ints as decimal text."""
-    out = bytearray()
+    out: list[bytes] = []
     for part in parts:
         if isinstance(part, bytes):
             raw = part
@@ -18,6 +16,6 @@ def pack_parts(*parts: str | bytes | int) -> bytes:
             raw = str(part).encode("ascii")
         else:
             raw = part.encode("utf-8")
-        out += struct.pack(">I", len(raw))
-        out += raw
-    return bytes(out)
+        out.append(len(raw).to_bytes(4, "big"))
+        out.append(raw)
+    return b"".join(out)
