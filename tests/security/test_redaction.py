@@ -10,9 +10,17 @@ import structlog
 from hypothesis import given
 from hypothesis import strategies as st
 
-from callvault.security.redaction import REDACTED, redact_event_dict, redact_text, redact_value
+from callvault.security.redaction import (
+    REDACTED,
+    RedactionStyle,
+    redact_event_dict,
+    redact_text,
+    redact_value,
+)
 
 from .pii import cards, id_numbers, phones
+
+MASK = RedactionStyle.MASK
 
 
 def _fw(text: str) -> str:
@@ -46,13 +54,17 @@ def test_embedded_value_never_survives(
 ) -> None:
     canonical, written = value
     prefix = before + s1
-    _assert_masked_at(canonical, written, redact_text(prefix + written + s2 + after), len(prefix))
+    text = prefix + written + s2 + after
+    _assert_masked_at(canonical, written, redact_text(text, style=MASK), len(prefix))
+    # Labels remove the value entirely; "[" and "]" stay so digits on both sides cannot join up.
+    labelled = redact_text(text)
+    assert canonical.upper() not in "".join(c for c in labelled.upper() if c.isdigit() or c in "X[]")
 
 
 @pytest.mark.sec("SEC-24")
 @given(values=st.lists(st.one_of(cards(), id_numbers(), phones()), min_size=2, max_size=5), sep=separators)
 def test_several_values_in_one_line(values: list[tuple[str, str]], sep: str) -> None:
-    out = redact_text(sep.join(w for _, w in values))
+    out = redact_text(sep.join(w for _, w in values), style=MASK)
     at = 0
     for canonical, written in values:
         _assert_masked_at(canonical, written, out, at)
@@ -65,8 +77,9 @@ def test_text_without_digits_is_unchanged(text: str) -> None:
 
 
 @given(text=st.text())
-def test_never_raises_and_keeps_length(text: str) -> None:
-    assert len(redact_text(text)) == len(text)
+def test_never_raises_and_mask_keeps_length(text: str) -> None:
+    assert len(redact_text(text, style=MASK)) == len(text)
+    redact_text(text)
 
 
 @pytest.mark.parametrize(
@@ -82,7 +95,23 @@ def test_never_raises_and_keeps_length(text: str) -> None:
         ("order 12345678 qty 3 port 5060", None),
     ],
 )
-def test_examples(text: str, expected: str | None) -> None:
+def test_mask_examples(text: str, expected: str | None) -> None:
+    assert redact_text(text, style=MASK) == (text if expected is None else expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("call 13812348000 ok", "call [phone] ok"),
+        ("tel +86 138 1234 8000.", "tel [phone]."),
+        ("id 11010519900307123X end", "id [id] end"),
+        ("card 4111 1111 1111 1111 exp 12/26", "card [card] exp 12/26"),
+        ("(010) 12345678 or 010-87654321", "[phone] or [phone]"),
+        ("queue 42 waited 1234 ms, order 2026112312", None),
+        ("ref 1234567812345678", None),  # 16 digits failing the Luhn check is not a card
+    ],
+)
+def test_label_examples(text: str, expected: str | None) -> None:
     assert redact_text(text) == (text if expected is None else expected)
 
 
@@ -117,7 +146,7 @@ def test_structlog_processor_redacts_nested_values_keys_and_secrets() -> None:
     assert event["password"] == event["api_key"] == event["cvv"] == REDACTED
     assert event["attempts"] == 3
     assert event["ok"] is True
-    assert event["contact"]["card"] == "************1111"
+    assert event["contact"]["card"] == "[card]"
 
 
 @pytest.mark.sec("SEC-24")
@@ -144,7 +173,7 @@ def test_redact_value_handles_depth_and_unknown_objects() -> None:
     for _ in range(40):
         nested = [nested]
     assert "13812348000" not in json.dumps(redact_value(nested))
-    assert redact_value(Contact()) == "Contact(138****8000)"
+    assert redact_value(Contact()) == "Contact([phone])"
     assert redact_value({1: "x"}) == {1: "x"}
 
 
@@ -164,14 +193,14 @@ def test_ids_and_digests_stay_intact(text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("tel13812348000", "tel138****8000"),
+        ("tel13812348000", "tel[phone]"),
         (
             "id=0190f5c4-7b1a-7c3e-8f00-123456789012,pan=4111111111111111",
-            "id=0190f5c4-7b1a-7c3e-8f00-123456789012,pan=************1111",
+            "id=0190f5c4-7b1a-7c3e-8f00-123456789012,pan=[card]",
         ),
         (
             "0190f5c4-7b1a-7c3e-8f00-123456789012 4111111111111111",
-            "0190f5c4-7b1a-7c3e-8f00-123456789012 ************1111",
+            "0190f5c4-7b1a-7c3e-8f00-123456789012 [card]",
         ),
     ],
 )

@@ -1,13 +1,14 @@
-"""Log redaction: masks phone numbers, Chinese ID numbers and card numbers in free text and structlog events.
+"""Log redaction: hides phone, Chinese ID and card numbers in free text and structlog events.
 
 How it finds values: every run of digits joined by at most one space, dash or closing parenthesis is split
 into its digit groups; each contiguous sequence of groups is checked as an 18- or 15-digit ID number, a
 Chinese mobile (optionally 86-prefixed), a Luhn-valid 13-19 digit card, an E.164 / 00-prefixed international
-number or a landline with area code. Matching digits are replaced by ``*`` except the few a rule shows
-(ID and phone: first 3 + last 4; card: last 4 only). A digit covered by two matches stays visible only if
-both rules show it. Redaction errs on the side of masking: a long numeric id that happens to be Luhn-valid
-is masked too. Not checked: UUIDs, and digits with ASCII letters on both sides (inside hex digests or
-serial numbers), so ids and hashes in logs stay intact.
+number or a landline with area code. By default (`RedactionStyle.LABEL`, for logs) each value becomes
+``[phone]``, ``[id]`` or ``[card]``. `RedactionStyle.MASK` keeps the length and replaces digits by ``*``
+except the few a rule shows (ID and phone: first 3 + last 4; card: last 4 only); a digit covered by two
+matches stays visible only if both rules show it. Redaction errs on the side of masking: a long numeric
+id that happens to be Luhn-valid is masked too. Not checked: UUIDs, and digits with ASCII letters on both
+sides (inside hex digests or serial numbers), so ids and hashes in logs stay intact.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ import re
 import sys
 import traceback
 import uuid
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any, Final
 
-__all__ = ["REDACTED", "redact_event_dict", "redact_text", "redact_value"]
+__all__ = ["REDACTED", "RedactionStyle", "redact_event_dict", "redact_text", "redact_value"]
 
 REDACTED: Final = "[REDACTED]"
 _MIN_DIGITS: Final = 8  # the shortest value any rule matches (E.164 with a short national number)
@@ -53,7 +54,18 @@ _SENSITIVE_KEY = re.compile(
     re.IGNORECASE,
 )
 
-# (head, tail) visible digits per rule.
+_ID, _CARD, _PHONE = "[id]", "[card]", "[phone]"
+_RANK: Final = {_ID: 3, _CARD: 2, _PHONE: 1, "": 0}  # when matches overlap, the most sensitive label wins
+
+
+class RedactionStyle(StrEnum):
+    """How a found value is rewritten."""
+
+    LABEL = "label"
+    MASK = "mask"
+
+
+# (head, tail) visible digits per rule in MASK style.
 _ID_SHOW = (3, 4)
 _CARD_SHOW = (0, 4)
 
@@ -74,23 +86,23 @@ def _luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _rules_for(candidate: str) -> tuple[int, int] | None:
-    """The (head, tail) to show if `candidate` (digits, maybe a trailing X) is sensitive, else None."""
+def _rules_for(candidate: str) -> tuple[str, int, int] | None:
+    """(label, head, tail) if `candidate` (digits, maybe a trailing X) is sensitive, else None."""
     n = len(candidate)
     if n in (15, 18) and (_ID18.fullmatch(candidate) or _ID15.fullmatch(candidate)):
-        return _ID_SHOW
+        return (_ID, *_ID_SHOW)
     if not candidate[-1].isdigit():
         return None
     if n in (11, 13) and _MOBILE.fullmatch(candidate):
-        return (5, 4) if n == 13 else (3, 4)
+        return (_PHONE, 5, 4) if n == 13 else (_PHONE, 3, 4)
     if 13 <= n <= 19 and _luhn_ok(candidate):
-        return _CARD_SHOW
+        return (_CARD, *_CARD_SHOW)
     if _INTL.fullmatch(candidate) or _LANDLINE.fullmatch(candidate):
-        return _phone_show(n)
+        return (_PHONE, *_phone_show(n))
     return None
 
 
-def _redact_run(run: str, glued_left: bool, glued_right: bool) -> str:
+def _redact_run(run: str, glued: bool, style: RedactionStyle) -> str:
     ascii_run = run.translate(_TO_ASCII)
     chars: list[int] = []  # positions in `run` of the significant characters
     group_starts: list[int] = []  # indexes into `chars` where a digit group begins
@@ -106,18 +118,21 @@ def _redact_run(run: str, glued_left: bool, glued_right: bool) -> str:
     sig = "".join(ascii_run[p] for p in chars).upper()
     bounds = [*group_starts, len(chars)]
     show: list[bool | None] = [None] * len(chars)
+    labels: list[str | None] = [None] * len(chars)
     found = False
 
-    def apply(start: int, end: int, head: int, tail: int) -> None:
+    def apply(start: int, end: int, label: str, head: int, tail: int) -> None:
         for k in range(start, end):
             visible = k - start < head or k >= end - tail
             show[k] = visible if show[k] is None else (show[k] and visible)
+            if labels[k] is None or _RANK[label] > _RANK[labels[k] or ""]:
+                labels[k] = label
 
     last = len(group_starts)
-    for gi in range(0 if not glued_left else 1, last):
+    for gi in range(1 if glued else 0, last):
         start = bounds[gi]
         for gj in range(gi + 1, len(bounds)):
-            if gj == last and glued_right:
+            if gj == last and glued:
                 break
             end = bounds[gj]
             if end - start > _MAX_DIGITS:
@@ -132,14 +147,16 @@ def _redact_run(run: str, glued_left: bool, glued_right: bool) -> str:
             if rule is not None:
                 found = True
                 apply(start, end, *rule)
-    if run.startswith("+") and not glued_left:
+    if run.startswith("+") and not glued:
         # E.164: the longest leading group sequence of 8-15 digits is the number.
         e164 = max((b for b in bounds if _MIN_DIGITS <= b <= 15), default=0)
         if e164:
             found = True
-            apply(0, e164, *_phone_show(e164))
+            apply(0, e164, _PHONE, *_phone_show(e164))
     if not found:
         return run
+    if style is RedactionStyle.LABEL:
+        return _labelled(run, chars, labels)
     out = list(run)
     for k, pos in enumerate(chars):
         if show[k] is False:
@@ -147,27 +164,59 @@ def _redact_run(run: str, glued_left: bool, glued_right: bool) -> str:
     return "".join(out)
 
 
-def _redact_match(m: re.Match[str]) -> str:
-    text, start, end = m.string, m.start(), m.end()
-    # Only a run with letters on both sides is treated as part of a token: "tel13812348000" is still a phone.
-    inside = start > 0 and end < len(text)
-    glued = inside and text[start - 1] in _ASCII_LETTERS and text[end] in _ASCII_LETTERS
-    return _redact_run(m.group(0), glued, glued)
+def _labelled(run: str, chars: list[int], labels: list[str | None]) -> str:
+    """Replace each covered stretch of the run (digits and the separators between them) by its label."""
+    at: list[str | None] = [None] * len(run)
+    for k, pos in enumerate(chars):
+        at[pos] = labels[k]
+        if k and labels[k] is not None and labels[k] == labels[k - 1]:
+            for p in range(chars[k - 1] + 1, pos):
+                at[p] = labels[k]
+    if chars[0] > 0 and (run[0] == "+" or ")" in run):  # "+86 ..." or "(010) ..." belongs to the number
+        at[0] = labels[0]
+    out: list[str] = []
+    previous: str | None = None
+    for ch, label in zip(run, at, strict=True):
+        if label is None:
+            out.append(ch)
+        elif label != previous:
+            out.append(label)
+        previous = label
+    return "".join(out)
 
 
-def redact_text(text: str) -> str:
-    """Mask phone, ID and card numbers in `text`; text without such values is returned unchanged."""
+def _substitute(style: RedactionStyle) -> Callable[[re.Match[str]], str]:
+    def redact_match(m: re.Match[str]) -> str:
+        text, start, end = m.string, m.start(), m.end()
+        # Only a run with letters on both sides is part of a token: "tel13812348000" is still a phone.
+        inside = start > 0 and end < len(text)
+        glued = inside and text[start - 1] in _ASCII_LETTERS and text[end] in _ASCII_LETTERS
+        return _redact_run(m.group(0), glued, style)
+
+    return redact_match
+
+
+def redact_text(text: str, *, style: RedactionStyle = RedactionStyle.LABEL) -> str:
+    """Redact phone, ID and card numbers in `text`; text without such values is returned unchanged.
+
+    `LABEL` (the default, for logs) replaces each value by ``[phone]``, ``[id]`` or ``[card]``; `MASK`
+    keeps the length and shows the digits the display rules allow (phone/ID 3+4, card last 4).
+    """
     if not _QUICK.search(text):
         return text
+    sub = _SUBSTITUTE[style]
     if "-" in text and _UUID.search(text):
         # UUIDs (request, tenant and object ids) are never personal data; keep them intact.
         parts = _UUID.split(text)
         uuids = _UUID.findall(text)
-        out = [_RUN.sub(_redact_match, parts[0])]
+        out = [_RUN.sub(sub, parts[0])]
         for uid, part in zip(uuids, parts[1:], strict=True):
-            out += [uid, _RUN.sub(_redact_match, part)]
+            out += [uid, _RUN.sub(sub, part)]
         return "".join(out)
-    return _RUN.sub(_redact_match, text)
+    return _RUN.sub(sub, text)
+
+
+_SUBSTITUTE: Final = {style: _substitute(style) for style in RedactionStyle}
 
 
 _SAFE_SCALARS: Final = (bool, float, Decimal, datetime, date, time, timedelta, uuid.UUID, Enum, type(None))
