@@ -31,7 +31,11 @@ _MAX_DIGITS: Final = 19  # the longest (a card number)
 _MAX_DEPTH: Final = 16
 
 _DIGIT = "0-9\uff10-\uff19"  # ASCII and full-width digits (common in Chinese text)
-_RUN = re.compile(rf"[+(]?[{_DIGIT}](?:(?:[ \-]|\) ?)?[{_DIGIT}])*(?:[Xx](?![A-Za-z0-9]))?")
+# A run: at least _MIN_DIGITS digits, joined by at most one space, dash or ") " (shorter runs never match).
+_RUN = re.compile(
+    rf"[+(]?[{_DIGIT}](?:(?:[ \-]|\) ?)?[{_DIGIT}]){{{_MIN_DIGITS - 1},}}(?:[Xx](?![A-Za-z0-9]))?"
+)
+_GROUP = re.compile(r"[0-9]+[Xx]?")
 _UUID = re.compile(
     r"(?<![0-9A-Za-z-])[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![0-9A-Za-z-])"
 )
@@ -104,21 +108,17 @@ def _rules_for(candidate: str) -> tuple[str, int, int] | None:
 
 def _redact_run(run: str, glued: bool, style: RedactionStyle) -> str:
     ascii_run = run.translate(_TO_ASCII)
-    chars: list[int] = []  # positions in `run` of the significant characters
-    group_starts: list[int] = []  # indexes into `chars` where a digit group begins
-    prev = -2
-    for pos, ch in enumerate(ascii_run):
-        if ch.isdigit() or ch in "Xx":
-            if pos != prev + 1:
-                group_starts.append(len(chars))
-            chars.append(pos)
-            prev = pos
-    if len(chars) < _MIN_DIGITS:
+    groups = [m.span() for m in _GROUP.finditer(ascii_run)]
+    sig = "".join([ascii_run[a:b] for a, b in groups]).upper()
+    if len(sig) < _MIN_DIGITS:
         return run
-    sig = "".join(ascii_run[p] for p in chars).upper()
-    bounds = [*group_starts, len(chars)]
-    show: list[bool | None] = [None] * len(chars)
-    labels: list[str | None] = [None] * len(chars)
+    bounds = [0]
+    for a, b in groups:
+        bounds.append(bounds[-1] + b - a)
+    group_starts = bounds[:-1]
+    n_sig = bounds[-1]
+    show: list[bool | None] = [None] * n_sig
+    labels: list[str | None] = [None] * n_sig
     found = False
 
     def apply(start: int, end: int, label: str, head: int, tail: int) -> None:
@@ -155,6 +155,7 @@ def _redact_run(run: str, glued: bool, style: RedactionStyle) -> str:
             apply(0, e164, _PHONE, *_phone_show(e164))
     if not found:
         return run
+    chars = [pos for a, b in groups for pos in range(a, b)]  # position in `run` of each significant char
     if style is RedactionStyle.LABEL:
         return _labelled(run, chars, labels)
     out = list(run)
