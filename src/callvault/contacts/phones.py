@@ -6,19 +6,20 @@ Numbers arrive as institutions type or export them: full-width digits, spaces, d
 outbound campaign must never dial them.
 
 Speed: `phonenumbers.parse` plus `number_type` costs about 40 µs, too slow for millions of rows. Chinese
-mobiles take a fast path that applies the same `phonenumbers` metadata patterns in the same order as
-`phonenumbers.number_type`, without building a `PhoneNumber`; tests check it against `phonenumbers`.
+mobiles take a fast path (`mobile_fast_path`): one match of the `phonenumbers` mobile pattern, proven
+equivalent to `number_type` from the metadata at import; tests also check it against `phonenumbers`.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final
+from typing import Final, NamedTuple
 
 import phonenumbers
 from phonenumbers import PhoneNumberType, shortnumberinfo
+
+from callvault.contacts.mobile_fast_path import FAST_PATH_PROVEN, MOBILE_RE, PREFIXED_MOBILE_RE
 
 
 class PhoneType(StrEnum):
@@ -33,10 +34,9 @@ class PhoneType(StrEnum):
     OTHER = "other"
 
 
-@dataclass(frozen=True, slots=True)
-class Phone:
-    """A normalised number. Service short codes (95588) keep the E.164 form `+8695588`; they are
-    dialled domestically."""
+class Phone(NamedTuple):
+    """A normalised number (a tuple: cheap to build millions of times). Service short codes (95588) keep
+    the E.164 form `+8695588`; they are dialled domestically."""
 
     e164: str
     type: PhoneType
@@ -83,58 +83,6 @@ _SCIENTIFIC_RE: Final = re.compile(r"[+-]?(\d+)(?:\.(\d*))?[eE]\+?(\d+)")
 _TRAILING_ZERO_DECIMAL_RE: Final = re.compile(r"(\+?\d+)\.0+")
 _EXTENSION_RE: Final = re.compile(r"(?:转|分机|ext\.?|x|#|,|;)", re.IGNORECASE)
 _DIALABLE_RE: Final = re.compile(r"\+?\d{1,20}")
-_PLAIN_MOBILE_RE: Final = re.compile(r"(?:\+86|0086|86)?(1[3-9]\d{9})")
-
-
-def _cn_metadata() -> Any:
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region(DEFAULT_REGION)
-    if metadata is None:  # only if the installed phonenumbers is broken
-        raise RuntimeError("phonenumbers has no metadata for CN")
-    return metadata
-
-
-_CN: Final = _cn_metadata()
-
-
-def _pattern(desc: object) -> str | None:
-    return getattr(desc, "national_number_pattern", None) if desc is not None else None
-
-
-# The fast path replays `phonenumbers.number_type` for 11-digit CN numbers: the general pattern must match,
-# every type checked before "mobile" (premium, toll-free, shared cost, ..., fixed line) must not.
-_GENERAL_RE: Final = re.compile(_CN.general_desc.national_number_pattern)
-_MOBILE_RE: Final = re.compile(_CN.mobile.national_number_pattern)
-_EARLIER_TYPES_RE: Final = re.compile(
-    "|".join(
-        f"(?:{p})"
-        for p in (
-            _pattern(getattr(_CN, name))
-            for name in (
-                "premium_rate",
-                "toll_free",
-                "shared_cost",
-                "voip",
-                "personal_number",
-                "pager",
-                "uan",
-                "voicemail",
-                "fixed_line",
-            )
-        )
-        if p
-    )
-)
-_MOBILE_FAST_PATH_OK: Final = 11 in _CN.general_desc.possible_length and 11 in _CN.mobile.possible_length
-
-
-def fast_mobile(nsn: str) -> bool:
-    """True when the 11-digit national number is a valid CN mobile by `phonenumbers` metadata."""
-    return (
-        _MOBILE_FAST_PATH_OK
-        and _GENERAL_RE.fullmatch(nsn) is not None
-        and _MOBILE_RE.fullmatch(nsn) is not None
-        and _EARLIER_TYPES_RE.fullmatch(nsn) is None
-    )
 
 
 def clean_phone_text(raw: str) -> str:
@@ -176,13 +124,16 @@ def _from_scientific(text: str, match: re.Match[str]) -> str:
 
 def normalise_phone(raw: str, *, region: str = DEFAULT_REGION) -> Phone:
     """Normalise one cell to E.164 and type it, or raise `PhoneRejected` (empty, lossy, emergency...)."""
-    plain = _PLAIN_MOBILE_RE.fullmatch(raw)
-    if plain and region == DEFAULT_REGION and fast_mobile(plain.group(1)):
-        return Phone("+86" + plain.group(1), PhoneType.MOBILE)
+    fast = region == DEFAULT_REGION and FAST_PATH_PROVEN
+    if fast and len(raw) == 11 and MOBILE_RE.fullmatch(raw):
+        return Phone("+86" + raw, PhoneType.MOBILE)
     text = clean_phone_text(raw)
-    plain = _PLAIN_MOBILE_RE.fullmatch(text)
-    if plain and region == DEFAULT_REGION and fast_mobile(plain.group(1)):
-        return Phone("+86" + plain.group(1), PhoneType.MOBILE)
+    if fast:
+        if len(text) == 11 and MOBILE_RE.fullmatch(text):
+            return Phone("+86" + text, PhoneType.MOBILE)
+        prefixed = PREFIXED_MOBILE_RE.fullmatch(text)
+        if prefixed:
+            return Phone("+86" + prefixed.group(1), PhoneType.MOBILE)
     if _EMERGENCY_RE.fullmatch(text) or phonenumbers.is_emergency_number(text, region):
         raise PhoneRejected("phone.emergency", "emergency or special number must never be dialled")
     try:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from typing import NamedTuple, Protocol
 
 
@@ -25,6 +26,13 @@ class SourceRow(NamedTuple):
     fields: dict[str, str]
     after: Position
     problem: str | None = None
+
+
+# Build rows and positions without the Python-level NamedTuple.__new__: readers create millions of them.
+new_position: Callable[[tuple[int, int]], Position] = partial(tuple.__new__, Position)
+new_row: Callable[[tuple[int, dict[str, str], Position, str | None]], SourceRow] = partial(
+    tuple.__new__, SourceRow
+)
 
 
 class SourceFileError(Exception):

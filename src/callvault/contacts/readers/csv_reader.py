@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,10 +14,18 @@ from callvault.contacts.readers.base import (
     Position,
     SourceFileError,
     SourceRow,
+    new_position,
+    new_row,
     ragged_problem,
     unique_columns,
 )
-from callvault.contacts.readers.text import SAMPLE_BYTES, DecodedLines, detect_encoding, undecodable_problem
+from callvault.contacts.readers.text import (
+    SAMPLE_BYTES,
+    BlockLines,
+    DecodedLines,
+    detect_encoding,
+    undecodable_problem,
+)
 
 DELIMITERS: Final = (",", ";", "\t", "|")
 SNIFF_RECORDS: Final = 50
@@ -92,25 +101,36 @@ class CsvReader:
         columns = self.columns
         with self.path.open("rb") as f:
             f.seek(self._start.offset)
-            lines = DecodedLines(f, self.encoding, self._start)
+            lines = BlockLines(f, self.encoding, self._start)
             bad = lines.bad_lines
-            reader = csv.reader(lines, delimiter=self.delimiter)
-            first_line = lines.line + 1
+            reader = csv.reader(itertools.chain.from_iterable(lines.blocks()), delimiter=self.delimiter)
+            before = self._start.line  # csv counts lines from 0 at the start position
+            consumed = before
             while True:
+                first_line = consumed + 1
                 try:
                     values = next(reader)
                 except StopIteration:
                     return
                 except csv.Error as exc:
-                    yield SourceRow(first_line, {}, lines.position, f"unreadable CSV record: {exc}")
+                    consumed = before + reader.line_num
                     bad.clear()
-                    first_line = lines.line + 1
+                    yield SourceRow(first_line, {}, lines.position(consumed), f"unreadable CSV record: {exc}")
                     continue
-                line, first_line = first_line, lines.line + 1
+                consumed = before + reader.line_num
+                if len(values) == width and not bad:
+                    # The common case, inlined: the line is in the current block, so its end offset is there.
+                    after = new_position((lines.ends[consumed - lines.block_line - 1], consumed))
+                    yield new_row((first_line, dict(zip(columns, values, strict=False)), after, None))
+                    continue
                 if not values or not "".join(values).strip():
                     bad.clear()
                     continue  # blank records are not rows
-                problem = undecodable_problem(bad, self.encoding) if bad else ragged_problem(values, width)
                 if bad:
+                    problem: str | None = undecodable_problem(bad, self.encoding)
                     bad.clear()
-                yield SourceRow(line, dict(zip(columns, values, strict=False)), lines.position, problem)
+                else:
+                    problem = ragged_problem(values, width)
+                yield SourceRow(
+                    first_line, dict(zip(columns, values, strict=False)), lines.position(consumed), problem
+                )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Final
@@ -79,3 +80,82 @@ def undecodable_problem(bad_lines: list[int], encoding: str) -> str:
     """Reason text for a row containing bytes that are not valid in the file's encoding."""
     where = ", ".join(str(n) for n in bad_lines[:5])
     return f"bytes not valid in {encoding.upper()} (the file's detected encoding) on line {where}"
+
+
+BLOCK_BYTES: Final = 1 << 20
+MAX_LINE_BYTES: Final = 16 << 20
+
+
+class BlockLines:
+    """Decoded lines of a binary file, produced a block at a time so the consumer (csv's C reader) pulls
+    them through `itertools.chain` without a Python call per line. `position(lines)` turns a count of lines
+    consumed into the byte offset after them, for any line of the current block.
+
+    Undecodable lines are decoded with replacement characters and listed in `bad_lines` (line numbers).
+    """
+
+    def __init__(self, stream: BinaryIO, encoding: str, start: Position) -> None:
+        self._stream = stream
+        self._encoding = encoding
+        self._block_offset = start.offset  # byte offset where the current block starts
+        self.block_line = start.line  # lines before the current block
+        self._next_offset = start.offset
+        self._next_line = start.line
+        self.ends: list[int] = []  # byte offset just after each line of the current block (read-only)
+        self.bad_lines: list[int] = []
+
+    def blocks(self) -> Iterator[list[str]]:
+        """Yield lists of decoded lines (line ends kept), cut at newline boundaries."""
+        carry = b""
+        while True:
+            chunk = self._stream.read(BLOCK_BYTES)
+            if not chunk:
+                if carry:
+                    yield self._decode(carry)
+                return
+            data = carry + chunk if carry else chunk
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                if len(data) > MAX_LINE_BYTES:
+                    raise SourceFileError(
+                        f"line {self._next_line + 1} is longer than {MAX_LINE_BYTES >> 20} MB; "
+                        "this is not a line-oriented text file"
+                    )
+                carry = data
+                continue
+            carry = data[cut:]
+            yield self._decode(data[:cut])
+
+    def _decode(self, raw: bytes) -> list[str]:
+        self._block_offset, self.block_line = self._next_offset, self._next_line
+        parts = raw.split(b"\n")
+        if not parts[-1]:
+            parts.pop()
+            raw_lines = [p + b"\n" for p in parts]
+        else:
+            raw_lines = [p + b"\n" for p in parts[:-1]] + [parts[-1]]
+        offset = self._block_offset
+        self.ends = list(itertools.accumulate(map(len, raw_lines), initial=offset))[1:]
+        self._next_offset = self.ends[-1]
+        self._next_line = self.block_line + len(raw_lines)
+        try:
+            lines = raw.decode(self._encoding).splitlines(keepends=True)
+        except UnicodeDecodeError:
+            lines = []
+        if len(lines) == len(raw_lines):
+            return lines
+        # Undecodable bytes, or characters str.splitlines treats as line ends (\r, \x0b, \u2028...):
+        # decode line by line so line numbers and offsets stay those of the file's newlines.
+        decoded = []
+        for number, line in enumerate(raw_lines, start=self.block_line + 1):
+            try:
+                decoded.append(line.decode(self._encoding))
+            except UnicodeDecodeError:
+                self.bad_lines.append(number)
+                decoded.append(line.decode(self._encoding, "replace"))
+        return decoded
+
+    def position(self, lines: int) -> Position:
+        """Position after the first `lines` lines of the file (the line must be in the current block)."""
+        index = lines - self.block_line
+        return Position(self.ends[index - 1] if index > 0 else self._block_offset, lines)

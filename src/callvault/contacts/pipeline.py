@@ -1,0 +1,158 @@
+"""The import pipeline without a database: read → map/validate → dedupe → sink, in checkpointed batches.
+
+Every row read is counted exactly once: accepted (sent to the sink), rejected or duplicate (both written
+to the error report). After each batch the report is flushed, then the sink stores the batch's contacts
+with a `Checkpoint` atomically; a rerun with `resume_from` continues right after the last stored batch,
+truncates the report to its checkpointed size and rebuilds dedupe from the sink.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from callvault.contacts.checkpoint import Checkpoint
+from callvault.contacts.dedupe import SeenPhones
+from callvault.contacts.mapping import ColumnMapping
+from callvault.contacts.phones import DEFAULT_REGION, dedupe_key, mask_phone
+from callvault.contacts.readers import START, Layout, SourceFormat, SourceRow, open_reader
+from callvault.contacts.report import ErrorReport
+from callvault.contacts.sinks import ContactSink
+from callvault.contacts.validate import Contact, Rejection, RowValidator
+
+BATCH_ROWS: Final = 5000
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """Counters of a finished import: `total == accepted + rejected + duplicates`."""
+
+    total: int
+    accepted: int
+    rejected: int
+    duplicates: int
+    report_path: Path
+    checkpoint: Checkpoint
+
+    def to_json(self) -> dict[str, Any]:
+        """The `--json` output of `callvault contacts import`."""
+        return {
+            "total": self.total,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "duplicates": self.duplicates,
+            "report": str(self.report_path),
+        }
+
+
+ProgressCallback = Callable[[Checkpoint], None]
+
+
+def run_import(
+    path: Path,
+    *,
+    fmt: SourceFormat | str = "auto",
+    mapping: ColumnMapping | None,
+    sink: ContactSink,
+    report_path: Path,
+    layout: Layout | Path | None = None,
+    resume_from: Checkpoint | None = None,
+    progress: ProgressCallback | None = None,
+    batch_rows: int = BATCH_ROWS,
+    region: str = DEFAULT_REGION,
+    durable: bool = True,
+) -> ImportResult:
+    """Import one file into `sink`; see the module docstring for the counting and resume guarantees.
+
+    `mapping=None` guesses one from the header (`ColumnMapping.guess`). Raises `SourceFileError` or
+    `MappingError` before any row is stored when the file or the mapping cannot be used at all.
+    `progress` receives the checkpoint after each batch (position, counters).
+    """
+    reader = open_reader(path, fmt, layout=layout, start=resume_from.position if resume_from else START)
+    rows: Iterator[SourceRow] = reader.rows()
+    if mapping is None:
+        columns = reader.columns
+        if not columns:  # JSON: take the keys of the first object
+            first = next(rows, None)
+            columns = list(first.fields) if first else []
+            rows = itertools.chain([first] if first else [], rows)
+        mapping = ColumnMapping.guess(columns)
+    mapping.check_columns(reader.columns, reader.duplicate_columns)
+    validator = RowValidator(mapping, region=region)
+    seen = SeenPhones()
+    checkpoint = resume_from or Checkpoint(START, report_offset=0)
+    if resume_from is not None:
+        seen.add(dedupe_key(e164) for e164 in sink.accepted_primary_phones())
+    report = ErrorReport(
+        report_path,
+        resume_offset=resume_from.report_offset if resume_from else None,
+        durable=durable,
+    )
+    try:
+        stored_once = False  # even an empty file stores one (empty) batch, so the sink sees a checkpoint
+        while True:
+            batch = list(itertools.islice(rows, batch_rows))
+            if not batch and stored_once:
+                break
+            checkpoint = _import_batch(batch, validator, seen, report, sink, checkpoint)
+            stored_once = True
+            if progress is not None:
+                progress(checkpoint)
+            if len(batch) < batch_rows:
+                break
+    finally:
+        report.close()
+    return ImportResult(
+        checkpoint.total,
+        checkpoint.accepted,
+        checkpoint.rejected,
+        checkpoint.duplicates,
+        report_path,
+        checkpoint,
+    )
+
+
+def _import_batch(
+    batch: list[SourceRow],
+    validator: RowValidator,
+    seen: SeenPhones,
+    report: ErrorReport,
+    sink: ContactSink,
+    previous: Checkpoint,
+) -> Checkpoint:
+    outcomes = [validator.validate(row) for row in batch]
+    contacts = [o for o in outcomes if isinstance(o, Contact)]
+    fresh = iter(seen.first_seen([dedupe_key(c.phones[0].e164) for c in contacts]))
+    accepted: list[Contact] = []
+    rejected = duplicates = 0
+    for outcome in outcomes:
+        if isinstance(outcome, Rejection):
+            rejected += 1
+            report.add(outcome)
+        elif next(fresh):
+            accepted.append(outcome)
+        else:
+            duplicates += 1
+            primary = outcome.phones[0].e164
+            report.add(
+                Rejection(
+                    outcome.line,
+                    validator.mapping.phones[0],
+                    "row.duplicate",
+                    "same primary phone as an earlier row of this file",
+                    mask_phone(primary),
+                )
+            )
+    checkpoint = Checkpoint(
+        position=batch[-1].after if batch else previous.position,
+        total=previous.total + len(batch),
+        accepted=previous.accepted + len(accepted),
+        rejected=previous.rejected + rejected,
+        duplicates=previous.duplicates + duplicates,
+        report_offset=report.flush(),
+    )
+    sink.write_batch(accepted, checkpoint)
+    return checkpoint
