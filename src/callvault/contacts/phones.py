@@ -78,6 +78,7 @@ _FULL_WIDTH: Final = {0xFF10 + i: ord("0") + i for i in range(10)} | {
     0x2014: "-",
     0xFF0E: ".",
 }
+_EXCEL_ERROR_RE: Final = re.compile(r"#(?:DIV/0!|N/A|VALUE!|REF!|NAME\?|NUM!|NULL!|SPILL!|CALC!)")
 _SEPARATORS_RE: Final = re.compile(r"[\s\-().]+")
 _SCIENTIFIC_RE: Final = re.compile(r"[+-]?(\d+)(?:\.(\d*))?[eE]\+?(\d+)")
 _TRAILING_ZERO_DECIMAL_RE: Final = re.compile(r"(\+?\d+)\.0+")
@@ -94,6 +95,8 @@ def clean_phone_text(raw: str) -> str:
         text = text[4:].strip()
     if not text:
         raise PhoneRejected("phone.empty", "phone number is empty")
+    if _EXCEL_ERROR_RE.fullmatch(text):
+        raise PhoneRejected("phone.excel_error", f"the spreadsheet formula for this cell failed ({text})")
     scientific = _SCIENTIFIC_RE.fullmatch(text)
     if scientific:
         return _from_scientific(text, scientific)

@@ -137,13 +137,14 @@ def _import_batch(
         else:
             duplicates += 1
             primary = outcome.phones[0].e164
+            national = primary[3:] if primary.startswith("+86") else primary
             report.add(
                 Rejection(
                     outcome.line,
                     validator.mapping.phones[0],
                     "row.duplicate",
                     "same primary phone as an earlier row of this file",
-                    mask_phone(primary),
+                    mask_phone(national),
                 )
             )
     checkpoint = Checkpoint(

@@ -114,23 +114,33 @@ class CsvReader:
                     return
                 except csv.Error as exc:
                     consumed = before + reader.line_num
-                    bad.clear()
+                    _take_until(bad, consumed)
                     yield SourceRow(first_line, {}, lines.position(consumed), f"unreadable CSV record: {exc}")
                     continue
                 consumed = before + reader.line_num
-                if len(values) == width and not bad:
+                # Bad lines are listed when their block is decoded; those up to `consumed` are this record's.
+                undecodable = _take_until(bad, consumed) if bad and bad[0] <= consumed else None
+                if len(values) == width and undecodable is None and any(values):
                     # The common case, inlined: the line is in the current block, so its end offset is there.
                     after = new_position((lines.ends[consumed - lines.block_line - 1], consumed))
                     yield new_row((first_line, dict(zip(columns, values, strict=False)), after, None))
                     continue
                 if not values or not "".join(values).strip():
-                    bad.clear()
                     continue  # blank records are not rows
-                if bad:
-                    problem: str | None = undecodable_problem(bad, self.encoding)
-                    bad.clear()
+                if undecodable:
+                    problem: str | None = undecodable_problem(undecodable, self.encoding)
                 else:
                     problem = ragged_problem(values, width)
                 yield SourceRow(
                     first_line, dict(zip(columns, values, strict=False)), lines.position(consumed), problem
                 )
+
+
+def _take_until(bad_lines: list[int], last: int) -> list[int]:
+    """Remove and return the leading line numbers up to `last` (the list is in file order)."""
+    count = 0
+    while count < len(bad_lines) and bad_lines[count] <= last:
+        count += 1
+    taken = bad_lines[:count]
+    del bad_lines[:count]
+    return taken

@@ -82,21 +82,23 @@ class JsonArrayReader:
     columns: list[str]
     duplicate_columns: set[str]
 
-    def __init__(self, path: Path, *, start: Position = START) -> None:
+    def __init__(self, path: Path, *, start: Position = START, chunk_chars: int = CHUNK_CHARS) -> None:
         self.path = path
         self.encoding, _ = detect_encoding(path)
         self.columns, self.duplicate_columns = [], set()
         self._start = start
+        self._chunk_chars = chunk_chars
 
     def rows(self) -> Iterator[SourceRow]:
         """Yield one row per array element after the start position."""
         with self.path.open(encoding="utf-8-sig" if self.encoding == "utf-8" else self.encoding) as f:
-            yield from _ArrayScanner(f.read, self._start.offset).scan()
+            yield from _ArrayScanner(f.read, self._start.offset, self._chunk_chars).scan()
 
 
 class _ArrayScanner:
-    def __init__(self, read: Any, skip: int) -> None:
+    def __init__(self, read: Any, skip: int, chunk_chars: int) -> None:
         self._read = read
+        self._chunk_chars = chunk_chars
         self._skip = skip
         self._buf = ""
         self._pos = 0
@@ -106,7 +108,7 @@ class _ArrayScanner:
     def _fill(self) -> bool:
         if self._eof:
             return False
-        chunk = self._read(CHUNK_CHARS)
+        chunk = self._read(self._chunk_chars)
         if not chunk:
             self._eof = True
             return False
