@@ -23,7 +23,7 @@ VALID_ID = "11010519491231002X"
 
 
 def _row(**fields: str) -> SourceRow:
-    return SourceRow(7, fields, Position(0, 7))
+    return SourceRow.from_fields(7, fields, Position(0, 7))
 
 
 def test_accepted_row_is_normalised() -> None:
@@ -75,7 +75,9 @@ def test_rejections_name_the_column_and_mask_the_value() -> None:
     bad_id = validator.validate(_row(姓名="A", 手机="13800138000", 身份证="110105194912310021"))
     assert isinstance(bad_id, Rejection)
     assert bad_id.value == "**************0021"
-    unreadable = validator.validate(SourceRow(9, {}, Position(0, 9), "row has 3 fields, the header has 2"))
+    unreadable = validator.validate(
+        SourceRow.from_fields(9, {}, Position(0, 9), "row has 3 fields, the header has 2")
+    )
     assert unreadable == Rejection(9, "", "row.unreadable", "row has 3 fields, the header has 2")
 
 
@@ -123,3 +125,46 @@ def test_seen_phones_behaves_like_a_set(batches: list[list[int]]) -> None:
             reference.add(key)
         assert seen.first_seen(batch) == expected
     assert len(seen) == len(reference)
+
+
+def test_batch_validation_equals_row_by_row(tmp_path: Path) -> None:
+    from callvault.contacts.bench import MAPPING as BENCH_MAPPING
+    from callvault.contacts.bench import generate_call_list
+    from callvault.contacts.readers import CsvReader
+
+    rows = list(CsvReader(generate_call_list(tmp_path / "list.csv", 3000)).rows())
+    validator = RowValidator(BENCH_MAPPING)
+    assert validator.validate_batch(rows) == [validator.validate(r) for r in rows]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "手机": st.sampled_from(
+                    ["13800138000", "", " ", "13800138000 ", "110", "1.38E+10", "14000000000"]
+                ),
+                "电话": st.sampled_from(["13800138000", "13900139000", "", "010-88886666"]),
+                "姓名": st.sampled_from(["张三", "", " 李四 ", "a\x01", "王" * 70]),
+                "身份证": st.sampled_from([VALID_ID, VALID_ID.lower(), "110105194912310021", "", " "]),
+                "卡号": st.sampled_from(["6222021234567890", "6222 0212 3456 7890", "12", ""]),
+                "网点": st.sampled_from(["北京", " 上海 ", "x" * 1001, ""]),
+            },
+        ),
+        max_size=20,
+    ),
+    st.lists(st.booleans(), max_size=20),
+)
+def test_batch_validation_equals_row_by_row_on_odd_cells(
+    records: list[dict[str, str]], broken: list[bool]
+) -> None:
+    rows = [
+        SourceRow.from_fields(
+            i + 2, r, Position(i, i + 2), "ragged" if i < len(broken) and broken[i] else None
+        )
+        for i, r in enumerate(records)
+    ]
+    validator = RowValidator(MAPPING)
+    assert validator.validate_batch(rows) == [validator.validate(r) for r in rows]

@@ -8,6 +8,8 @@ truncates the report to its checkpointed size and rebuilds dedupe from the sink.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from callvault.contacts.sinks import ContactSink
 from callvault.contacts.validate import Contact, Rejection, RowValidator
 
 BATCH_ROWS: Final = 5000
+GC_THRESHOLD: Final = 50_000
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ def run_import(
         resume_offset=resume_from.report_offset if resume_from else None,
         durable=durable,
     )
-    try:
+    with _fewer_collections(), contextlib.closing(report):
         stored_once = False  # even an empty file stores one (empty) batch, so the sink sees a checkpoint
         while True:
             batch = list(itertools.islice(rows, batch_rows))
@@ -103,8 +106,6 @@ def run_import(
                 progress(checkpoint)
             if len(batch) < batch_rows:
                 break
-    finally:
-        report.close()
     return ImportResult(
         checkpoint.total,
         checkpoint.accepted,
@@ -115,6 +116,22 @@ def run_import(
     )
 
 
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Raise the cyclic collector's first threshold while importing.
+
+    A batch allocates about 10^5 short-lived containers; at the default threshold (700) the collector
+    runs hundreds of times per batch and each run walks the live batch: about a third of the import's
+    time. Reference counting frees rows as usual; only cycle detection runs less often.
+    """
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], GC_THRESHOLD), *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+
+
 def _import_batch(
     batch: list[SourceRow],
     validator: RowValidator,
@@ -123,7 +140,7 @@ def _import_batch(
     sink: ContactSink,
     previous: Checkpoint,
 ) -> Checkpoint:
-    outcomes = [validator.validate(row) for row in batch]
+    outcomes = validator.validate_batch(batch)
     contacts = [o for o in outcomes if isinstance(o, Contact)]
     fresh = iter(seen.first_seen([dedupe_key(c.phones[0].e164) for c in contacts]))
     accepted: list[Contact] = []

@@ -6,12 +6,25 @@ sensitive value, so reports and logs built from them cannot leak it.
 
 from __future__ import annotations
 
+import itertools
 import operator
 import re
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Final, NamedTuple
 
+import numpy as np
+
 from callvault.contacts.mapping import ColumnMapping
-from callvault.contacts.phones import DEFAULT_REGION, Phone, PhoneRejected, mask_phone, normalise_phone
+from callvault.contacts.mobile_fast_path import FAST_PATH_PROVEN, MOBILE_RE
+from callvault.contacts.phones import (
+    DEFAULT_REGION,
+    Phone,
+    PhoneRejected,
+    PhoneType,
+    mask_phone,
+    normalise_phone,
+)
 from callvault.contacts.readers.base import SourceRow
 
 MAX_NAME_CHARS: Final = 64
@@ -24,6 +37,8 @@ _ID15_RE: Final = re.compile(r"\d{8}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3
 _ID_WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK: Final = "10X98765432"
 _ID_ZERO_WEIGHT: Final = ord("0") * sum(_ID_WEIGHTS)
+_ID_WEIGHT_VECTOR: Final = np.array(_ID_WEIGHTS, dtype=np.int64)
+_ID_CHECK_CODES: Final = np.frombuffer(_ID_CHECK.encode("ascii"), dtype=np.uint8)
 _CARD_RE: Final = re.compile(r"\d{12,19}")
 _CONTROL_RE: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -42,6 +57,14 @@ class Contact(NamedTuple):
     def primary_phone(self) -> Phone:
         """The number in-file dedupe and dialling start from."""
         return self.phones[0]
+
+
+# Tuples built without the Python-level NamedTuple.__new__ (millions per import).
+new_contact: Callable[
+    [tuple[int, tuple[Phone, ...], str, str | None, str | None, dict[str, str] | None]], Contact
+]
+new_contact = partial(tuple.__new__, Contact)
+new_phone: Callable[[tuple[str, PhoneType]], Phone] = partial(tuple.__new__, Phone)
 
 
 class Rejection(NamedTuple):
@@ -134,6 +157,140 @@ class RowValidator:
                     )
                 custom[target] = value
         return Contact(line, tuple(phones), name, id_number, card, custom)
+
+    def validate_batch(self, rows: Sequence[SourceRow]) -> list[Contact | Rejection]:
+        """`[self.validate(r) for r in rows]`, faster: clean rows are recognised column by column with C-level
+        `map` calls (mobile pattern, ID pattern, vectorised ID checksum); any row that is not plainly clean
+        goes through `validate`, so both paths give identical results (tests compare them)."""
+        if not rows:
+            return []
+        if not FAST_PATH_PROVEN or self.region != DEFAULT_REGION:
+            return [self.validate(row) for row in rows]
+        mapping = self.mapping
+        cells = _column_cells(rows, mapping.source_columns())
+        clean = [row.problem is None for row in rows]
+        phone_objects: list[list[Phone | None]] = []
+        for column in self._phones:
+            values = cells[column]
+            matches = map(MOBILE_RE.fullmatch, values)
+            # Plain mobiles are built directly; other non-empty cells take the full normalisation.
+            objects = [
+                new_phone(("+86" + v, _MOBILE))
+                if m is not None
+                else (_phone_or_none(v, self.region) if v else None)
+                for v, m in zip(values, matches, strict=True)
+            ]
+            clean = [c and (o is not None or not v) for c, v, o in zip(clean, values, objects, strict=True)]
+            phone_objects.append(objects)
+        names: list[str] | None = None
+        if mapping.name is not None:
+            names = list(map(str.strip, cells[mapping.name]))
+            clean = [
+                c and 0 < len(n) <= MAX_NAME_CHARS and n.isprintable()
+                for c, n in zip(clean, names, strict=True)
+            ]
+        ids: Sequence[str] | None = None
+        if mapping.id_number is not None:
+            ids = cells[mapping.id_number]
+            clean = _ids_clean(ids, clean)
+        cards: Sequence[str] | None = None
+        if mapping.card_number is not None:
+            cards = cells[mapping.card_number]
+            matches = map(_CARD_RE.fullmatch, cards)
+            clean = [c and (m is not None or not v) for c, v, m in zip(clean, cards, matches, strict=True)]
+        customs: list[list[str]] = []
+        for _, column in self._custom:
+            values = list(map(str.strip, cells[column]))
+            clean = [c and len(v) <= MAX_CUSTOM_CHARS for c, v in zip(clean, values, strict=True)]
+            customs.append(values)
+        # Assemble every row as if clean with C-level map/zip (the per-row Python loop is the bottleneck),
+        # then redo the rows that are not clean one by one.
+        count = len(rows)
+        phone_tuples = list(map(tuple, map(dict.fromkeys, map(_present, zip(*phone_objects, strict=True)))))
+        blank: list[None] = [None] * count
+        outcomes: list[Contact | Rejection] = list(
+            map(
+                new_contact,
+                zip(
+                    [row.line for row in rows],
+                    phone_tuples,
+                    names if names is not None else [""] * count,
+                    [v or None for v in ids] if ids is not None else blank,
+                    [v or None for v in cards] if cards is not None else blank,
+                    list(
+                        map(dict, map(partial(zip, [t for t, _ in self._custom]), zip(*customs, strict=True)))
+                    )
+                    if customs
+                    else blank,
+                    strict=True,
+                ),
+            )
+        )
+        for index, (ok, phones) in enumerate(zip(clean, phone_tuples, strict=True)):
+            if not (ok and phones):
+                outcomes[index] = self.validate(rows[index])
+        return outcomes
+
+
+def _present(phones: tuple[Phone | None, ...]) -> filter[Phone]:
+    return filter(None, phones)
+
+
+_MOBILE: Final = PhoneType.MOBILE
+
+
+def _phone_or_none(raw: str, region: str) -> Phone | None:
+    """The normalised phone, or None when it is rejected (the row then takes the row-by-row path)."""
+    if raw.isspace():
+        return None
+    try:
+        return normalise_phone(raw, region=region)
+    except PhoneRejected:
+        return None
+
+
+def _column_cells(rows: Sequence[SourceRow], names: list[str]) -> dict[str, Sequence[str]]:
+    """The named columns' cells, column by column ("" where a row lacks the column).
+
+    Rows of a file with a header share one `columns` list: cells are then picked by position and
+    transposed with C-level `itemgetter`/`zip`, without building a dict per row.
+    """
+    columns = rows[0].columns
+    if all(map(operator.is_, map(_COLUMNS_OF, rows), itertools.repeat(columns))):
+        position = {column: index for index, column in enumerate(columns)}
+        wanted = [position.get(name) for name in names]
+        if wanted and None not in wanted:
+            indices = [i for i in wanted if i is not None]
+            values = map(_VALUES_OF, rows)
+            if len(indices) == 1:
+                return {names[0]: list(map(operator.itemgetter(indices[0]), values))}
+            return dict(
+                zip(names, zip(*map(operator.itemgetter(*indices), values), strict=True), strict=True)
+            )
+    records = [row.fields for row in rows]
+    return {name: [record.get(name, "") for record in records] for name in names}
+
+
+_COLUMNS_OF: Final = operator.attrgetter("columns")
+_VALUES_OF: Final = operator.attrgetter("values")
+
+
+def _ids_clean(ids: Sequence[str], clean: list[bool]) -> list[bool]:
+    """Keep rows clean whose ID cell is empty or a well-formed 18-character ID with a valid check character;
+    the MOD 11-2 checksum runs on all candidates at once with numpy."""
+    candidates = [i for i, (c, v) in enumerate(zip(clean, ids, strict=True)) if c and v]
+    shaped = [i for i in candidates if _ID18_RE.fullmatch(ids[i])]
+    verdict = list(clean)
+    for i in candidates:
+        verdict[i] = False
+    if shaped:
+        digits = np.frombuffer("".join([ids[i] for i in shaped]).encode("ascii"), dtype=np.uint8)
+        table = digits.reshape(len(shaped), 18)
+        totals = (table[:, :17].astype(np.int64) - ord("0")) @ _ID_WEIGHT_VECTOR % 11
+        passed = _ID_CHECK_CODES[totals] == table[:, 17]
+        for i, ok in zip(shaped, passed.tolist(), strict=True):
+            verdict[i] = ok
+    return verdict
 
 
 def _at(rejection: Rejection, line: int, column: str) -> Rejection:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import NamedTuple, Protocol
 
@@ -20,17 +20,36 @@ START = Position(0, 0)
 
 class SourceRow(NamedTuple):
     """One input row. `line` is where the row starts (1-based) even when quoted fields span lines;
-    `after` resumes reading just past this row; `problem` is set when the reader could not use the row."""
+    `values` are its cells in `columns` order (never fewer than the columns; readers pad), `columns` is
+    shared by all rows of a file with a header; `after` resumes reading just past this row; `problem` is
+    set when the reader could not use the row.
+
+    Cells stay positional because building a dict per row costs more than parsing the CSV line;
+    `fields` gives the dict view when wanted.
+    """
 
     line: int
-    fields: dict[str, str]
+    values: Sequence[str]
+    columns: Sequence[str]
     after: Position
     problem: str | None = None
+
+    @property
+    def fields(self) -> dict[str, str]:
+        """The row as `{column: cell}`."""
+        return dict(zip(self.columns, self.values, strict=False))
+
+    @classmethod
+    def from_fields(
+        cls, line: int, fields: dict[str, str], after: Position, problem: str | None = None
+    ) -> SourceRow:
+        """A row from a mapping of column to cell (formats without a shared header, tests)."""
+        return cls(line, tuple(fields.values()), tuple(fields), after, problem)
 
 
 # Build rows and positions without the Python-level NamedTuple.__new__: readers create millions of them.
 new_position: Callable[[tuple[int, int]], Position] = partial(tuple.__new__, Position)
-new_row: Callable[[tuple[int, dict[str, str], Position, str | None]], SourceRow] = partial(
+new_row: Callable[[tuple[int, Sequence[str], Sequence[str], Position, str | None]], SourceRow] = partial(
     tuple.__new__, SourceRow
 )
 

@@ -106,6 +106,7 @@ class CsvReader:
             reader = csv.reader(itertools.chain.from_iterable(lines.blocks()), delimiter=self.delimiter)
             before = self._start.line  # csv counts lines from 0 at the start position
             consumed = before
+            problem: str | None
             while True:
                 first_line = consumed + 1
                 try:
@@ -115,7 +116,8 @@ class CsvReader:
                 except csv.Error as exc:
                     consumed = before + reader.line_num
                     _take_until(bad, consumed)
-                    yield SourceRow(first_line, {}, lines.position(consumed), f"unreadable CSV record: {exc}")
+                    problem = f"unreadable CSV record: {exc}"
+                    yield SourceRow(first_line, [""] * width, columns, lines.position(consumed), problem)
                     continue
                 consumed = before + reader.line_num
                 # Bad lines are listed when their block is decoded; those up to `consumed` are this record's.
@@ -123,17 +125,17 @@ class CsvReader:
                 if len(values) == width and undecodable is None and any(values):
                     # The common case, inlined: the line is in the current block, so its end offset is there.
                     after = new_position((lines.ends[consumed - lines.block_line - 1], consumed))
-                    yield new_row((first_line, dict(zip(columns, values, strict=False)), after, None))
+                    yield new_row((first_line, values, columns, after, None))
                     continue
                 if not values or not "".join(values).strip():
                     continue  # blank records are not rows
                 if undecodable:
-                    problem: str | None = undecodable_problem(undecodable, self.encoding)
+                    problem = undecodable_problem(undecodable, self.encoding)
                 else:
                     problem = ragged_problem(values, width)
-                yield SourceRow(
-                    first_line, dict(zip(columns, values, strict=False)), lines.position(consumed), problem
-                )
+                if len(values) < width:
+                    values += [""] * (width - len(values))
+                yield SourceRow(first_line, values, columns, lines.position(consumed), problem)
 
 
 def _take_until(bad_lines: list[int], last: int) -> list[int]:

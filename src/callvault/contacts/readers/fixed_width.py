@@ -124,7 +124,8 @@ class FixedWidthReader:
                 fields, problem = (
                     self._split_bytes(record, width) if by_bytes else self._split_chars(record, width)
                 )
-                yield SourceRow(line, fields, Position(offset, line), problem)
+                values = [fields.get(column, "") for column in self.columns]
+                yield SourceRow(line, values, self.columns, Position(offset, line), problem)
 
     def _split_bytes(self, record: bytes, width: int) -> tuple[dict[str, str], str | None]:
         fields: dict[str, str] = {}

@@ -63,13 +63,13 @@ class NdjsonReader:
                 if lines.bad_lines:
                     problem: str | None = undecodable_problem(lines.bad_lines, self.encoding)
                     lines.bad_lines.clear()
-                    yield SourceRow(lines.line, {}, lines.position, problem)
+                    yield SourceRow.from_fields(lines.line, {}, lines.position, problem)
                     continue
                 try:
                     fields, problem = flatten_object(_decoder.decode(text))
                 except json.JSONDecodeError as exc:
                     fields, problem = {}, f"malformed JSON: {exc.msg} at column {exc.colno}"
-                yield SourceRow(lines.line, fields, lines.position, problem)
+                yield SourceRow.from_fields(lines.line, fields, lines.position, problem)
 
 
 class JsonArrayReader:
@@ -131,7 +131,8 @@ class _ArrayScanner:
                 return ""
 
     def _fatal(self, index: int, message: str) -> SourceRow:
-        return SourceRow(self._line, {}, Position(index + 1, self._line), message + "; the rest was not read")
+        problem = message + "; the rest was not read"
+        return SourceRow.from_fields(self._line, {}, Position(index + 1, self._line), problem)
 
     def scan(self) -> Iterator[SourceRow]:
         if self._skip_whitespace() != "[":
@@ -154,7 +155,7 @@ class _ArrayScanner:
             index += 1
             if index > self._skip:
                 fields, problem = flatten_object(value)
-                yield SourceRow(start_line, fields, Position(index, self._line), problem)
+                yield SourceRow.from_fields(start_line, fields, Position(index, self._line), problem)
             separator = self._skip_whitespace()
             if separator == "]":
                 return

@@ -89,9 +89,7 @@ class SpreadsheetReader:
             if not any(v.strip() for v in values):
                 continue
             line = self._first_row + index + 1
-            yield SourceRow(
-                line,
-                dict(zip(columns, values, strict=False)),
-                Position(index + 1, line),
-                ragged_problem(values, width),
-            )
+            problem = ragged_problem(values, width)
+            if len(values) < width:
+                values += [""] * (width - len(values))
+            yield SourceRow(line, values, columns, Position(index + 1, line), problem)
