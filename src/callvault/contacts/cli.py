@@ -42,8 +42,15 @@ def _print_table(figures: dict[str, Any]) -> None:
         title=f"List import, {figures['rows']:,} rows ({figures['file_mb']} MB CSV), median of "
         f"{figures['repeat']}"
     )
-    for column in ("mode", "seconds", "rows/s", "peak RSS (MB)"):
+    for column in ("mode", "seconds", "rows/s", "CPU s", "rows/CPU s", "peak RSS (MB)"):
         table.add_column(column, justify="left" if column == "mode" else "right")
     for mode, row in figures["modes"].items():
-        table.add_row(mode, f"{row['seconds']:.2f}", f"{row['rows_per_s']:,}", f"{row['peak_rss_mb']:.0f}")
+        table.add_row(
+            mode,
+            f"{row['seconds']:.2f}",
+            f"{row['rows_per_s']:,}",
+            f"{row['cpu_seconds']:.2f}",
+            f"{row['rows_per_cpu_s']:,}",
+            f"{row['peak_rss_mb']:.0f}",
+        )
     Console().print(table)
