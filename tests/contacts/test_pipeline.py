@@ -303,3 +303,20 @@ def test_large_file_streams(tmp_path: Path) -> None:
     assert result.total == 30_000
     assert len(ticks) == 6
     assert ticks[-1].position.offset == source.stat().st_size
+
+
+def test_rich_progress_reports_counters(tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from callvault.contacts.progress import import_progress
+    from callvault.contacts.readers import SourceFormat
+
+    source = _big_list(tmp_path / "list.csv", 12_000)
+    output = io.StringIO()
+    with import_progress(source, SourceFormat.CSV, console=Console(file=output, width=200)) as progress:
+        result = run_import(
+            source, mapping=MAPPING, sink=MemorySink(), report_path=tmp_path / "e.csv", progress=progress
+        )
+    assert f"{result.total:,} rows: {result.accepted:,} accepted" in output.getvalue()

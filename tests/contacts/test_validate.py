@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -137,7 +138,7 @@ def test_batch_validation_equals_row_by_row(tmp_path: Path) -> None:
     assert validator.validate_batch(rows) == [validator.validate(r) for r in rows]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     st.lists(
         st.fixed_dictionaries(
@@ -156,9 +157,10 @@ def test_batch_validation_equals_row_by_row(tmp_path: Path) -> None:
         max_size=20,
     ),
     st.lists(st.booleans(), max_size=20),
+    st.booleans(),
 )
 def test_batch_validation_equals_row_by_row_on_odd_cells(
-    records: list[dict[str, str]], broken: list[bool]
+    records: list[dict[str, str]], broken: list[bool], trim: bool
 ) -> None:
     rows = [
         SourceRow.from_fields(
@@ -166,5 +168,5 @@ def test_batch_validation_equals_row_by_row_on_odd_cells(
         )
         for i, r in enumerate(records)
     ]
-    validator = RowValidator(MAPPING)
+    validator = RowValidator(replace(MAPPING, trim=trim))
     assert validator.validate_batch(rows) == [validator.validate(r) for r in rows]

@@ -6,7 +6,8 @@ A template is saved as JSON so an institution maps its export once and reuses it
      "card_number": "卡号", "custom": {"branch": "开户网点"}, "trim": true}
 
 `phones` lists source columns in priority order: the first non-empty one is the contact's primary number,
-on which in-file dedupe works.
+on which in-file dedupe works. `trim` (default true) strips spaces around the name and custom fields;
+phone, ID and card cells are always normalised.
 """
 
 from __future__ import annotations

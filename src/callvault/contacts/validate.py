@@ -126,7 +126,8 @@ class RowValidator:
         mapping = self.mapping
         name = ""
         if mapping.name is not None:
-            name = fields.get(mapping.name, "").strip()
+            name = fields.get(mapping.name, "")
+            name = name.strip() if mapping.trim else name
             problem = None if name.isprintable() and 0 < len(name) <= MAX_NAME_CHARS else _name_problem(name)
             if problem:
                 return Rejection(line, mapping.name, "name.invalid", problem, name[:MAX_NAME_CHARS])
@@ -150,7 +151,8 @@ class RowValidator:
         if self._custom:
             custom = {}
             for target, column in self._custom:
-                value = fields.get(column, "").strip()
+                value = fields.get(column, "")
+                value = value.strip() if mapping.trim else value
                 if len(value) > MAX_CUSTOM_CHARS:
                     return Rejection(
                         line, column, "custom.too_long", f"longer than {MAX_CUSTOM_CHARS} characters"
@@ -184,7 +186,7 @@ class RowValidator:
             phone_objects.append(objects)
         names: list[str] | None = None
         if mapping.name is not None:
-            names = list(map(str.strip, cells[mapping.name]))
+            names = list(map(str.strip, cells[mapping.name])) if mapping.trim else list(cells[mapping.name])
             clean = [
                 c and 0 < len(n) <= MAX_NAME_CHARS and n.isprintable()
                 for c, n in zip(clean, names, strict=True)
@@ -200,7 +202,7 @@ class RowValidator:
             clean = [c and (m is not None or not v) for c, v, m in zip(clean, cards, matches, strict=True)]
         customs: list[list[str]] = []
         for _, column in self._custom:
-            values = list(map(str.strip, cells[column]))
+            values = list(map(str.strip, cells[column])) if mapping.trim else list(cells[column])
             clean = [c and len(v) <= MAX_CUSTOM_CHARS for c, v in zip(clean, values, strict=True)]
             customs.append(values)
         # Assemble every row as if clean with C-level map/zip (the per-row Python loop is the bottleneck),
