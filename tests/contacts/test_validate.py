@@ -118,7 +118,7 @@ def test_report_resume_truncates_to_the_checkpoint(tmp_path: Path) -> None:
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.lists(st.integers(0, 10**15 - 1) | st.integers(0, 40), max_size=300), max_size=12))
 def test_seen_phones_behaves_like_a_set(batches: list[list[int]]) -> None:
-    seen, reference = SeenPhones(), set()
+    seen, reference = SeenPhones(max_run=64), set()
     for batch in batches:
         expected = []
         for key in batch:

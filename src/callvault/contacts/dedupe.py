@@ -2,24 +2,28 @@
 
 Keys are exact: an E.164 number has at most 15 digits, so its digits fit in an int64 (`phones.dedupe_key`)
 and two different numbers never share a key; there is no hash-collision bound to worry about. Keys live
-in sorted numpy runs merged like a binary counter (at most ~log2(n / batch) runs), costing 8 bytes per
-distinct number plus one merge buffer, instead of ~70 bytes per entry in a Python set.
+in sorted numpy runs merged like a binary counter up to 4 Mi keys per run (so ~log2(4 Mi / batch) small
+runs plus n / 4 Mi full ones), costing 8 bytes per distinct number plus at most 64 MB while merging,
+instead of ~70 bytes per entry in a Python set.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
 Keys = npt.NDArray[np.int64]
+MAX_RUN: Final = 1 << 22
 
 
 class SeenPhones:
     """The set of primary-phone keys seen so far in one import."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_run: int = MAX_RUN) -> None:
+        self._max_run = max_run
         self._runs: list[Keys] = []
         self._count = 0
 
@@ -59,8 +63,13 @@ class SeenPhones:
             return
         self._count += len(run)
         self._runs.append(run)
-        # Merge while the newer run is at least half the older one: run sizes stay geometric.
-        while len(self._runs) > 1 and 2 * len(self._runs[-1]) >= len(self._runs[-2]):
+        # Merge while the newer run is at least half the older one: run sizes stay geometric. Runs stop
+        # growing at MAX_RUN keys so a merge never needs more than 2 * 32 MB of extra memory.
+        while (
+            len(self._runs) > 1
+            and 2 * len(self._runs[-1]) >= len(self._runs[-2])
+            and len(self._runs[-2]) + len(self._runs[-1]) <= self._max_run
+        ):
             newer, older = self._runs.pop(), self._runs.pop()
             merged = np.concatenate((older, newer))
             merged.sort(kind="stable")  # two sorted runs: timsort merges them in linear time

@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import gc
 import itertools
+import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from callvault.contacts.checkpoint import Checkpoint
 from callvault.contacts.dedupe import SeenPhones
@@ -132,6 +133,33 @@ def _fewer_collections() -> Iterator[None]:
         gc.set_threshold(*thresholds)
 
 
+_PHONES: Final = operator.attrgetter("phones")
+_FIRST: Final = operator.itemgetter(0)
+_AFTER_PLUS: Final = operator.itemgetter(slice(1, None))
+
+
+def _report_not_imported(
+    outcomes: list[Contact | Rejection], fresh: list[bool], report: ErrorReport, phone_column: str
+) -> None:
+    """Write rejections and duplicates to the report in line order."""
+    fresh_flags = iter(fresh)
+    for outcome in outcomes:
+        if isinstance(outcome, Rejection):
+            report.add(outcome)
+        elif not next(fresh_flags):
+            primary = outcome.phones[0].e164
+            national = primary[3:] if primary.startswith("+86") else primary
+            report.add(
+                Rejection(
+                    outcome.line,
+                    phone_column,
+                    "row.duplicate",
+                    "same primary phone as an earlier row of this file",
+                    mask_phone(national),
+                )
+            )
+
+
 def _import_batch(
     batch: list[SourceRow],
     validator: RowValidator,
@@ -141,29 +169,16 @@ def _import_batch(
     previous: Checkpoint,
 ) -> Checkpoint:
     outcomes = validator.validate_batch(batch)
-    contacts = [o for o in outcomes if isinstance(o, Contact)]
-    fresh = iter(seen.first_seen([dedupe_key(c.phones[0].e164) for c in contacts]))
-    accepted: list[Contact] = []
-    rejected = duplicates = 0
-    for outcome in outcomes:
-        if isinstance(outcome, Rejection):
-            rejected += 1
-            report.add(outcome)
-        elif next(fresh):
-            accepted.append(outcome)
-        else:
-            duplicates += 1
-            primary = outcome.phones[0].e164
-            national = primary[3:] if primary.startswith("+86") else primary
-            report.add(
-                Rejection(
-                    outcome.line,
-                    validator.mapping.phones[0],
-                    "row.duplicate",
-                    "same primary phone as an earlier row of this file",
-                    mask_phone(national),
-                )
-            )
+    # C-level map/compress chains: these passes run once per row of every batch.
+    is_contact = list(map(isinstance, outcomes, itertools.repeat(Contact)))
+    contacts = cast(list[Contact], list(itertools.compress(outcomes, is_contact)))
+    keys = map(int, map(_AFTER_PLUS, map(_FIRST, map(_FIRST, map(_PHONES, contacts)))))  # dedupe_key
+    fresh = seen.first_seen(list(keys))
+    accepted: list[Contact] = list(itertools.compress(contacts, fresh))
+    rejected = len(outcomes) - len(contacts)
+    duplicates = len(contacts) - len(accepted)
+    if rejected or duplicates:
+        _report_not_imported(outcomes, fresh, report, validator.mapping.phones[0])
     checkpoint = Checkpoint(
         position=batch[-1].after if batch else previous.position,
         total=previous.total + len(batch),
