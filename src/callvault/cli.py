@@ -283,5 +283,15 @@ def demo(
     run_demo(host=host, port=port, serve=not seed_only)
 
 
+def _register_benchmarks() -> None:
+    """Each domain contributes its `callvault bench ...` command."""
+    from callvault.contacts.cli import register as register_import_bench
+
+    register_import_bench(bench_app)
+
+
+_register_benchmarks()
+
+
 def main() -> None:
     app()
