@@ -108,7 +108,7 @@ class DtmfReceived(CallEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class CallBridged(CallEvent):
-    """Two legs now hear each other. ``call_id`` is leg ``a``."""
+    """Two legs now hear each other; published once for each of the two legs."""
 
     name: ClassVar[str] = "call.bridged"
     bridge_id: BridgeId

@@ -38,12 +38,20 @@ class EventStream:
             queue.put_nowait(stamped)
         return stamped
 
-    async def subscribe(self) -> AsyncIterator[CallEvent]:
-        """Yield every event published after this call, until ``close``."""
+    def subscribe(self) -> AsyncIterator[CallEvent]:
+        """Yield every event published after this call, until ``close``.
+
+        The subscription is registered here, not on first iteration, so no event published between this
+        call and the first ``__anext__`` is lost.
+        """
         queue: asyncio.Queue[object] = asyncio.Queue()
         if self._closed:
-            return
-        self._queues.append(queue)
+            queue.put_nowait(_END)
+        else:
+            self._queues.append(queue)
+        return self._drain(queue)
+
+    async def _drain(self, queue: asyncio.Queue[object]) -> AsyncIterator[CallEvent]:
         try:
             while True:
                 item = await queue.get()
@@ -52,7 +60,8 @@ class EventStream:
                 assert isinstance(item, CallEvent)
                 yield item
         finally:
-            self._queues.remove(queue)
+            if queue in self._queues:
+                self._queues.remove(queue)
 
     def close(self) -> None:
         """End every subscription after the events already queued."""
