@@ -10,22 +10,31 @@ from typing import TypeVar
 import pytest
 
 from telephony.contract.harness import EngineHarness, SimHarness
+from telephony.contract.sip_harness import SipHarness
 from telephony.eventlog import EventLog
 
 T = TypeVar("T")
 
-# A sip harness joins this table once the sip engine exists; it should skip itself (pytest.skip with the
-# reason) when SIPp or the pjsua2 wheel is missing on the machine.
+# Every scenario runs on every engine here. A harness skips itself (with the reason) when its engine cannot
+# run on the machine, and scenarios marked ``engine_features`` skip engines that lack a feature.
 ENGINES: dict[str, Callable[[Path], EngineHarness]] = {
     "sim": SimHarness,
+    "sip": SipHarness,
 }
 
 
 @pytest.fixture(params=sorted(ENGINES))
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> EngineHarness:
     """A fresh engine of each kind under test."""
+    needed: set[str] = set()
+    for marker in request.node.iter_markers("engine_features"):
+        needed.update(marker.args)
     factory: Callable[[Path], EngineHarness] = ENGINES[request.param]
-    return factory(tmp_path)
+    built = factory(tmp_path)
+    missing = needed - built.features
+    if missing:
+        pytest.skip(f"{request.param} engine does not carry {', '.join(sorted(missing))} yet")
+    return built
 
 
 Scenario = Callable[[EngineHarness, EventLog], Awaitable[T]]

@@ -25,6 +25,7 @@ class EngineHarness(Protocol):
     engine: Engine
     prompt: AudioFile
     music: AudioFile
+    features: frozenset[str]
 
     def callee(self, name: str, far_end: FarEnd) -> str:
         """Make a scripted far end reachable and return the URI to dial."""
@@ -64,6 +65,7 @@ def write_tone(path: Path, *, seconds: float, hz: float, rate: int = 8000) -> Au
 class SimHarness:
     """Contract harness over the sim engine."""
 
+    features = frozenset({"inbound", "tts", "originate", "bridge", "hold", "recording", "monitor"})
     # Scenarios never need more than a few minutes of virtual time; beyond that they are stuck.
     VIRTUAL_LIMIT = 600.0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from callvault.telephony import (
     CallAnswered,
     CallBridged,
@@ -18,6 +20,8 @@ from callvault.telephony.sim import FarEnd
 from telephony.contract.conftest import play_out
 from telephony.contract.harness import EngineHarness
 from telephony.eventlog import EventLog
+
+pytestmark = pytest.mark.engine_features("originate", "bridge", "hold")
 
 CUSTOMER = "sip:+4930111222@pstn.example"
 QUEUE = "sip:cards@bank.example"

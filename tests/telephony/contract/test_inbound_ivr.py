@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from callvault.telephony import (
     CallAnswered,
     CallHangup,
@@ -82,6 +84,7 @@ def test_collect_times_out_with_partial_digits(harness: EngineHarness) -> None:
     play_out(harness, scenario)
 
 
+@pytest.mark.engine_features("tts")
 def test_digit_interrupts_prompt_and_is_collected(harness: EngineHarness) -> None:
     caller = FarEnd(digits=((0.3, "5"),), hangup_after=30.0)
 

@@ -10,6 +10,8 @@ from telephony.contract.conftest import play_out
 from telephony.contract.harness import EngineHarness
 from telephony.eventlog import EventLog
 
+pytestmark = pytest.mark.engine_features("originate")
+
 CAMPAIGN_CLI = "sip:+4930999000@bank.example"
 
 

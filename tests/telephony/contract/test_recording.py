@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import wave
 
+import pytest
+
 from callvault.telephony import CallHangup, CallId, CallOffered, RecordingReady
 from callvault.telephony.sim import FarEnd
 from telephony.contract.conftest import play_out
 from telephony.contract.harness import EngineHarness
 from telephony.eventlog import EventLog
+
+pytestmark = pytest.mark.engine_features("recording")
 
 
 async def _answered_caller(h: EngineHarness, log: EventLog, far_end: FarEnd) -> CallId:

@@ -113,8 +113,20 @@ class WorkerAccount(pj.Account):  # type: ignore[misc]
         call.answer(ringing)
         info = call.getInfo()
         self.worker.emit(
-            {"event": "call.offered", "call": call.name, "from_uri": info.remoteUri, "to_uri": info.localUri}
+            {
+                "event": "call.offered",
+                "call": call.name,
+                "from_uri": bare_uri(info.remoteUri),
+                "to_uri": bare_uri(info.localUri),
+            }
         )
+
+
+def bare_uri(header_value: str) -> str:
+    """``"Name" <sip:x@y>;tag=1`` -> ``sip:x@y``: the address alone, as the port reports it."""
+    if "<" in header_value and ">" in header_value:
+        return header_value.split("<", 1)[1].split(">", 1)[0]
+    return header_value.split(";", 1)[0].strip()
 
 
 class MediaWorker:

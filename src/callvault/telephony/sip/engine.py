@@ -1,0 +1,340 @@
+"""The sip engine: the ``Engine`` port over a pjsua2 media worker process.
+
+This version drives one worker (4 calls) and covers the legs the application handles itself: inbound
+answer, prompts (WAV or text-to-speech), RFC 4733 digit collection and hangup. Originate, bridge, transfer,
+hold, recording and supervisor monitoring raise ``NotSupported`` until the worker protocol carries them
+(see docs/adr/0002-media-stack.md for where each belongs). A worker that dies ends its legs with cause
+``worker_crashed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import shutil
+import sys
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from callvault.telephony.events import (
+    BridgeId,
+    CallAnswered,
+    CallEvent,
+    CallHangup,
+    CallId,
+    CallOffered,
+    Direction,
+    DtmfReceived,
+    HangupCause,
+    RecordingId,
+)
+from callvault.telephony.port import (
+    AudioFile,
+    CallGone,
+    CollectionEnd,
+    DigitCollection,
+    Engine,
+    InvalidCallState,
+    PlaybackOutcome,
+    Prompt,
+    TelephonyError,
+    UnknownCall,
+)
+from callvault.telephony.sip.control import WorkerConnectionLost, WorkerControl
+from callvault.telephony.sip.protocol import Message
+from callvault.telephony.stream import EventStream
+
+
+class NotSupported(TelephonyError):
+    """The sip engine does not carry this operation yet."""
+
+
+@dataclass
+class SipLeg:
+    """Core-side state of one leg carried by a worker."""
+
+    call_id: CallId
+    answered: bool = False
+    ended: bool = False
+    local_cause: HangupCause | None = None
+    digits: deque[str] = field(default_factory=deque)
+    digit_waiter: asyncio.Future[bool] | None = None
+    playback: asyncio.Future[PlaybackOutcome] | None = None
+    interrupt_on_dtmf: bool = False
+
+
+class SipEngine:
+    """``Engine`` over one supervised pjsua2 media worker on ``address:sip_port``."""
+
+    def __init__(self, *, workdir: Path, sip_port: int, rtp_port: int, address: str = "127.0.0.1") -> None:
+        self.workdir = workdir
+        self.address, self.sip_port, self.rtp_port = address, sip_port, rtp_port
+        self._stream = EventStream()
+        self._legs: dict[CallId, SipLeg] = {}
+        self._worker: asyncio.subprocess.Process | None = None
+        self._control: WorkerControl | None = None
+        self._pump: asyncio.Task[None] | None = None
+
+    async def start(self, *, startup_timeout: float = 30.0) -> None:
+        """Start the worker process and connect to its control socket."""
+        control_path = self.workdir / f"worker-{self.sip_port}.sock"
+        command = [
+            *(sys.executable, "-m", "callvault.telephony.sip.worker", "--address", self.address),
+            *("--sip-port", str(self.sip_port), "--rtp-port", str(self.rtp_port)),
+            *("--control", str(control_path)),
+        ]
+        self._worker = await asyncio.create_subprocess_exec(
+            *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+        )
+        async with asyncio.timeout(startup_timeout):
+            while True:
+                if self._worker.returncode is not None:
+                    raise TelephonyError(f"media worker exited with {self._worker.returncode}")
+                with contextlib.suppress(FileNotFoundError, ConnectionRefusedError):
+                    self._control = await WorkerControl.connect(control_path)
+                    break
+                await asyncio.sleep(0.05)
+        await self._control.command("ping")
+        self._pump = asyncio.ensure_future(self._pump_events(self._control))
+
+    def events(self) -> AsyncIterator[CallEvent]:
+        """Subscribe to the engine's events."""
+        return self._stream.subscribe()
+
+    async def answer(self, call_id: CallId) -> None:
+        """Answer an offered leg (200 OK); ``call.answered`` follows the ACK."""
+        leg = self._leg(call_id)
+        if leg.answered:
+            raise InvalidCallState(f"{call_id} is already answered")
+        await self._command("answer", leg)
+
+    async def play(
+        self, call_id: CallId, prompt: Prompt, *, interrupt_on_dtmf: bool = False
+    ) -> PlaybackOutcome:
+        """Play a WAV file or spoken text once."""
+        leg = self._answered(call_id)
+        if leg.playback is not None:
+            raise InvalidCallState(f"{call_id} is already playing a prompt")
+        if interrupt_on_dtmf and leg.digits:
+            return PlaybackOutcome.INTERRUPTED
+        path = prompt.path if isinstance(prompt, AudioFile) else await self._speak(prompt.text)
+        leg.playback = asyncio.get_running_loop().create_future()
+        leg.interrupt_on_dtmf = interrupt_on_dtmf
+        try:
+            await self._command("play", leg, path=str(path))
+            outcome = await leg.playback
+        finally:
+            leg.playback = None
+        if outcome is PlaybackOutcome.INTERRUPTED and not leg.ended:
+            with contextlib.suppress(TelephonyError):
+                await self._command("stop_play", leg)
+        return outcome
+
+    async def collect_digits(
+        self, call_id: CallId, *, max_digits: int, digit_timeout: float, terminator: str | None = "#"
+    ) -> DigitCollection:
+        """Collect RFC 4733 digits with the port's type-ahead and timeout rules."""
+        leg = self._answered(call_id)
+        if leg.digit_waiter is not None:
+            raise InvalidCallState(f"{call_id} is already collecting digits")
+        collected = ""
+        while True:
+            while leg.digits:
+                digit = leg.digits.popleft()
+                if terminator is not None and digit == terminator:
+                    return DigitCollection(collected, CollectionEnd.TERMINATOR)
+                collected += digit
+                if len(collected) >= max_digits:
+                    return DigitCollection(collected, CollectionEnd.MAX_DIGITS)
+            if leg.ended:
+                return DigitCollection(collected, CollectionEnd.HANGUP)
+            leg.digit_waiter = asyncio.get_running_loop().create_future()
+            try:
+                async with asyncio.timeout(digit_timeout):
+                    got_digit = await leg.digit_waiter
+            except TimeoutError:
+                return DigitCollection(collected, CollectionEnd.TIMEOUT)
+            finally:
+                leg.digit_waiter = None
+            if not got_digit:
+                return DigitCollection(collected, CollectionEnd.HANGUP)
+
+    async def originate(self, to_uri: str, from_uri: str, *, ring_timeout: float) -> CallId:
+        """Not carried yet."""
+        raise NotSupported("originate")
+
+    async def bridge(self, a: CallId, b: CallId) -> BridgeId:
+        """Not carried yet (bridged talk belongs in rtpengine, see the ADR)."""
+        raise NotSupported("bridge")
+
+    async def transfer(
+        self,
+        call_id: CallId,
+        *,
+        to_uri: str | None = None,
+        consultation: CallId | None = None,
+        ring_timeout: float = 30.0,
+    ) -> CallId:
+        """Not carried yet."""
+        raise NotSupported("transfer")
+
+    async def hold(self, call_id: CallId, *, music: Prompt | None = None) -> None:
+        """Not carried yet."""
+        self._leg(call_id)
+        raise NotSupported("hold")
+
+    async def unhold(self, call_id: CallId) -> None:
+        """Not carried yet."""
+        raise NotSupported("unhold")
+
+    async def start_recording(self, call_id: CallId) -> RecordingId:
+        """Not carried yet."""
+        raise NotSupported("recording")
+
+    async def stop_recording(self, recording_id: RecordingId) -> None:
+        """Not carried yet."""
+        raise NotSupported("recording")
+
+    async def listen(self, supervisor: CallId, agent: CallId) -> None:
+        """Not carried yet."""
+        raise NotSupported("listen")
+
+    async def whisper(self, supervisor: CallId, agent: CallId) -> None:
+        """Not carried yet."""
+        raise NotSupported("whisper")
+
+    async def barge(self, supervisor: CallId, agent: CallId) -> None:
+        """Not carried yet."""
+        raise NotSupported("barge")
+
+    async def hangup(self, call_id: CallId, cause: HangupCause = HangupCause.NORMAL) -> None:
+        """End a leg (486 for a busy rejection, 603 otherwise); idempotent."""
+        leg = self._known(call_id)
+        if leg.ended or leg.local_cause is not None:
+            return
+        if not leg.answered and cause is HangupCause.NORMAL:
+            cause = HangupCause.REJECTED
+        leg.local_cause = cause
+        code = 486 if cause is HangupCause.BUSY else 603
+        with contextlib.suppress(TelephonyError):  # already ending on the worker side
+            await self._command("hangup", leg, code=code)
+
+    async def close(self) -> None:
+        """Stop the worker (it hangs up its calls) and end the event streams."""
+        if self._control is not None:
+            with contextlib.suppress(TelephonyError, ConnectionError):
+                await self._control.command("shutdown")
+        if self._worker is not None:
+            try:
+                async with asyncio.timeout(15):
+                    await self._worker.wait()
+            except TimeoutError:
+                self._worker.kill()
+                await self._worker.wait()
+        if self._pump is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._pump, 5)
+        if self._control is not None:
+            await self._control.close()
+        self._stream.close()
+
+    # -- worker events ---------------------------------------------------------------------------------
+
+    async def _pump_events(self, control: WorkerControl) -> None:
+        try:
+            while True:
+                self._on_worker_event(await control.next_event())
+        except WorkerConnectionLost:
+            for leg in self._legs.values():
+                if not leg.ended:
+                    self._ended(leg, HangupCause.WORKER_CRASHED, None)
+
+    def _on_worker_event(self, event: Message) -> None:
+        call_id = CallId(str(event["call"]))
+        now = time.monotonic()
+        kind = event["event"]
+        if kind == "call.offered":
+            self._legs[call_id] = SipLeg(call_id)
+            self._stream.publish(
+                CallOffered(call_id=call_id, at=now, from_uri=event["from_uri"], to_uri=event["to_uri"])
+            )
+            return
+        leg = self._legs.get(call_id)
+        if leg is None or leg.ended:
+            return
+        if kind == "call.answered":
+            leg.answered = True
+            self._stream.publish(CallAnswered(call_id=call_id, at=now, direction=Direction.INBOUND))
+        elif kind == "call.dtmf":
+            leg.digits.append(str(event["digit"]))
+            self._stream.publish(DtmfReceived(call_id=call_id, at=now, digit=str(event["digit"])))
+            _resolve(leg.digit_waiter, True)
+            if leg.playback is not None and leg.interrupt_on_dtmf and not leg.playback.done():
+                leg.playback.set_result(PlaybackOutcome.INTERRUPTED)
+        elif kind == "play.finished":
+            if leg.playback is not None and not leg.playback.done():
+                leg.playback.set_result(PlaybackOutcome.COMPLETED)
+        elif kind == "call.hangup":
+            cause = leg.local_cause or HangupCause(event["cause"])
+            self._ended(leg, cause, event.get("sip_code"))
+
+    def _ended(self, leg: SipLeg, cause: HangupCause, sip_code: int | None) -> None:
+        leg.ended = True
+        self._stream.publish(
+            CallHangup(call_id=leg.call_id, at=time.monotonic(), cause=cause, sip_code=sip_code)
+        )
+        _resolve(leg.digit_waiter, False)
+        if leg.playback is not None and not leg.playback.done():
+            leg.playback.set_result(PlaybackOutcome.HANGUP)
+
+    # -- helpers ---------------------------------------------------------------------------------------
+
+    async def _command(self, cmd: str, leg: SipLeg, **fields: object) -> Message:
+        if self._control is None:
+            raise TelephonyError("engine not started")
+        return await self._control.command(cmd, call=leg.call_id, **fields)
+
+    async def _speak(self, text: str) -> Path:
+        """Text-to-speech into a cached WAV (espeak-ng; the worker's bridge resamples to 8 kHz)."""
+        path = self.workdir / f"tts-{hashlib.sha256(text.encode()).hexdigest()[:16]}.wav"
+        if path.exists():
+            return path
+        espeak = shutil.which("espeak-ng")
+        if espeak is None:
+            raise NotSupported("text-to-speech needs espeak-ng")
+        proc = await asyncio.create_subprocess_exec(espeak, "-w", str(path), text)
+        if await proc.wait() != 0:
+            raise TelephonyError("espeak-ng failed")
+        return path
+
+    def _known(self, call_id: CallId) -> SipLeg:
+        leg = self._legs.get(call_id)
+        if leg is None:
+            raise UnknownCall(call_id)
+        return leg
+
+    def _leg(self, call_id: CallId) -> SipLeg:
+        leg = self._known(call_id)
+        if leg.ended:
+            raise CallGone(call_id)
+        return leg
+
+    def _answered(self, call_id: CallId) -> SipLeg:
+        leg = self._leg(call_id)
+        if not leg.answered:
+            raise InvalidCallState(f"{call_id} is not answered")
+        return leg
+
+
+def _resolve(waiter: asyncio.Future[bool] | None, value: bool) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(value)
+
+
+def _conforms_to_port(engine: SipEngine) -> Engine:
+    # Lets mypy check that SipEngine implements every method of the port with the same signature.
+    return engine
