@@ -81,6 +81,7 @@ def main() -> None:
     parser.add_argument("--recdir", default="")
     parser.add_argument("--codec", default="PCMU/8000")
     parser.add_argument("--poll-ms", type=int, default=100)
+    parser.add_argument("--jb-ms", type=int, default=-1, help="fixed jitter-buffer prefetch (-1: adaptive)")
     parser.add_argument("--max-seconds", type=float, default=120)
     parser.add_argument("--ready", default="")
     args = parser.parse_args()
@@ -100,6 +101,10 @@ def main() -> None:
     cfg.medConfig.clockRate = cfg.medConfig.sndClockRate = 8000
     cfg.medConfig.ecTailLen = 0
     cfg.medConfig.noVad = True
+    if args.jb_ms >= 0:
+        # Fixed prefetch: the adaptive buffer otherwise drops/repeats frames when it resizes.
+        cfg.medConfig.jbInit = cfg.medConfig.jbMinPre = cfg.medConfig.jbMaxPre = args.jb_ms
+        cfg.medConfig.jbMax = max(500, 4 * args.jb_ms)
     cfg.logConfig.level = cfg.logConfig.consoleLevel = 1
     ep.libInit(cfg)
     transport = pj.TransportConfig()

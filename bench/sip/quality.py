@@ -31,6 +31,7 @@ class Quality:
     blocks: int
     snr_db_median: float
     snr_db_p10: float
+    blocks_below_20db: int
     gain_db: float
     silent_fraction: float  # 20 ms frames of the aligned blocks that are silent while the source is not
 
@@ -46,8 +47,8 @@ def _align(block: Samples, looped: Samples, period: int) -> Samples:
     return looped[offset : offset + len(block)]
 
 
-def compare(recording: Path, source: Path, *, skip_s: float = 0.5, block_s: float = 1.0) -> Quality:
-    """Block-wise comparison: each 1 s block is aligned on its own, so loop seams and jitter do not add up."""
+def compare(recording: Path, source: Path, *, skip_s: float = 0.5, block_s: float = 0.5) -> Quality:
+    """Block-wise comparison: each 0.5 s block is aligned on its own; a slipped frame spoils one block."""
     rec, rate = read(recording)
     src, src_rate = read(source)
     assert rate == src_rate == 8000, (rate, src_rate)
@@ -73,12 +74,13 @@ def compare(recording: Path, source: Path, *, skip_s: float = 0.5, block_s: floa
         silent += int(np.sum((rec_rms < 1e-3) & (ref_rms > 1e-2)))
         frames += len(rec_rms)
     if not snrs:
-        return Quality(duration, 0, 0.0, 0.0, 0.0, 1.0)
+        return Quality(duration, 0, 0.0, 0.0, 0, 0.0, 1.0)
     return Quality(
         duration,
         len(snrs),
         float(np.median(snrs)),
         float(np.percentile(snrs, 10)),
+        sum(snr < 20 for snr in snrs),
         float(np.median(gains)),
         silent / max(frames, 1),
     )

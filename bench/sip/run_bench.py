@@ -17,6 +17,7 @@ import argparse
 import json
 import math
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -47,8 +48,6 @@ def sipp(
 ) -> subprocess.Popen[str]:
     limit = int(hold_s + calls / rate + 30)
     command = [
-        "timeout",
-        str(limit + 10),
         "sipp",
         target,
         "-sf",
@@ -80,8 +79,12 @@ def sipp(
     return subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def sipp_result(proc: subprocess.Popen[str]) -> tuple[int, int, list[str]]:
-    out, _ = proc.communicate()
+def sipp_result(proc: subprocess.Popen[str], limit_s: float = 300) -> tuple[int, int, list[str]]:
+    try:
+        out, _ = proc.communicate(timeout=limit_s)
+    except subprocess.TimeoutExpired:  # SIPp's own -timeout should have fired; never hang the bench
+        proc.kill()
+        out, _ = proc.communicate()
     ok = re.search(r"Successful call\s+\|\s+\d+\s+\|\s+(\d+)", out)
     failed = re.search(r"Failed call\s+\|\s+\d+\s+\|\s+(\d+)", out)
     codes = re.findall(r"received 'SIP/2.0 (\d{3})", out)
@@ -161,6 +164,8 @@ def run_pjsua2(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                         str(recdir),
                         "--poll-ms",
                         str(args.poll_ms),
+                        "--jb-ms",
+                        str(args.jb_ms),
                         "--max-seconds",
                         str(life),
                         "--ready",
@@ -221,15 +226,19 @@ statmode_default off
 """
 
 
+def prompt_repeats(args: argparse.Namespace) -> int:
+    """Repeats of the source so the prompt outlasts the longest call (aufile keeps it all in memory)."""
+    seconds = float(subprocess.run(["soxi", "-D", str(args.source)], capture_output=True, text=True).stdout)
+    return math.ceil((args.hold + args.calls / args.rate + 15) / seconds)
+
+
 def run_baresip(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     recdir = workdir / "rec"
     recdir.mkdir()
     scenario = scenario_for(to_ulaw(args.source, workdir), workdir)
     # aufile hangs the call up at the end of the prompt: make it longer than any call (a known 1.0.0 pitfall).
     prompt = workdir / "prompt-long.wav"
-    subprocess.run(
-        ["sox", str(args.source), str(prompt), "repeat", str(int(args.hold * 2 / 5) + 30)], check=True
-    )
+    subprocess.run(["sox", str(args.source), str(prompt), "repeat", str(prompt_repeats(args))], check=True)
     confdir = workdir / "baresip"
     confdir.mkdir()
     (confdir / "config").write_text(
@@ -278,15 +287,22 @@ def summarise(
     failed = sum(r[1] for r in results)
     codes = sorted({c for r in results for c in r[2]})
     qualities = [compare(path, args.source).as_dict() for path in recordings]
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        for path in recordings:
+            shutil.copy(path, args.keep / path.name)
     snrs = [q["snr_db_median"] for q in qualities]
     worst = [q["snr_db_p10"] for q in qualities]
     up = max(args.calls, 1)
+    low_blocks = sum(q["blocks_below_20db"] for q in qualities)
     return {
         "stack": stack,
         "calls_offered": args.calls,
         "processes": processes,
         "max_calls_setting": args.max_calls,
         "hold_s": args.hold,
+        "poll_ms": args.poll_ms,
+        "jb_ms": args.jb_ms,
         "rate_cps": args.rate,
         "calls_ok": ok,
         "calls_failed": failed,
@@ -299,6 +315,8 @@ def summarise(
         "snr_db_median": round(statistics.median(snrs), 2) if snrs else None,
         "snr_db_worst_call_p10": round(min(worst), 2) if worst else None,
         "gain_db_median": round(statistics.median(q["gain_db"] for q in qualities), 2) if qualities else None,
+        "blocks_below_20db_pct": round(100 * low_blocks / max(sum(q["blocks"] for q in qualities), 1), 2),
+        "calls_with_blocks_below_20db": sum(q["blocks_below_20db"] > 0 for q in qualities),
         "silent_fraction_max": max((q["silent_fraction"] for q in qualities), default=None),
         "durations_s": sorted({round(q["duration_s"], 1) for q in qualities}),
         "worker_stats": stats,
@@ -316,7 +334,9 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=8.0)
     parser.add_argument("--max-calls", type=int, default=4)
     parser.add_argument("--poll-ms", type=int, default=100)
+    parser.add_argument("--jb-ms", type=int, default=-1, help="pjsua2 fixed jitter-buffer prefetch")
     parser.add_argument("--source", type=Path, required=True)
+    parser.add_argument("--keep", type=Path, default=None, help="copy the recordings here")
     args = parser.parse_args()
     args.source = args.source.resolve()
     with tempfile.TemporaryDirectory(prefix="media-bench-") as tmp:
