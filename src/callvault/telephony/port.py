@@ -98,7 +98,7 @@ class Engine(Protocol):
         ...
 
     async def answer(self, call_id: CallId) -> None:
-        """Answer an offered inbound leg; ``call.answered`` follows."""
+        """Answer an offered inbound leg; returns once it is connected (``call.answered`` published)."""
         ...
 
     async def play(

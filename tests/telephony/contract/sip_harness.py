@@ -26,7 +26,7 @@ class SipHarness:
     """Runs scenarios against ``SipEngine``; far ends are SIPp processes generated from ``FarEnd`` scripts."""
 
     # What the sip engine carries so far; scenarios needing more are skipped for it.
-    features = frozenset({"inbound", "tts"} if shutil.which("espeak-ng") else {"inbound"})
+    features = frozenset({"inbound", "recording"} | ({"tts"} if shutil.which("espeak-ng") else set()))
     SCENARIO_LIMIT_S = 60.0  # a bound against hangs, not a performance assertion
 
     def __init__(self, workdir: Path) -> None:

@@ -1,8 +1,8 @@
 """The sip engine: the ``Engine`` port over a pjsua2 media worker process.
 
 This version drives one worker (4 calls) and covers the legs the application handles itself: inbound
-answer, prompts (WAV or text-to-speech), RFC 4733 digit collection and hangup. Originate, bridge, transfer,
-hold, recording and supervisor monitoring raise ``NotSupported`` until the worker protocol carries them
+answer, prompts (WAV or text-to-speech), RFC 4733 digit collection, recording and hangup. Originate, bridge,
+transfer, hold and supervisor monitoring raise ``NotSupported`` until the worker protocol carries them
 (see docs/adr/0002-media-stack.md for where each belongs). A worker that dies ends its legs with cause
 ``worker_crashed``.
 """
@@ -15,6 +15,7 @@ import hashlib
 import shutil
 import sys
 import time
+import wave
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from callvault.telephony.events import (
     DtmfReceived,
     HangupCause,
     RecordingId,
+    RecordingReady,
 )
 from callvault.telephony.port import (
     AudioFile,
@@ -65,6 +67,7 @@ class SipLeg:
     digit_waiter: asyncio.Future[bool] | None = None
     playback: asyncio.Future[PlaybackOutcome] | None = None
     interrupt_on_dtmf: bool = False
+    connected: asyncio.Future[bool] | None = None
 
 
 class SipEngine:
@@ -78,6 +81,8 @@ class SipEngine:
         self._worker: asyncio.subprocess.Process | None = None
         self._control: WorkerControl | None = None
         self._pump: asyncio.Task[None] | None = None
+        self._recording_owner: dict[RecordingId, CallId] = {}
+        self._recording_count = 0
 
     async def start(self, *, startup_timeout: float = 30.0) -> None:
         """Start the worker process and connect to its control socket."""
@@ -106,11 +111,16 @@ class SipEngine:
         return self._stream.subscribe()
 
     async def answer(self, call_id: CallId) -> None:
-        """Answer an offered leg (200 OK); ``call.answered`` follows the ACK."""
+        """Answer an offered leg (200 OK) and return once the caller's ACK has connected it."""
         leg = self._leg(call_id)
         if leg.answered:
             raise InvalidCallState(f"{call_id} is already answered")
+        leg.connected = asyncio.get_running_loop().create_future()
         await self._command("answer", leg)
+        # 32 s is SIP's transaction timeout (64*T1): by then the ACK has come or the call has failed.
+        async with asyncio.timeout(32):
+            if not await leg.connected:
+                raise CallGone(call_id)
 
     async def play(
         self, call_id: CallId, prompt: Prompt, *, interrupt_on_dtmf: bool = False
@@ -192,12 +202,25 @@ class SipEngine:
         raise NotSupported("unhold")
 
     async def start_recording(self, call_id: CallId) -> RecordingId:
-        """Not carried yet."""
-        raise NotSupported("recording")
+        """Record what the leg says and hears (prompts included) to a WAV under ``workdir/recordings``."""
+        leg = self._answered(call_id)
+        self._recording_count += 1
+        recording_id = RecordingId(f"{call_id}-rec{self._recording_count}")
+        path = self.workdir / "recordings" / f"{recording_id}.wav"
+        path.parent.mkdir(exist_ok=True)
+        await self._command("record_start", leg, recording=recording_id, path=str(path))
+        self._recording_owner[recording_id] = call_id
+        return recording_id
 
     async def stop_recording(self, recording_id: RecordingId) -> None:
-        """Not carried yet."""
-        raise NotSupported("recording")
+        """Stop a recording; ``recording.ready`` follows when the worker has finished the file."""
+        call_id = self._recording_owner.get(recording_id)
+        if call_id is None:
+            raise UnknownCall(f"unknown recording {recording_id}")
+        leg = self._known(call_id)
+        if not leg.ended:
+            with contextlib.suppress(TelephonyError):  # the call may be ending: hangup finishes it then
+                await self._command("record_stop", leg, recording=recording_id)
 
     async def listen(self, supervisor: CallId, agent: CallId) -> None:
         """Not carried yet."""
@@ -263,12 +286,25 @@ class SipEngine:
                 CallOffered(call_id=call_id, at=now, from_uri=event["from_uri"], to_uri=event["to_uri"])
             )
             return
+        if kind == "recording.ready":  # may follow the leg's hangup
+            path = Path(event["path"])
+            self._stream.publish(
+                RecordingReady(
+                    call_id=call_id,
+                    at=now,
+                    recording_id=RecordingId(str(event["recording"])),
+                    path=path,
+                    duration=_wav_seconds(path),
+                )
+            )
+            return
         leg = self._legs.get(call_id)
         if leg is None or leg.ended:
             return
         if kind == "call.answered":
             leg.answered = True
             self._stream.publish(CallAnswered(call_id=call_id, at=now, direction=Direction.INBOUND))
+            _resolve(leg.connected, True)
         elif kind == "call.dtmf":
             leg.digits.append(str(event["digit"]))
             self._stream.publish(DtmfReceived(call_id=call_id, at=now, digit=str(event["digit"])))
@@ -288,6 +324,7 @@ class SipEngine:
             CallHangup(call_id=leg.call_id, at=time.monotonic(), cause=cause, sip_code=sip_code)
         )
         _resolve(leg.digit_waiter, False)
+        _resolve(leg.connected, False)
         if leg.playback is not None and not leg.playback.done():
             leg.playback.set_result(PlaybackOutcome.HANGUP)
 
@@ -328,6 +365,11 @@ class SipEngine:
         if not leg.answered:
             raise InvalidCallState(f"{call_id} is not answered")
         return leg
+
+
+def _wav_seconds(path: Path) -> float:
+    with wave.open(str(path), "rb") as wav:
+        return wav.getnframes() / wav.getframerate()
 
 
 def _resolve(waiter: asyncio.Future[bool] | None, value: bool) -> None:

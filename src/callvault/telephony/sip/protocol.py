@@ -6,6 +6,7 @@ Commands (core -> worker) carry an ``id`` echoed by exactly one reply::
     {"id": 7, "ok": true}                      or   {"id": 7, "ok": false, "error": "..."}
 
 Commands: ``ping``; ``answer`` (call); ``play`` (call, path: WAV file, played once); ``stop_play`` (call);
+``record_start`` (call, recording: an id chosen by the core, path); ``record_stop`` (call, recording);
 ``hangup`` (call, optional ``code`` for unanswered calls); ``shutdown``.
 
 Events (worker -> core) have an ``event`` key and no ``id``; the worker sends them in the order its SIP
@@ -16,6 +17,10 @@ stack reports them::
     {"event": "call.dtmf", "call": "w5600-1", "digit": "5"}
     {"event": "play.finished", "call": "w5600-1"}
     {"event": "call.hangup", "call": "w5600-1", "cause": "normal", "sip_code": 200}
+    {"event": "recording.ready", "call": "w5600-1", "recording": "r1", "path": "/.../r1.wav"}
+
+``recording.ready`` is sent once the recorder is destroyed (its WAV header written): on ``record_stop``, or
+after ``call.hangup`` for recordings still running when the call ended.
 """
 
 from __future__ import annotations

@@ -27,106 +27,11 @@ import sys
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
 
 import pjsua2 as pj
 
-from callvault.telephony.sip.protocol import Message, decode, encode, hangup_cause
-
-# pjsua2 objects are untyped SWIG proxies; ``Any`` marks them.
-PjObject = Any
-
-
-class WorkerCall(pj.Call):  # type: ignore[misc]
-    """One call leg with its audio port and current prompt player."""
-
-    def __init__(
-        self, worker: MediaWorker, account: PjObject, call_id: int, *, name: str, inbound: bool
-    ) -> None:
-        super().__init__(account, call_id)
-        self.worker = worker
-        self.name = name
-        self.inbound = inbound
-        self.audio: PjObject = None
-        self.player: Prompt | None = None
-        self.answered = False
-        self.local_hangup = False
-        self.gone = False
-
-    def onCallState(self, prm: PjObject) -> None:
-        info = self.getInfo()
-        if info.state == pj.PJSIP_INV_STATE_CONFIRMED and not self.answered:
-            self.answered = True
-            self.worker.emit({"event": "call.answered", "call": self.name})
-        elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED and not self.gone:
-            self.gone = True
-            cause = hangup_cause(
-                sip_code=info.lastStatusCode,
-                answered=self.answered,
-                inbound=self.inbound,
-                local=self.local_hangup,
-            )
-            self.worker.emit(
-                {
-                    "event": "call.hangup",
-                    "call": self.name,
-                    "cause": str(cause),
-                    "sip_code": info.lastStatusCode,
-                }
-            )
-            self.worker.ended.append(self)
-
-    def onCallMediaState(self, prm: PjObject) -> None:
-        info = self.getInfo()
-        for media in info.media:
-            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
-                self.audio = self.getAudioMedia(media.index)
-
-    def onDtmfDigit(self, prm: PjObject) -> None:
-        self.worker.emit({"event": "call.dtmf", "call": self.name, "digit": prm.digit})
-
-
-class Prompt(pj.AudioMediaPlayer):  # type: ignore[misc]
-    """A WAV prompt playing to one call; reports its end through the worker's queue."""
-
-    def __init__(self, worker: MediaWorker, call_name: str) -> None:
-        super().__init__()
-        self.worker = worker
-        self.call_name = call_name
-
-    def onEof2(self) -> None:
-        self.worker.finished_prompts.append(self)
-
-
-class WorkerAccount(pj.Account):  # type: ignore[misc]
-    """The worker's only account: offers every inbound INVITE to the core (180 Ringing meanwhile)."""
-
-    def __init__(self, worker: MediaWorker) -> None:
-        super().__init__()
-        self.worker = worker
-
-    def onIncomingCall(self, prm: PjObject) -> None:
-        call = WorkerCall(self.worker, self, prm.callId, name=self.worker.next_name(), inbound=True)
-        self.worker.calls[call.name] = call
-        ringing = pj.CallOpParam()
-        ringing.statusCode = 180
-        call.answer(ringing)
-        info = call.getInfo()
-        self.worker.emit(
-            {
-                "event": "call.offered",
-                "call": call.name,
-                "from_uri": bare_uri(info.remoteUri),
-                "to_uri": bare_uri(info.localUri),
-            }
-        )
-
-
-def bare_uri(header_value: str) -> str:
-    """``"Name" <sip:x@y>;tag=1`` -> ``sip:x@y``: the address alone, as the port reports it."""
-    if "<" in header_value and ">" in header_value:
-        return header_value.split("<", 1)[1].split(">", 1)[0]
-    return header_value.split(";", 1)[0].strip()
+from callvault.telephony.sip.protocol import Message, decode, encode
+from callvault.telephony.sip.worker_calls import PjObject, Prompt, WorkerAccount, WorkerCall, wav_complete
 
 
 class MediaWorker:
@@ -141,6 +46,7 @@ class MediaWorker:
         self.ended: deque[WorkerCall] = deque()
         self.finished_prompts: deque[Prompt] = deque()
         self.outbox: deque[bytes] = deque()
+        self.closing_recordings: list[tuple[str, str, str, float]] = []
         self.running = True
         self._counter = 0
         self._inbuf = b""
@@ -226,9 +132,22 @@ class MediaWorker:
             player = Prompt(self, call.name)
             player.createPlayer(str(command["path"]), pj.PJMEDIA_FILE_NO_LOOP)
             player.startTransmit(call.audio)
+            for recorder, _ in call.recorders.values():
+                player.startTransmit(recorder)  # the recording holds what the caller hears too
             call.player = player
         elif cmd == "stop_play":
             self._stop_prompt(call)
+        elif cmd == "record_start":
+            if call.audio is None:
+                return {"ok": False, "error": "no active audio"}
+            recorder = pj.AudioMediaRecorder()
+            recorder.createRecorder(str(command["path"]))
+            call.audio.startTransmit(recorder)
+            if call.player is not None:
+                call.player.startTransmit(recorder)
+            call.recorders[str(command["recording"])] = (recorder, str(command["path"]))
+        elif cmd == "record_stop":
+            self._finish_recording(call, str(command["recording"]))
         elif cmd == "hangup":
             call.local_hangup = True
             op.statusCode = int(command.get("code", 603))
@@ -247,10 +166,18 @@ class MediaWorker:
             self._reap()
             if all(call.gone for call in self.calls.values()):
                 break
-        self._control_io()
         for call in self.calls.values():
+            for recording in list(call.recorders):
+                self._finish_recording(call, recording)
             call.player = None
             call.audio = None
+        for _ in range(50):  # let the bridge close the recorders' files (see _finish_recording)
+            if not self.closing_recordings:
+                break
+            self.endpoint.libHandleEvents(20)
+            self._announce_finished_recordings()
+        self._announce_finished_recordings(force=True)
+        self._control_io()  # last events (hangups, recordings) out before the socket closes
         self.calls.clear()
         self.ended.clear()
         self.finished_prompts.clear()
@@ -265,6 +192,27 @@ class MediaWorker:
         with contextlib.suppress(FileNotFoundError):
             self.control_path.unlink()
 
+    def _finish_recording(self, call: WorkerCall, recording: str) -> None:
+        entry = call.recorders.pop(recording, None)
+        if entry is None:
+            return
+        path = entry[1]
+        # Destroying the recorder makes the conference bridge remove and close its port, which writes the
+        # WAV header; pjmedia does that on its clock thread a frame or so later, so the event waits for it.
+        del entry
+        self.closing_recordings.append((call.name, recording, path, time.monotonic() + 2.0))
+
+    def _announce_finished_recordings(self, *, force: bool = False) -> None:
+        still_closing = []
+        for call_name, recording, path, deadline in self.closing_recordings:
+            if force or wav_complete(Path(path)) or time.monotonic() > deadline:
+                self.emit(
+                    {"event": "recording.ready", "call": call_name, "recording": recording, "path": path}
+                )
+            else:
+                still_closing.append((call_name, recording, path, deadline))
+        self.closing_recordings = still_closing
+
     def _stop_prompt(self, call: WorkerCall) -> None:
         if call.player is not None and call.audio is not None:
             with contextlib.suppress(pj.Error):
@@ -272,6 +220,7 @@ class MediaWorker:
         call.player = None
 
     def _reap(self) -> None:
+        self._announce_finished_recordings()
         while self.finished_prompts:
             prompt = self.finished_prompts.popleft()
             call = self.calls.get(prompt.call_name)
@@ -281,6 +230,8 @@ class MediaWorker:
             del prompt  # drop the player here, in the main loop
         while self.ended:
             call = self.ended.popleft()
+            for recording in list(call.recorders):
+                self._finish_recording(call, recording)
             call.player = None
             call.audio = None
             self.calls.pop(call.name, None)
