@@ -35,6 +35,10 @@ class EngineHarness(Protocol):
         """Let a scripted caller call the engine (the scenario sees ``call.offered``)."""
         ...
 
+    def unreachable_uri(self) -> str:
+        """A URI no far end answers at (originate fails)."""
+        ...
+
     async def start(self) -> None:
         """Bring the engine up (workers, far-end agents); called inside the test's event loop."""
         ...
@@ -85,6 +89,10 @@ class SimHarness:
     def call_in(self, far_end: FarEnd, *, from_uri: str, to_uri: str) -> None:
         """Offer an inbound leg from a scripted caller."""
         self.sim.offer_inbound(far_end, from_uri=from_uri, to_uri=to_uri)
+
+    def unreachable_uri(self) -> str:
+        """Not in the directory."""
+        return "sip:nobody@nowhere.invalid"
 
     async def start(self) -> None:
         """Nothing to start: the sim engine lives in the test's process."""

@@ -1,4 +1,4 @@
-"""Turn a scripted ``FarEnd`` caller into a SIPp scenario (the sip harness's far ends).
+"""Turn scripted ``FarEnd`` callers and callees into SIPp scenarios (the sip harness's far ends).
 
 Digits are SIPp's recorded RFC 4733 pcaps replayed with ``play_pcap_audio``. SIPp sends their RTP headers
 as captured, and the captures come from one session (key 1 has the lowest sequence number, 0 the highest),
@@ -130,4 +130,92 @@ def _scenario(steps: list[str]) -> str:
     return (
         '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<!DOCTYPE scenario SYSTEM "sipp.dtd">\n'
         '<scenario name="far_end">\n' + "".join(steps) + "</scenario>\n"
+    )
+
+
+_RESPONSE_HEADERS = """\
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      CSeq: [$invite_cseq] INVITE
+      Contact: <sip:callee@[local_ip]:[local_port]>"""
+
+
+def _response(code: int, reason: str, *, sdp: bool = False) -> str:
+    body = (
+        "Content-Type: application/sdp\n      Content-Length: [len]\n\n" + _SDP
+        if sdp
+        else "Content-Length: 0"
+    )
+    return (
+        f"  <send>\n    <![CDATA[\n      SIP/2.0 {code} {reason}\n{_RESPONSE_HEADERS}\n      {body}\n"
+        "    ]]>\n  </send>\n"
+    )
+
+
+_REASONS = {480: "Temporarily Unavailable", 486: "Busy Here", 603: "Decline", 404: "Not Found"}
+
+
+def callee_scenario(far_end: FarEnd) -> str:
+    """SIPp XML for a called far end: ring, then answer / reject / give up as scripted; honour CANCEL."""
+    never = far_end.answer_probability <= 0.0 and far_end.reject_code is None
+    hangs_up = not never and far_end.reject_code is None and far_end.hangup_after is not None
+    if not never:
+        wait_ms = round(1000 * far_end.answer_after)
+    elif far_end.gives_up_after is not None:
+        wait_ms = round(1000 * far_end.gives_up_after)
+    else:
+        wait_ms = 600_000  # rings until the engine cancels
+    steps = [
+        '  <recv request="INVITE" rrs="true">\n    <action>\n'
+        '      <ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="invite_cseq"/>\n'
+        + (
+            # Needed only for a BYE of our own (SIPp rejects variables that are set but never used).
+            '      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="remote_from"/>\n'
+            if hangs_up
+            else ""
+        )
+        + "    </action>\n  </recv>\n",
+        _response(180, "Ringing"),
+        f'  <recv request="CANCEL" timeout="{max(wait_ms, 1)}" ontimeout="respond"/>\n',
+        _ok_to_last_request(),  # CANCEL: 200 for the CANCEL (its own CSeq), then 487 for the INVITE
+        _response(487, "Request Terminated"),
+        '  <recv request="ACK" next="end"/>\n',
+        '  <label id="respond"/>\n',
+    ]
+    if never:
+        steps += [_response(480, _REASONS[480]), '  <recv request="ACK" next="end"/>\n']
+    elif far_end.reject_code is not None:
+        reason = _REASONS.get(far_end.reject_code, "Rejected")
+        steps += [_response(far_end.reject_code, reason), '  <recv request="ACK" next="end"/>\n']
+    else:
+        steps += [_response(200, "OK", sdp=True), '  <recv request="ACK"/>\n']
+        if far_end.hangup_after is not None:
+            steps.append(
+                f'  <recv request="BYE" timeout="{round(far_end.hangup_after * 1000)}" ontimeout="bye"/>\n'
+            )
+            steps.append(_ok_to_last_request() + '  <nop next="end"/>\n  <label id="bye"/>\n')
+            steps.append(_request_from_callee("BYE") + '  <recv response="200" next="end"/>\n')
+        else:
+            steps.append('  <recv request="BYE"/>\n' + _ok_to_last_request())
+    steps.append('  <label id="end"/>\n')
+    return _scenario(steps)
+
+
+def _ok_to_last_request() -> str:
+    return (
+        "  <send>\n    <![CDATA[\n      SIP/2.0 200 OK\n      [last_Via:]\n      [last_From:]\n"
+        "      [last_To:]\n      [last_Call-ID:]\n      [last_CSeq:]\n      Content-Length: 0\n"
+        "    ]]>\n  </send>\n"
+    )
+
+
+def _request_from_callee(method: str) -> str:
+    return (
+        f'  <send retrans="500">\n    <![CDATA[\n      {method} [next_url] SIP/2.0\n'
+        "      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n"
+        "      From: <sip:callee@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]\n"
+        "      To: [$remote_from]\n      Call-ID: [call_id]\n      CSeq: 2 " + method + "\n"
+        "      Max-Forwards: 70\n      Content-Length: 0\n    ]]>\n  </send>\n"
     )

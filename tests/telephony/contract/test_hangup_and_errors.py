@@ -27,7 +27,7 @@ QUEUE = "sip:cards@bank.example"
 
 def test_caller_abandons_before_answer(harness: EngineHarness) -> None:
     async def scenario(h: EngineHarness, log: EventLog) -> None:
-        h.call_in(FarEnd(gives_up_after=3.0), from_uri=CUSTOMER, to_uri=QUEUE)
+        h.call_in(FarEnd(gives_up_after=1.5), from_uri=CUSTOMER, to_uri=QUEUE)
         call = (await log.wait_for(CallOffered)).call_id
         assert (await log.wait_for(CallHangup, call)).cause is HangupCause.CANCELLED
         with pytest.raises(CallGone):

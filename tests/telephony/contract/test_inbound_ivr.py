@@ -77,7 +77,7 @@ def test_collect_times_out_with_partial_digits(harness: EngineHarness) -> None:
 
     async def scenario(h: EngineHarness, log: EventLog) -> None:
         call = await _answer_offer(h, log, caller)
-        result = await h.engine.collect_digits(call, max_digits=4, digit_timeout=2.0)
+        result = await h.engine.collect_digits(call, max_digits=4, digit_timeout=1.0)
         assert (result.digits, result.ended_by) == ("42", CollectionEnd.TIMEOUT)
         await h.engine.hangup(call)
 

@@ -17,7 +17,7 @@ CAMPAIGN_CLI = "sip:+4930999000@bank.example"
 
 def test_originate_answered_then_hung_up_by_us(harness: EngineHarness) -> None:
     async def scenario(h: EngineHarness, log: EventLog) -> None:
-        debtor = h.callee("debtor", FarEnd(answer_after=2.0))
+        debtor = h.callee("debtor", FarEnd(answer_after=1.0))
         call = await h.engine.originate(debtor, CAMPAIGN_CLI, ring_timeout=20.0)
         originated = await log.wait_for(CallOriginated, call)
         assert (originated.to_uri, originated.from_uri) == (debtor, CAMPAIGN_CLI)
@@ -32,7 +32,7 @@ def test_originate_answered_then_hung_up_by_us(harness: EngineHarness) -> None:
 
 def test_originate_answered_then_far_end_hangs_up(harness: EngineHarness) -> None:
     async def scenario(h: EngineHarness, log: EventLog) -> None:
-        debtor = h.callee("debtor", FarEnd(answer_after=1.0, hangup_after=3.0))
+        debtor = h.callee("debtor", FarEnd(answer_after=1.0, hangup_after=1.5))
         call = await h.engine.originate(debtor, CAMPAIGN_CLI, ring_timeout=20.0)
         await log.wait_for(CallAnswered, call)
         assert (await log.wait_for(CallHangup, call)).cause is HangupCause.NORMAL
@@ -46,7 +46,7 @@ def test_originate_answered_then_far_end_hangs_up(harness: EngineHarness) -> Non
         pytest.param(FarEnd(answer_after=0.5, reject_code=486), HangupCause.BUSY, 486, id="busy"),
         pytest.param(FarEnd(answer_after=0.5, reject_code=603), HangupCause.REJECTED, 603, id="declined"),
         pytest.param(
-            FarEnd(answer_probability=0.0, gives_up_after=4.0), HangupCause.NO_ANSWER, 480, id="no-answer"
+            FarEnd(answer_probability=0.0, gives_up_after=1.5), HangupCause.NO_ANSWER, 480, id="no-answer"
         ),
         pytest.param(FarEnd(answer_probability=0.0), HangupCause.NO_ANSWER, 487, id="ring-timeout"),
         pytest.param(FarEnd(answer_after=30.0), HangupCause.NO_ANSWER, 487, id="answers-too-late"),
@@ -57,7 +57,7 @@ def test_originate_not_answered(
 ) -> None:
     async def scenario(h: EngineHarness, log: EventLog) -> None:
         target = h.callee("prospect", far_end)
-        call = await h.engine.originate(target, CAMPAIGN_CLI, ring_timeout=6.0)
+        call = await h.engine.originate(target, CAMPAIGN_CLI, ring_timeout=3.0)
         hangup = await log.wait_for(CallHangup, call)
         assert (hangup.cause, hangup.sip_code) == (cause, sip_code)
         assert log.names(call) == ["call.originated", "call.hangup"]
@@ -67,7 +67,7 @@ def test_originate_not_answered(
 
 def test_originate_to_unknown_number_fails(harness: EngineHarness) -> None:
     async def scenario(h: EngineHarness, log: EventLog) -> None:
-        call = await h.engine.originate("sip:nobody@nowhere.invalid", CAMPAIGN_CLI, ring_timeout=5.0)
+        call = await h.engine.originate(h.unreachable_uri(), CAMPAIGN_CLI, ring_timeout=5.0)
         assert (await log.wait_for(CallHangup, call)).cause is HangupCause.FAILED
 
     play_out(harness, scenario)

@@ -46,7 +46,7 @@ def test_record_start_stop_gives_ready_wav(harness: EngineHarness) -> None:
 
 def test_hangup_stops_recording_and_ready_follows_hangup(harness: EngineHarness) -> None:
     async def scenario(h: EngineHarness, log: EventLog) -> None:
-        call = await _answered_caller(h, log, FarEnd(hangup_after=3.0))
+        call = await _answered_caller(h, log, FarEnd(hangup_after=1.5))
         recording = await h.engine.start_recording(call)
         ready = await log.wait_for(RecordingReady, call)
         hangup = await log.wait_for(CallHangup, call)

@@ -70,7 +70,8 @@ class WorkerControl:
                 message = decode(line)
                 reply = self._pending.pop(message["id"], None) if "id" in message else None
                 if reply is not None:
-                    reply.set_result(message)
+                    if not reply.done():  # the caller may have given up waiting (cancelled)
+                        reply.set_result(message)
                 elif "event" in message:
                     self._events.put_nowait(message)
         finally:

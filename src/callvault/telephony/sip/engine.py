@@ -1,8 +1,8 @@
 """The sip engine: the ``Engine`` port over a pjsua2 media worker process.
 
 This version drives one worker (4 calls) and covers the legs the application handles itself: inbound
-answer, prompts (WAV or text-to-speech), RFC 4733 digit collection, recording and hangup. Originate, bridge,
-transfer, hold and supervisor monitoring raise ``NotSupported`` until the worker protocol carries them
+answer, originate, prompts (WAV or text-to-speech), RFC 4733 digit collection, recording and hangup.
+Bridge, transfer, hold and supervisor monitoring raise ``NotSupported`` until the worker protocol carries them
 (see docs/adr/0002-media-stack.md for where each belongs). A worker that dies ends its legs with cause
 ``worker_crashed``.
 """
@@ -28,6 +28,7 @@ from callvault.telephony.events import (
     CallHangup,
     CallId,
     CallOffered,
+    CallOriginated,
     Direction,
     DtmfReceived,
     HangupCause,
@@ -60,6 +61,7 @@ class SipLeg:
     """Core-side state of one leg carried by a worker."""
 
     call_id: CallId
+    direction: Direction
     answered: bool = False
     ended: bool = False
     local_cause: HangupCause | None = None
@@ -82,6 +84,7 @@ class SipEngine:
         self._control: WorkerControl | None = None
         self._pump: asyncio.Task[None] | None = None
         self._recording_owner: dict[RecordingId, CallId] = {}
+        self._ring_timers: set[asyncio.Future[None]] = set()
         self._recording_count = 0
 
     async def start(self, *, startup_timeout: float = 30.0) -> None:
@@ -174,8 +177,23 @@ class SipEngine:
                 return DigitCollection(collected, CollectionEnd.HANGUP)
 
     async def originate(self, to_uri: str, from_uri: str, *, ring_timeout: float) -> CallId:
-        """Not carried yet."""
-        raise NotSupported("originate")
+        """INVITE ``to_uri`` presenting ``from_uri`` (P-Asserted-Identity); cancel after ``ring_timeout``."""
+        if self._control is None:
+            raise TelephonyError("engine not started")
+        reply = await self._control.command("originate", to_uri=to_uri, from_uri=from_uri)
+        call_id = CallId(str(reply["call"]))
+        timer = asyncio.ensure_future(self._ring_timeout(call_id, ring_timeout))
+        self._ring_timers.add(timer)
+        timer.add_done_callback(self._ring_timers.discard)
+        return call_id
+
+    async def _ring_timeout(self, call_id: CallId, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        leg = self._legs.get(call_id)
+        if leg is not None and not leg.answered and not leg.ended and leg.local_cause is None:
+            leg.local_cause = HangupCause.NO_ANSWER
+            with contextlib.suppress(TelephonyError):
+                await self._command("hangup", leg, code=487)
 
     async def bridge(self, a: CallId, b: CallId) -> BridgeId:
         """Not carried yet (bridged talk belongs in rtpengine, see the ADR)."""
@@ -240,14 +258,18 @@ class SipEngine:
         if leg.ended or leg.local_cause is not None:
             return
         if not leg.answered and cause is HangupCause.NORMAL:
-            cause = HangupCause.REJECTED
+            cause = HangupCause.REJECTED if leg.direction is Direction.INBOUND else HangupCause.CANCELLED
         leg.local_cause = cause
         code = 486 if cause is HangupCause.BUSY else 603
+        if leg.direction is Direction.OUTBOUND and not leg.answered:
+            code = 487  # a CANCEL: the INVITE ends with 487 Request Terminated
         with contextlib.suppress(TelephonyError):  # already ending on the worker side
             await self._command("hangup", leg, code=code)
 
     async def close(self) -> None:
         """Stop the worker (it hangs up its calls) and end the event streams."""
+        for timer in self._ring_timers:
+            timer.cancel()
         if self._control is not None:
             with contextlib.suppress(TelephonyError, ConnectionError):
                 await self._control.command("shutdown")
@@ -281,9 +303,15 @@ class SipEngine:
         now = time.monotonic()
         kind = event["event"]
         if kind == "call.offered":
-            self._legs[call_id] = SipLeg(call_id)
+            self._legs[call_id] = SipLeg(call_id, Direction.INBOUND)
             self._stream.publish(
                 CallOffered(call_id=call_id, at=now, from_uri=event["from_uri"], to_uri=event["to_uri"])
+            )
+            return
+        if kind == "call.originated":
+            self._legs[call_id] = SipLeg(call_id, Direction.OUTBOUND)
+            self._stream.publish(
+                CallOriginated(call_id=call_id, at=now, from_uri=event["from_uri"], to_uri=event["to_uri"])
             )
             return
         if kind == "recording.ready":  # may follow the leg's hangup
@@ -303,7 +331,7 @@ class SipEngine:
             return
         if kind == "call.answered":
             leg.answered = True
-            self._stream.publish(CallAnswered(call_id=call_id, at=now, direction=Direction.INBOUND))
+            self._stream.publish(CallAnswered(call_id=call_id, at=now, direction=leg.direction))
             _resolve(leg.connected, True)
         elif kind == "call.dtmf":
             leg.digits.append(str(event["digit"]))

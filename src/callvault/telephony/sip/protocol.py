@@ -5,7 +5,8 @@ Commands (core -> worker) carry an ``id`` echoed by exactly one reply::
     {"id": 7, "cmd": "answer", "call": "w5600-1"}
     {"id": 7, "ok": true}                      or   {"id": 7, "ok": false, "error": "..."}
 
-Commands: ``ping``; ``answer`` (call); ``play`` (call, path: WAV file, played once); ``stop_play`` (call);
+Commands: ``ping``; ``originate`` (to_uri, from_uri; the reply carries the new ``call``); ``answer`` (call);
+``play`` (call, path: WAV file, played once); ``stop_play`` (call);
 ``record_start`` (call, recording: an id chosen by the core, path); ``record_stop`` (call, recording);
 ``hangup`` (call, optional ``code`` for unanswered calls); ``shutdown``.
 
@@ -13,6 +14,7 @@ Events (worker -> core) have an ``event`` key and no ``id``; the worker sends th
 stack reports them::
 
     {"event": "call.offered", "call": "w5600-1", "from_uri": "...", "to_uri": "..."}
+    {"event": "call.originated", "call": "w5600-2", "from_uri": "...", "to_uri": "..."}
     {"event": "call.answered", "call": "w5600-1"}
     {"event": "call.dtmf", "call": "w5600-1", "digit": "5"}
     {"event": "play.finished", "call": "w5600-1"}

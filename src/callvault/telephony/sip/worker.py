@@ -118,6 +118,8 @@ class MediaWorker:
         if cmd == "shutdown":
             self.running = False
             return {"ok": True}
+        if cmd == "originate":
+            return self._originate(str(command["to_uri"]), str(command["from_uri"]))
         call = self.calls.get(str(command.get("call")))
         if call is None or call.gone:
             return {"ok": False, "error": "unknown or ended call"}
@@ -191,6 +193,24 @@ class MediaWorker:
                 sock.close()
         with contextlib.suppress(FileNotFoundError):
             self.control_path.unlink()
+
+    def _originate(self, to_uri: str, from_uri: str) -> Message:
+        call = WorkerCall(self, self.account, pj.PJSUA_INVALID_ID, name=self.next_name(), inbound=False)
+        self.calls[call.name] = call
+        self.emit({"event": "call.originated", "call": call.name, "to_uri": to_uri, "from_uri": from_uri})
+        op = pj.CallOpParam(True)
+        identity = pj.SipHeader()  # the calling identity to present (the SIP From is the worker's account)
+        identity.hName, identity.hValue = "P-Asserted-Identity", f"<{from_uri}>"
+        op.txOption.headers.append(identity)
+        try:
+            call.makeCall(to_uri, op)
+        except pj.Error as error:
+            if not call.gone:
+                call.gone = True
+                self.emit({"event": "call.hangup", "call": call.name, "cause": "failed", "sip_code": None})
+                self.ended.append(call)
+            return {"ok": True, "call": call.name, "warning": error.info()}
+        return {"ok": True, "call": call.name}
 
     def _finish_recording(self, call: WorkerCall, recording: str) -> None:
         entry = call.recorders.pop(recording, None)
