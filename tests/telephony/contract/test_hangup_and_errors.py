@@ -60,7 +60,7 @@ def test_operations_on_gone_unknown_and_unanswered_legs(harness: EngineHarness) 
         with pytest.raises(CallGone):
             await h.engine.collect_digits(call, max_digits=1, digit_timeout=1.0)
         with pytest.raises(UnknownCall):
-            await h.engine.hold(CallId("no-such-leg"))
+            await h.engine.answer(CallId("no-such-leg"))
 
     play_out(harness, scenario)
 

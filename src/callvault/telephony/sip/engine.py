@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from callvault.telephony.events import (
-    BridgeId,
     CallAnswered,
     CallEvent,
     CallHangup,
@@ -49,11 +48,8 @@ from callvault.telephony.port import (
 )
 from callvault.telephony.sip.control import WorkerConnectionLost, WorkerControl
 from callvault.telephony.sip.protocol import Message
+from callvault.telephony.sip.relay import NotSupported, RelayedOperations
 from callvault.telephony.stream import EventStream
-
-
-class NotSupported(TelephonyError):
-    """The sip engine does not carry this operation yet."""
 
 
 @dataclass
@@ -72,7 +68,7 @@ class SipLeg:
     connected: asyncio.Future[bool] | None = None
 
 
-class SipEngine:
+class SipEngine(RelayedOperations):
     """``Engine`` over one supervised pjsua2 media worker on ``address:sip_port``."""
 
     def __init__(self, *, workdir: Path, sip_port: int, rtp_port: int, address: str = "127.0.0.1") -> None:
@@ -195,30 +191,6 @@ class SipEngine:
             with contextlib.suppress(TelephonyError):
                 await self._command("hangup", leg, code=487)
 
-    async def bridge(self, a: CallId, b: CallId) -> BridgeId:
-        """Not carried yet (bridged talk belongs in rtpengine, see the ADR)."""
-        raise NotSupported("bridge")
-
-    async def transfer(
-        self,
-        call_id: CallId,
-        *,
-        to_uri: str | None = None,
-        consultation: CallId | None = None,
-        ring_timeout: float = 30.0,
-    ) -> CallId:
-        """Not carried yet."""
-        raise NotSupported("transfer")
-
-    async def hold(self, call_id: CallId, *, music: Prompt | None = None) -> None:
-        """Not carried yet."""
-        self._leg(call_id)
-        raise NotSupported("hold")
-
-    async def unhold(self, call_id: CallId) -> None:
-        """Not carried yet."""
-        raise NotSupported("unhold")
-
     async def start_recording(self, call_id: CallId) -> RecordingId:
         """Record what the leg says and hears (prompts included) to a WAV under ``workdir/recordings``."""
         leg = self._answered(call_id)
@@ -239,18 +211,6 @@ class SipEngine:
         if not leg.ended:
             with contextlib.suppress(TelephonyError):  # the call may be ending: hangup finishes it then
                 await self._command("record_stop", leg, recording=recording_id)
-
-    async def listen(self, supervisor: CallId, agent: CallId) -> None:
-        """Not carried yet."""
-        raise NotSupported("listen")
-
-    async def whisper(self, supervisor: CallId, agent: CallId) -> None:
-        """Not carried yet."""
-        raise NotSupported("whisper")
-
-    async def barge(self, supervisor: CallId, agent: CallId) -> None:
-        """Not carried yet."""
-        raise NotSupported("barge")
 
     async def hangup(self, call_id: CallId, cause: HangupCause = HangupCause.NORMAL) -> None:
         """End a leg (486 for a busy rejection, 603 otherwise); idempotent."""
