@@ -87,13 +87,9 @@ class SipHarness:
             return await scenario
 
     async def stop(self) -> None:
-        """Close the engine and stop every SIPp caller still running."""
+        """Close the engine and stop every SIPp far end still running (by its own process handle)."""
         await self.sip.close()
-        for caller in self._callers:
-            if caller.poll() is None:
-                caller.terminate()
-            try:
-                caller.wait(10)
-            except subprocess.TimeoutExpired:
-                caller.kill()
-                caller.wait()
+        for far_end in self._callers:
+            if far_end.poll() is None:
+                far_end.kill()  # a scripted far end has nothing to save; SIGTERM waits for its calls
+            far_end.wait()

@@ -81,29 +81,72 @@ class SipEngine(RelayedOperations):
         self._pump: asyncio.Task[None] | None = None
         self._recording_owner: dict[RecordingId, CallId] = {}
         self._ring_timers: set[asyncio.Future[None]] = set()
+        self._closing = False
+        self.restarts = 0
         self._recording_count = 0
 
+    @property
+    def worker_pid(self) -> int | None:
+        """Process id of the current media worker (for supervision and tests)."""
+        return self._worker.pid if self._worker is not None else None
+
     async def start(self, *, startup_timeout: float = 30.0) -> None:
-        """Start the worker process and connect to its control socket."""
+        """Start the worker process, connect to its control socket, and supervise it."""
+        self._control = await self._spawn_worker(startup_timeout)
+        self._pump = asyncio.ensure_future(self._supervise())
+
+    async def _spawn_worker(self, startup_timeout: float) -> WorkerControl:
         control_path = self.workdir / f"worker-{self.sip_port}.sock"
         command = [
             *(sys.executable, "-m", "callvault.telephony.sip.worker", "--address", self.address),
             *("--sip-port", str(self.sip_port), "--rtp-port", str(self.rtp_port)),
             *("--control", str(control_path)),
         ]
-        self._worker = await asyncio.create_subprocess_exec(
+        worker = self._worker = await asyncio.create_subprocess_exec(
             *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
         )
         async with asyncio.timeout(startup_timeout):
             while True:
-                if self._worker.returncode is not None:
-                    raise TelephonyError(f"media worker exited with {self._worker.returncode}")
+                if worker.returncode is not None:
+                    raise TelephonyError(f"media worker exited with {worker.returncode}")
+                # A socket file left by a crashed worker refuses connections until the new one binds it.
                 with contextlib.suppress(FileNotFoundError, ConnectionRefusedError):
-                    self._control = await WorkerControl.connect(control_path)
+                    control = await WorkerControl.connect(control_path)
                     break
                 await asyncio.sleep(0.05)
-        await self._control.command("ping")
-        self._pump = asyncio.ensure_future(self._pump_events(self._control))
+        await control.command("ping")
+        return control
+
+    async def _supervise(self) -> None:
+        """Relay worker events; when a worker dies, end its legs (``worker_crashed``) and start a new one."""
+        while self._control is not None:
+            control = self._control
+            with contextlib.suppress(WorkerConnectionLost):
+                while True:
+                    self._on_worker_event(await control.next_event())
+            cause = HangupCause.NORMAL if self._closing else HangupCause.WORKER_CRASHED
+            for leg in self._legs.values():
+                if not leg.ended:
+                    self._ended(leg, cause, None)
+            await control.close()
+            if self._closing:
+                return
+            await self._reap_worker()
+            self.restarts += 1
+            try:
+                self._control = await self._spawn_worker(30.0)
+            except (TelephonyError, TimeoutError):
+                self._control = None  # the node's supervisor (systemd) takes over from here
+
+    async def _reap_worker(self) -> None:
+        if self._worker is None:
+            return
+        try:
+            async with asyncio.timeout(15):
+                await self._worker.wait()
+        except TimeoutError:
+            self._worker.kill()
+            await self._worker.wait()
 
     def events(self) -> AsyncIterator[CallEvent]:
         """Subscribe to the engine's events."""
@@ -228,35 +271,19 @@ class SipEngine(RelayedOperations):
 
     async def close(self) -> None:
         """Stop the worker (it hangs up its calls) and end the event streams."""
+        self._closing = True
         for timer in self._ring_timers:
             timer.cancel()
         if self._control is not None:
             with contextlib.suppress(TelephonyError, ConnectionError):
                 await self._control.command("shutdown")
-        if self._worker is not None:
-            try:
-                async with asyncio.timeout(15):
-                    await self._worker.wait()
-            except TimeoutError:
-                self._worker.kill()
-                await self._worker.wait()
+        await self._reap_worker()
         if self._pump is not None:
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(self._pump, 5)
-        if self._control is not None:
-            await self._control.close()
         self._stream.close()
 
     # -- worker events ---------------------------------------------------------------------------------
-
-    async def _pump_events(self, control: WorkerControl) -> None:
-        try:
-            while True:
-                self._on_worker_event(await control.next_event())
-        except WorkerConnectionLost:
-            for leg in self._legs.values():
-                if not leg.ended:
-                    self._ended(leg, HangupCause.WORKER_CRASHED, None)
 
     def _on_worker_event(self, event: Message) -> None:
         call_id = CallId(str(event["call"]))

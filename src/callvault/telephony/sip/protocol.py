@@ -2,7 +2,7 @@
 
 Commands (core -> worker) carry an ``id`` echoed by exactly one reply::
 
-    {"id": 7, "cmd": "answer", "call": "w5600-1"}
+    {"id": 7, "cmd": "answer", "call": "w5600-4711-1"}
     {"id": 7, "ok": true}                      or   {"id": 7, "ok": false, "error": "..."}
 
 Commands: ``ping``; ``originate`` (to_uri, from_uri; the reply carries the new ``call``); ``answer`` (call);
@@ -13,13 +13,13 @@ Commands: ``ping``; ``originate`` (to_uri, from_uri; the reply carries the new `
 Events (worker -> core) have an ``event`` key and no ``id``; the worker sends them in the order its SIP
 stack reports them::
 
-    {"event": "call.offered", "call": "w5600-1", "from_uri": "...", "to_uri": "..."}
-    {"event": "call.originated", "call": "w5600-2", "from_uri": "...", "to_uri": "..."}
-    {"event": "call.answered", "call": "w5600-1"}
-    {"event": "call.dtmf", "call": "w5600-1", "digit": "5"}
-    {"event": "play.finished", "call": "w5600-1"}
-    {"event": "call.hangup", "call": "w5600-1", "cause": "normal", "sip_code": 200}
-    {"event": "recording.ready", "call": "w5600-1", "recording": "r1", "path": "/.../r1.wav"}
+    {"event": "call.offered", "call": "w5600-4711-1", "from_uri": "...", "to_uri": "..."}
+    {"event": "call.originated", "call": "w5600-4711-2", "from_uri": "...", "to_uri": "..."}
+    {"event": "call.answered", "call": "w5600-4711-1"}
+    {"event": "call.dtmf", "call": "w5600-4711-1", "digit": "5"}
+    {"event": "play.finished", "call": "w5600-4711-1"}
+    {"event": "call.hangup", "call": "w5600-4711-1", "cause": "normal", "sip_code": 200}
+    {"event": "recording.ready", "call": "w5600-4711-1", "recording": "r1", "path": "/.../r1.wav"}
 
 ``recording.ready`` is sent once the recorder is destroyed (its WAV header written): on ``record_stop``, or
 after ``call.hangup`` for recordings still running when the call ended.

@@ -57,7 +57,8 @@ class MediaWorker:
 
     def next_name(self) -> str:
         self._counter += 1
-        return f"w{self.sip_port}-{self._counter}"
+        # The pid keeps ids unique across worker restarts on the same port.
+        return f"w{self.sip_port}-{os.getpid()}-{self._counter}"
 
     def emit(self, message: Message) -> None:
         """Queue an event for the core (deque.append is safe from pjsua2's media thread)."""
@@ -186,7 +187,8 @@ class MediaWorker:
         self.account.shutdown()
         self.account = None
         gc.collect()
-        self.endpoint.libDestroy()
+        # Calls are already hung up above; no need to wait for the network on the way out.
+        self.endpoint.libDestroy(pj.PJSUA_DESTROY_NO_NETWORK)
         self.endpoint = None
         for sock in (self._client, self._listener):
             if sock is not None:
