@@ -27,7 +27,7 @@ class SipHarness:
 
     # What the sip engine carries so far; scenarios needing more are skipped for it.
     features = frozenset(
-        {"inbound", "originate", "recording"} | ({"tts"} if shutil.which("espeak-ng") else set())
+        {"inbound", "originate", "recording", "hold"} | ({"tts"} if shutil.which("espeak-ng") else set())
     )
     SCENARIO_LIMIT_S = 60.0  # a bound against hangs, not a performance assertion
 

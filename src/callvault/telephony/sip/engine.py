@@ -1,10 +1,10 @@
 """The sip engine: the ``Engine`` port over a pjsua2 media worker process.
 
 This version drives one worker (4 calls) and covers the legs the application handles itself: inbound
-answer, originate, prompts (WAV or text-to-speech), RFC 4733 digit collection, recording and hangup.
-Bridge, transfer, hold and supervisor monitoring raise ``NotSupported`` until the worker protocol carries them
-(see docs/adr/0002-media-stack.md for where each belongs). A worker that dies ends its legs with cause
-``worker_crashed``.
+answer, originate, prompts (WAV or text-to-speech), RFC 4733 digit collection, hold with music, recording
+and hangup. Bridge, transfer and supervisor monitoring raise ``NotSupported``: they belong to the rtpengine
+relay (docs/adr/0002-media-stack.md). A worker that dies ends its legs with cause ``worker_crashed`` and is
+replaced.
 """
 
 from __future__ import annotations
@@ -15,19 +15,18 @@ import hashlib
 import shutil
 import sys
 import time
-import wave
-from collections import deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from callvault.telephony.events import (
     CallAnswered,
     CallEvent,
     CallHangup,
+    CallHeld,
     CallId,
     CallOffered,
     CallOriginated,
+    CallUnheld,
     Direction,
     DtmfReceived,
     HangupCause,
@@ -47,25 +46,10 @@ from callvault.telephony.port import (
     UnknownCall,
 )
 from callvault.telephony.sip.control import WorkerConnectionLost, WorkerControl
+from callvault.telephony.sip.legs import SipLeg, resolve, wav_seconds
 from callvault.telephony.sip.protocol import Message
 from callvault.telephony.sip.relay import NotSupported, RelayedOperations
 from callvault.telephony.stream import EventStream
-
-
-@dataclass
-class SipLeg:
-    """Core-side state of one leg carried by a worker."""
-
-    call_id: CallId
-    direction: Direction
-    answered: bool = False
-    ended: bool = False
-    local_cause: HangupCause | None = None
-    digits: deque[str] = field(default_factory=deque)
-    digit_waiter: asyncio.Future[bool] | None = None
-    playback: asyncio.Future[PlaybackOutcome] | None = None
-    interrupt_on_dtmf: bool = False
-    connected: asyncio.Future[bool] | None = None
 
 
 class SipEngine(RelayedOperations):
@@ -173,7 +157,7 @@ class SipEngine(RelayedOperations):
             raise InvalidCallState(f"{call_id} is already playing a prompt")
         if interrupt_on_dtmf and leg.digits:
             return PlaybackOutcome.INTERRUPTED
-        path = prompt.path if isinstance(prompt, AudioFile) else await self._speak(prompt.text)
+        path = await self._prompt_path(prompt)
         leg.playback = asyncio.get_running_loop().create_future()
         leg.interrupt_on_dtmf = interrupt_on_dtmf
         try:
@@ -233,6 +217,25 @@ class SipEngine(RelayedOperations):
             leg.local_cause = HangupCause.NO_ANSWER
             with contextlib.suppress(TelephonyError):
                 await self._command("hangup", leg, code=487)
+
+    async def hold(self, call_id: CallId, *, music: Prompt | None = None) -> None:
+        """Hold the leg: prompts go unheard and ``music`` (if any) loops until ``unhold``."""
+        leg = self._answered(call_id)
+        if leg.held:
+            return
+        path = None if music is None else await self._prompt_path(music)
+        await self._command("hold", leg, path=None if path is None else str(path))
+        leg.held = True
+        self._stream.publish(CallHeld(call_id=call_id, at=time.monotonic()))
+
+    async def unhold(self, call_id: CallId) -> None:
+        """Stop the music; the leg hears its prompts again."""
+        leg = self._answered(call_id)
+        if not leg.held:
+            return
+        await self._command("unhold", leg)
+        leg.held = False
+        self._stream.publish(CallUnheld(call_id=call_id, at=time.monotonic()))
 
     async def start_recording(self, call_id: CallId) -> RecordingId:
         """Record what the leg says and hears (prompts included) to a WAV under ``workdir/recordings``."""
@@ -309,7 +312,7 @@ class SipEngine(RelayedOperations):
                     at=now,
                     recording_id=RecordingId(str(event["recording"])),
                     path=path,
-                    duration=_wav_seconds(path),
+                    duration=wav_seconds(path),
                 )
             )
             return
@@ -319,11 +322,11 @@ class SipEngine(RelayedOperations):
         if kind == "call.answered":
             leg.answered = True
             self._stream.publish(CallAnswered(call_id=call_id, at=now, direction=leg.direction))
-            _resolve(leg.connected, True)
+            resolve(leg.connected, True)
         elif kind == "call.dtmf":
             leg.digits.append(str(event["digit"]))
             self._stream.publish(DtmfReceived(call_id=call_id, at=now, digit=str(event["digit"])))
-            _resolve(leg.digit_waiter, True)
+            resolve(leg.digit_waiter, True)
             if leg.playback is not None and leg.interrupt_on_dtmf and not leg.playback.done():
                 leg.playback.set_result(PlaybackOutcome.INTERRUPTED)
         elif kind == "play.finished":
@@ -338,8 +341,8 @@ class SipEngine(RelayedOperations):
         self._stream.publish(
             CallHangup(call_id=leg.call_id, at=time.monotonic(), cause=cause, sip_code=sip_code)
         )
-        _resolve(leg.digit_waiter, False)
-        _resolve(leg.connected, False)
+        resolve(leg.digit_waiter, False)
+        resolve(leg.connected, False)
         if leg.playback is not None and not leg.playback.done():
             leg.playback.set_result(PlaybackOutcome.HANGUP)
 
@@ -349,6 +352,9 @@ class SipEngine(RelayedOperations):
         if self._control is None:
             raise TelephonyError("engine not started")
         return await self._control.command(cmd, call=leg.call_id, **fields)
+
+    async def _prompt_path(self, prompt: Prompt) -> Path:
+        return prompt.path if isinstance(prompt, AudioFile) else await self._speak(prompt.text)
 
     async def _speak(self, text: str) -> Path:
         """Text-to-speech into a cached WAV (espeak-ng; the worker's bridge resamples to 8 kHz)."""
@@ -380,16 +386,6 @@ class SipEngine(RelayedOperations):
         if not leg.answered:
             raise InvalidCallState(f"{call_id} is not answered")
         return leg
-
-
-def _wav_seconds(path: Path) -> float:
-    with wave.open(str(path), "rb") as wav:
-        return wav.getnframes() / wav.getframerate()
-
-
-def _resolve(waiter: asyncio.Future[bool] | None, value: bool) -> None:
-    if waiter is not None and not waiter.done():
-        waiter.set_result(value)
 
 
 def _conforms_to_port(engine: SipEngine) -> Engine:

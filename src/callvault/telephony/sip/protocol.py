@@ -6,7 +6,8 @@ Commands (core -> worker) carry an ``id`` echoed by exactly one reply::
     {"id": 7, "ok": true}                      or   {"id": 7, "ok": false, "error": "..."}
 
 Commands: ``ping``; ``originate`` (to_uri, from_uri; the reply carries the new ``call``); ``answer`` (call);
-``play`` (call, path: WAV file, played once); ``stop_play`` (call);
+``play`` (call, path: WAV file, played once); ``stop_play`` (call); ``hold`` (call, optional path: music
+played in a loop; prompts keep running unheard); ``unhold`` (call);
 ``record_start`` (call, recording: an id chosen by the core, path); ``record_stop`` (call, recording);
 ``hangup`` (call, optional ``code`` for unanswered calls); ``shutdown``.
 

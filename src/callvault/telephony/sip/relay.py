@@ -8,7 +8,7 @@ core, the sip engine reports these operations as not carried.
 from __future__ import annotations
 
 from callvault.telephony.events import BridgeId, CallId
-from callvault.telephony.port import Prompt, TelephonyError
+from callvault.telephony.port import TelephonyError
 
 
 class NotSupported(TelephonyError):
@@ -16,7 +16,7 @@ class NotSupported(TelephonyError):
 
 
 class RelayedOperations:
-    """Bridge, transfer, hold and supervisor monitoring: not carried by the sip engine yet."""
+    """Bridge, transfer and supervisor monitoring: not carried by the sip engine yet."""
 
     async def bridge(self, a: CallId, b: CallId) -> BridgeId:
         """Not carried yet (bridged talk belongs in rtpengine, see the ADR)."""
@@ -32,14 +32,6 @@ class RelayedOperations:
     ) -> CallId:
         """Not carried yet."""
         raise NotSupported("transfer")
-
-    async def hold(self, call_id: CallId, *, music: Prompt | None = None) -> None:
-        """Not carried yet."""
-        raise NotSupported("hold")
-
-    async def unhold(self, call_id: CallId) -> None:
-        """Not carried yet."""
-        raise NotSupported("unhold")
 
     async def listen(self, supervisor: CallId, agent: CallId) -> None:
         """Not carried yet."""

@@ -134,12 +134,18 @@ class MediaWorker:
             self._stop_prompt(call)
             player = Prompt(self, call.name)
             player.createPlayer(str(command["path"]), pj.PJMEDIA_FILE_NO_LOOP)
-            player.startTransmit(call.audio)
+            # A held caller hears only the music; the prompt still runs to its end into the null device
+            # (a player with no listener is not clocked and would never reach its end).
+            player.startTransmit(call.audio if call.music is None else self._discard())
             for recorder, _ in call.recorders.values():
                 player.startTransmit(recorder)  # the recording holds what the caller hears too
             call.player = player
         elif cmd == "stop_play":
             self._stop_prompt(call)
+        elif cmd == "hold":
+            self._hold(call, command.get("path"))
+        elif cmd == "unhold":
+            self._unhold(call)
         elif cmd == "record_start":
             if call.audio is None:
                 return {"ok": False, "error": "no active audio"}
@@ -173,6 +179,7 @@ class MediaWorker:
             for recording in list(call.recorders):
                 self._finish_recording(call, recording)
             call.player = None
+            call.music = None
             call.audio = None
         for _ in range(50):  # let the bridge close the recorders' files (see _finish_recording)
             if not self.closing_recordings:
@@ -235,6 +242,35 @@ class MediaWorker:
                 still_closing.append((call_name, recording, path, deadline))
         self.closing_recordings = still_closing
 
+    def _hold(self, call: WorkerCall, music_path: object) -> None:
+        if call.audio is None or call.music is not None:
+            return
+        if call.player is not None:
+            call.player.startTransmit(self._discard())
+            call.player.stopTransmit(call.audio)
+        music = pj.AudioMediaPlayer()
+        if music_path is not None:
+            music.createPlayer(str(music_path), 0)  # 0: loop
+            music.startTransmit(call.audio)
+            for recorder, _ in call.recorders.values():
+                music.startTransmit(recorder)
+        call.music = music
+
+    def _unhold(self, call: WorkerCall) -> None:
+        if call.music is None:
+            return
+        with contextlib.suppress(pj.Error):  # a player never created has no port to disconnect
+            call.music.stopTransmit(call.audio)
+        call.music = None
+        if call.player is not None and call.audio is not None:
+            call.player.startTransmit(call.audio)
+            with contextlib.suppress(pj.Error):
+                call.player.stopTransmit(self._discard())
+
+    def _discard(self) -> PjObject:
+        """The null audio device's port: a sink that keeps unheard players clocked."""
+        return self.endpoint.audDevManager().getPlaybackDevMedia()
+
     def _stop_prompt(self, call: WorkerCall) -> None:
         if call.player is not None and call.audio is not None:
             with contextlib.suppress(pj.Error):
@@ -255,6 +291,7 @@ class MediaWorker:
             for recording in list(call.recorders):
                 self._finish_recording(call, recording)
             call.player = None
+            call.music = None
             call.audio = None
             self.calls.pop(call.name, None)
             del call

@@ -32,6 +32,7 @@ class WorkerCall(pj.Call):  # type: ignore[misc]
         self.inbound = inbound
         self.audio: PjObject = None
         self.player: Prompt | None = None
+        self.music: PjObject = None  # looping music on hold; while set, prompts are not heard
         self.recorders: dict[str, tuple[PjObject, str]] = {}  # recording id -> (recorder, path)
         self.answered = False
         self.local_hangup = False
