@@ -9,9 +9,9 @@ from typing import TypeVar
 
 import pytest
 
-from telephony.contract.harness import EngineHarness, SimHarness
-from telephony.contract.sip_harness import SipHarness
-from telephony.eventlog import EventLog
+from tests.telephony.contract.harness import EngineHarness, SimHarness
+from tests.telephony.contract.sip_harness import SipHarness
+from tests.telephony.eventlog import EventLog
 
 T = TypeVar("T")
 

@@ -13,8 +13,8 @@ import pytest
 
 from callvault.telephony import Engine
 from callvault.telephony.sim import FarEnd
-from telephony.contract.harness import write_tone
-from telephony.contract.sipp_far_end import callee_scenario, caller_scenario
+from tests.telephony.contract.harness import write_tone
+from tests.telephony.contract.sipp_far_end import callee_scenario, caller_scenario
 
 T = TypeVar("T")
 

@@ -17,9 +17,9 @@ from callvault.telephony import (
     HangupCause,
 )
 from callvault.telephony.sim import FarEnd
-from telephony.contract.conftest import play_out
-from telephony.contract.harness import EngineHarness
-from telephony.eventlog import EventLog
+from tests.telephony.contract.conftest import play_out
+from tests.telephony.contract.harness import EngineHarness
+from tests.telephony.eventlog import EventLog
 
 pytestmark = pytest.mark.engine_features("originate", "bridge", "hold")
 

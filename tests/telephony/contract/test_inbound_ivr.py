@@ -17,9 +17,9 @@ from callvault.telephony import (
     SpeechText,
 )
 from callvault.telephony.sim import FarEnd
-from telephony.contract.conftest import play_out
-from telephony.contract.harness import EngineHarness
-from telephony.eventlog import EventLog
+from tests.telephony.contract.conftest import play_out
+from tests.telephony.contract.harness import EngineHarness
+from tests.telephony.eventlog import EventLog
 
 CUSTOMER = "sip:+4930111222@pstn.example"
 IVR = "sip:service@bank.example"

@@ -6,9 +6,9 @@ import pytest
 
 from callvault.telephony import CallAnswered, CallHangup, CallOriginated, Direction, HangupCause
 from callvault.telephony.sim import FarEnd
-from telephony.contract.conftest import play_out
-from telephony.contract.harness import EngineHarness
-from telephony.eventlog import EventLog
+from tests.telephony.contract.conftest import play_out
+from tests.telephony.contract.harness import EngineHarness
+from tests.telephony.eventlog import EventLog
 
 pytestmark = pytest.mark.engine_features("originate")
 

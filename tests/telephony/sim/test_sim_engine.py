@@ -11,7 +11,7 @@ import pytest
 
 from callvault.telephony import CallAnswered, CallEvent, CallHangup, CallOffered, HangupCause, RecordingReady
 from callvault.telephony.sim import Directory, FarEnd, SimEngine, SimulationStalled
-from telephony.eventlog import EventLog
+from tests.telephony.eventlog import EventLog
 
 CLI = "sip:+4930999000@bank.example"
 

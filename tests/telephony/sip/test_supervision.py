@@ -8,10 +8,10 @@ from pathlib import Path
 
 from callvault.telephony import CallHangup, CallOffered, HangupCause
 from callvault.telephony.sim import FarEnd
-from telephony.contract.conftest import play_out
-from telephony.contract.harness import EngineHarness
-from telephony.contract.sip_harness import SipHarness
-from telephony.eventlog import EventLog
+from tests.telephony.contract.conftest import play_out
+from tests.telephony.contract.harness import EngineHarness
+from tests.telephony.contract.sip_harness import SipHarness
+from tests.telephony.eventlog import EventLog
 
 CUSTOMER = "sip:+4930111222@pstn.example"
 IVR = "sip:service@bank.example"
