@@ -89,7 +89,10 @@ def test_raw_sql_only_in_the_data_layer() -> None:
                 and (node.module or "").startswith("sqlalchemy")
                 and any(a.name in ("text", "literal_column") for a in node.names)
             )
-            driver_sql = isinstance(node, ast.Attribute) and node.attr in ("exec_driver_sql", "text")
+            driver_sql = isinstance(node, ast.Attribute) and (
+                node.attr == "exec_driver_sql"
+                or (node.attr == "text" and isinstance(node.value, ast.Name) and node.value.id in ("sa", "sqlalchemy"))
+            )
             if raw_import or driver_sql:
                 offenders.append(rel)
     assert offenders == []
