@@ -38,7 +38,9 @@ METRICS = (
 )
 
 
-def load_scenarios(path: Path, *, hours: float | None = None) -> list[Scenario]:
+def load_scenarios(
+    path: Path, *, hours: float | None = None, warmup_s: float | None = None
+) -> list[Scenario]:
     """Read a scenario CSV with columns family,agents,p_live,aht_s[,dial_resolution_s]."""
     with path.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
@@ -55,6 +57,7 @@ def load_scenarios(path: Path, *, hours: float | None = None) -> list[Scenario]:
                 aht_s=float(row["aht_s"]),
                 dial_resolution_s=float(row.get("dial_resolution_s") or 15.0),
                 hours=hours,
+                warmup_s=warmup_s,
             )
         )
     return out

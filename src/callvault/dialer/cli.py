@@ -20,6 +20,7 @@ from callvault.dialer.bench import (
     load_scenarios,
     run_bench,
 )
+from callvault.dialer.dynamics import dynamics_report
 from callvault.dialer.measure import decision_latency, engine_throughput
 
 _REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -130,12 +131,16 @@ def register(bench_app: typer.Typer) -> None:
         hours: Annotated[
             float | None, typer.Option(help="Measured shift length; family default if unset.")
         ] = None,
+        warmup: Annotated[
+            float | None, typer.Option(help="Warm-up minutes; family default if unset.")
+        ] = None,
         workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
         optimum: Annotated[Path | None, typer.Option(help="markov_optimum.csv")] = None,
         reference: Annotated[Path | None, typer.Option(help="realistic_reference.csv")] = None,
         latency: Annotated[bool, typer.Option(help="Also measure one pacing decision at N=500.")] = False,
         throughput: Annotated[bool, typer.Option(help="Also measure simulator events per second.")] = False,
+        dynamics: Annotated[bool, typer.Option(help="Also run family D and report recovery times.")] = False,
         output: Annotated[Path | None, typer.Option(help="Also write the JSON results to this file.")] = None,
     ) -> None:
         """Run pacing policies on benchmark scenarios and print occupancy and abandon rates side by side."""
@@ -143,7 +148,7 @@ def register(bench_app: typer.Typer) -> None:
         names = [p.strip() for p in policies.split(",") if p.strip()]
         report: dict[str, object] = {}
         if scenarios is not None:
-            cells = load_scenarios(scenarios, hours=hours)
+            cells = load_scenarios(scenarios, hours=hours, warmup_s=None if warmup is None else 60.0 * warmup)
             results = run_bench(cells, names, seeds, workers=workers)
             report["cells"] = [r.as_dict() for r in results]
             if not as_json:
@@ -160,6 +165,16 @@ def register(bench_app: typer.Typer) -> None:
             report["throughput"] = thr
             if not as_json:
                 console.print(f"Simulator throughput: {thr}")
+        if dynamics:
+            rows = dynamics_report(names, seeds)
+            report["dynamics"] = rows
+            if not as_json:
+                table = Table(title="Family D (N=50): minutes to recover after each change (worst seed)")
+                for col in rows[0]:
+                    table.add_column(col, justify="right")
+                for row in rows:
+                    table.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()))
+                console.print(table)
         if output is not None:
             output.write_text(json.dumps(report, indent=1), encoding="utf-8")
         if as_json:

@@ -227,7 +227,8 @@ class ShiftSimulator:
                     seq += 1
                     heapq.heappush(heap, (now + self.tick_s, seq, _DECIDE, 0, 0.0))
             # Decide after the state change, no more often than the decision interval.
-            if decisive > 0 and now - last_decide < decisive:
+            # A scheduled decision always runs (re-checking the interval could loop on float rounding).
+            if decisive > 0 and kind != _DECIDE and now - last_decide < decisive:
                 if not decide_pending:
                     decide_pending = True
                     seq += 1

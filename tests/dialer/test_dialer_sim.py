@@ -1,0 +1,80 @@
+"""The simulator against closed forms, common random numbers, and bad-input scenarios."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+
+from callvault.dialer.compliance import AbandonLedger, CompliancePacing
+from callvault.dialer.policies import ProgressivePolicy, VicidialStylePolicy
+from callvault.dialer.predictive import CallVaultPolicy, PredictiveConfig
+from callvault.dialer.scenarios import CallStreams, Scenario
+from callvault.dialer.sim import ShiftSimulator
+
+
+@pytest.mark.parametrize(("agents", "p", "aht"), [(10, 0.4, 60.0), (20, 0.2, 180.0)])
+def test_progressive_matches_the_closed_form_in_family_m(agents: int, p: float, aht: float) -> None:
+    sc = Scenario("M", agents, p, aht, hours=2.0)
+    runs = [ShiftSimulator(sc, ProgressivePolicy(), seed=s).run() for s in range(3)]
+    expected = aht / (aht + sc.dial_resolution_s / p)
+    assert statistics.fmean(r.occupancy for r in runs) == pytest.approx(expected, abs=0.02)
+    assert all(r.abandons == 0 for r in runs)  # one dial per idle agent can never be abandoned
+
+
+def test_same_seed_same_calls_for_every_policy() -> None:
+    a, b = CallStreams(7), CallStreams(7)
+    assert [a.dial() for _ in range(5000)] == [b.dial() for _ in range(5000)]
+    assert [a.call() for _ in range(10)] == [b.call() for _ in range(10)]
+    assert CallStreams(8).dial() != CallStreams(7).dial()
+
+
+def test_a_run_is_reproducible() -> None:
+    sc = Scenario("R", 10, 0.2, 180.0, hours=0.5, warmup_s=0.0)
+
+    def run() -> tuple[float, int]:
+        r = ShiftSimulator(sc, VicidialStylePolicy(), seed=3, decision_interval_s=0.25).run()
+        return r.occupancy, r.abandons
+
+    assert run() == run()
+
+
+def test_abandon_accounting_in_the_simulator_matches_the_ledger() -> None:
+    sc = Scenario("R", 10, 0.3, 60.0, hours=0.5, warmup_s=0.0)
+    ledger = AbandonLedger()
+    policy = CompliancePacing(CallVaultPolicy(PredictiveConfig(grace_s=sc.grace_s)), ledger)
+    res = ShiftSimulator(sc, policy, seed=1, ledger=ledger, decision_interval_s=0.25).run()
+    total = ledger.total
+    assert res.live_answers == pytest.approx(total.live, abs=3)  # answers at the very end are not measured
+    assert res.abandons == pytest.approx(total.abandoned, abs=1)
+    assert res.abandon_rate == pytest.approx(res.abandons / res.live_answers)
+
+
+def test_dynamics_day_with_breaks_and_machines_runs_without_storms() -> None:
+    # Family D: agents log out for breaks mid-dial, contact rate steps, answering machines, cold start.
+    sc = Scenario("D", 20, 0.30, 180.0, hours=2.2)
+    ledger = AbandonLedger()
+    policy = CompliancePacing(CallVaultPolicy(PredictiveConfig(grace_s=sc.grace_s)), ledger)
+    res = ShiftSimulator(sc, policy, seed=2, ledger=ledger, decision_interval_s=1.0).run()
+    assert 0.5 < res.occupancy < 1.0
+    assert res.peak_outstanding_per_agent <= 10.0
+    assert res.abandon_rate < 0.06
+
+
+@pytest.mark.parametrize(
+    ("p", "aht"),
+    [(0.0, 180.0), (0.2, 0.0), (0.2, 1e6)],
+    ids=["no-live-answers", "zero-handling", "huge-handling"],
+)
+def test_degenerate_campaigns_stay_bounded(p: float, aht: float) -> None:
+    sc = Scenario("R", 10, p, aht, hours=0.1, warmup_s=0.0)
+    res = ShiftSimulator(sc, CallVaultPolicy(), seed=0, decision_interval_s=0.5).run()
+    assert res.peak_outstanding_per_agent <= 10.0
+    assert 0.0 <= res.occupancy <= 1.0
+
+
+def test_no_agents_logged_in_places_no_dials() -> None:
+    sc = Scenario("M", 0, 0.2, 180.0, hours=0.1)
+    res = ShiftSimulator(sc, CallVaultPolicy(), seed=0).run()
+    assert res.dials == 0
+    assert res.occupancy == 0.0
