@@ -7,6 +7,7 @@ import statistics
 import pytest
 
 from callvault.dialer.compliance import AbandonLedger, CompliancePacing
+from callvault.dialer.dynamics import compliance_days
 from callvault.dialer.policies import ProgressivePolicy, VicidialStylePolicy
 from callvault.dialer.predictive import CallVaultPolicy, PredictiveConfig
 from callvault.dialer.scenarios import CallStreams, Scenario
@@ -78,3 +79,11 @@ def test_no_agents_logged_in_places_no_dials() -> None:
     res = ShiftSimulator(sc, CallVaultPolicy(), seed=0).run()
     assert res.dials == 0
     assert res.occupancy == 0.0
+
+
+def test_compliance_days_carry_history_and_ledger_over() -> None:
+    report = compliance_days("callvault", agents=10, days=2, hours=0.3)
+    rates = report["day_abandon_rates"]
+    assert isinstance(rates, list)
+    assert len(rates) == 2
+    assert 0.0 <= float(str(report["rate_30d"])) <= 1.0

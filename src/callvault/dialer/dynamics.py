@@ -64,3 +64,36 @@ def dynamics_report(policies: list[str], seeds: int, *, agents: int = 50) -> lis
                 }
             )
     return rows
+
+
+def compliance_days(
+    policy_name: str, *, agents: int, days: int = 30, seed: int = 0, hours: float = 8.0
+) -> dict[str, object]:
+    """Family C: consecutive 8-h days for one campaign (history and ledger carry over from day to day).
+
+    Returns each day's abandon rate, the worst rolling 24-h rate seen at any hour, and the 30-day rate.
+    """
+    sc = Scenario("C", agents, 0.2, 180.0, hours=hours, warmup_s=0.0)
+    ledger = AbandonLedger()
+    policy = make_policy(policy_name, sc, ledger)
+    day_rates: list[float] = []
+    worst_24h = 0.0
+    for day in range(days):
+        start = day * 86_400.0
+        res = ShiftSimulator(
+            sc, policy, seed=seed * 1_000 + day, ledger=ledger, start_s=start, decision_interval_s=0.25
+        ).run()
+        day_rates.append(res.abandon_rate)
+        for hour in range(1, int(sc.shift_s // HOUR_S) + 1):
+            w = ledger.window("rolling_24h", start + hour * HOUR_S)
+            if w.live >= 1:
+                worst_24h = max(worst_24h, w.rate)
+    month = ledger.window("rolling_30d", days * 86_400.0)
+    return {
+        "policy": policy_name,
+        "agents": agents,
+        "day_abandon_rates": day_rates,
+        "days_over_cap": sum(r > _CAP for r in day_rates),
+        "worst_rolling_24h": worst_24h,
+        "rate_30d": month.rate,
+    }
