@@ -100,9 +100,9 @@ def run_one(job: tuple[Scenario, str, int]) -> dict[str, float]:
         "connects_per_agent_hour": res.connects / hours,
         "peak_outstanding_per_agent": res.peak_outstanding_per_agent,
         "decisions_per_cpu_s": res.decisions / res.decide_cpu_s if res.decide_cpu_s > 0 else 0.0,
-        "cpu_s_per_agent_hour": res.wall_s / hours,
+        "cpu_s_per_agent_hour": res.cpu_s / hours,
         "decide_p99_ms": res.decide_p99_ms,
-        "events_per_s": res.events / res.wall_s if res.wall_s > 0 else 0.0,
+        "events_per_s": res.events / res.cpu_s if res.cpu_s > 0 else 0.0,
     }
 
 

@@ -49,6 +49,7 @@ class ShiftResult:
     decide_p99_ms: float = 0.0
     events: int = 0
     wall_s: float = 0.0
+    cpu_s: float = 0.0
     minute_busy_s: list[float] = field(default_factory=list)
     minute_login_s: list[float] = field(default_factory=list)
     minute_live: list[int] = field(default_factory=list)
@@ -110,6 +111,7 @@ class ShiftSimulator:
         m_ab = [0] * minutes
         logged_in = sc.agents
         wall0 = time.perf_counter()
+        cpu0 = time.process_time()
 
         def connect(agent: int, now: float) -> None:
             nonlocal seq
@@ -267,6 +269,7 @@ class ShiftSimulator:
                         res.peak_outstanding_per_agent, len(ringing) / logged_in
                     )
         res.wall_s = time.perf_counter() - wall0
+        res.cpu_s = time.process_time() - cpu0
         res.occupancy = busy_int / login_int if login_int > 0 else 0.0
         res.abandon_rate = res.abandons / res.live_answers if res.live_answers else 0.0
         res.agent_hours = login_int / HOUR_S
