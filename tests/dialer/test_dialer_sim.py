@@ -87,3 +87,21 @@ def test_compliance_days_carry_history_and_ledger_over() -> None:
     assert isinstance(rates, list)
     assert len(rates) == 2
     assert 0.0 <= float(str(report["rate_30d"])) <= 1.0
+
+
+def test_recovery_minutes_from_minute_series() -> None:
+    from callvault.dialer.dynamics import recovery_minutes
+    from callvault.dialer.sim import ShiftResult
+
+    minutes = 120
+    res = ShiftResult(
+        minute_live=[100] * minutes,
+        minute_abandons=[10 if 60 <= i < 65 else 1 for i in range(minutes)],  # 10 % for 5 minutes after t=60
+        minute_busy_s=[60.0 * (40 if 60 <= i < 70 else 45) for i in range(minutes)],  # occupancy dips 0.1
+        minute_login_s=[60.0 * 50] * minutes,
+    )
+    abandon_min, occupancy_min = recovery_minutes(res, 60, minutes)
+    # A 15-min window holding >= 4 burst minutes is over 3 % ((15 + 9 * 4) / 1500); the last is minute 75.
+    assert abandon_min == 16.0
+    # The rolling 10-min occupancy is more than 0.03 off its settled 0.9 until the dip has mostly left it.
+    assert 10.0 <= occupancy_min <= 20.0
