@@ -131,3 +131,18 @@ def test_no_redial_within_72_hours_of_an_abandon() -> None:
     hold.mark_abandoned("+8613800000002", 0.0)
     assert hold.release_expired(100.0 + 72 * 3600) == 2
     assert hold.may_dial("+8613800000000", 0.0)
+
+
+def test_a_small_window_keeps_its_noise_under_the_cap() -> None:
+    ledger = AbandonLedger()
+    inner = _Greedy()
+    pacing = CompliancePacing(inner, ledger, cap_z=1.0)
+    for _ in range(150):
+        ledger.record_live_answer(10.0)
+    pacing.decide(_obs(idle=1, busy=9, ringing=0))
+    # One standard error of a 3 % rate over 150 answers is 1.4 points: the target stays that far under the cap.
+    assert inner.paced[-1] <= 0.03 - (0.03 / 150) ** 0.5 + 1e-12
+    for _ in range(100_000):
+        ledger.record_live_answer(20.0)
+    pacing.decide(_obs(idle=1, busy=9, ringing=0))
+    assert inner.paced[-1] > 0.025  # a large window is held to the policy's own target instead

@@ -139,7 +139,9 @@ class CompliancePacing:
         reserve_abandons: float = 1.0,
         prior_live: float = 200.0,
         window_gain: float = 2.0,
+        cap_z: float = 1.0,
     ) -> None:
+        self.cap_z = cap_z
         self.prior_live = prior_live
         self.window_gain = window_gain
         self.inner = inner
@@ -171,6 +173,9 @@ class CompliancePacing:
         # A young window is easily pushed over the cap (and then brakes for long): start cautious.
         youngest = min(c.live for c in counts)
         adjusted *= min(1.0, 0.3 + 0.7 * youngest / self.min_live)
+        # A small window swings by whole points per abandon: keep z standard errors of its rate below the cap.
+        noise = self.cap_z * math.sqrt(self.cap / max(youngest, 1.0))
+        adjusted = min(adjusted, self.cap - noise)
         return min(1.2 * base, max(0.2 * base, adjusted))
 
     def decide(self, obs: PacingObservation) -> int:
