@@ -140,7 +140,7 @@ def test_a_small_window_keeps_its_noise_under_the_cap() -> None:
     for _ in range(150):
         ledger.record_live_answer(10.0)
     pacing.decide(_obs(idle=1, busy=9, ringing=0))
-    # One standard error of a 3 % rate over 150 answers is 1.4 points: the target stays that far under the cap.
+    # One standard error of a 3 % rate over 150 answers is 1.4 points: the target stays that far below.
     assert inner.paced[-1] <= 0.03 - (0.03 / 150) ** 0.5 + 1e-12
     for _ in range(100_000):
         ledger.record_live_answer(20.0)
