@@ -286,8 +286,10 @@ def demo(
 def _register_benchmarks() -> None:
     """Each domain contributes its `callvault bench ...` command."""
     from callvault.contacts.cli import register as register_import_bench
+    from callvault.dialer.cli import register as register_dialer_bench
 
     register_import_bench(bench_app)
+    register_dialer_bench(bench_app)
 
 
 _register_benchmarks()
