@@ -168,6 +168,20 @@ def db_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+def set_session_cookie(request: Request, response: Response, token: str) -> None:
+    """The browser session cookie: HttpOnly, SameSite=Strict, Secure unless the installation serves plain HTTP."""
+    settings = request.app.state.settings
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite="strict",
+        max_age=settings.session_absolute_seconds,
+        path="/",
+    )
+
+
 async def raw_body(request: Request) -> bytes:
     body = await request.body()
     request.state.raw_body = body

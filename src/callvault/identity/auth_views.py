@@ -15,6 +15,7 @@ from callvault.api import (
     client_ip,
     db_session,
     domain_router,
+    set_session_cookie,
 )
 from callvault.identity import auth
 from callvault.identity.schemas import LoginRequest, LoginResult, Me, TotpConfirm, TotpEnrolment
@@ -31,16 +32,7 @@ def login(
     issued = auth.login(
         session, data=data, source_ip=client_ip(request), request_id=getattr(request.state, "request_id", "")
     )
-    settings = request.app.state.settings
-    response.set_cookie(
-        SESSION_COOKIE,
-        issued.token,
-        httponly=True,
-        secure=settings.cookie_secure,
-        samesite="strict",
-        max_age=settings.session_absolute_seconds,
-        path="/",
-    )
+    set_session_cookie(request, response, issued.token)
     return LoginResult(stage=issued.stage, csrf_token=issued.csrf_token, expires_at=issued.expires_at)
 
 

@@ -17,6 +17,7 @@ Conventions:
 from __future__ import annotations
 
 import enum
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,9 +102,7 @@ class Engine(Protocol):
         """Answer an offered inbound leg; returns once it is connected (``call.answered`` published)."""
         ...
 
-    async def play(
-        self, call_id: CallId, prompt: Prompt, *, interrupt_on_dtmf: bool = False
-    ) -> PlaybackOutcome:
+    async def play(self, call_id: CallId, prompt: Prompt, *, interrupt_on_dtmf: bool = False) -> PlaybackOutcome:
         """Play a prompt to an answered leg and return when it has finished.
 
         With ``interrupt_on_dtmf`` a digit stops the prompt; the digit stays buffered for ``collect_digits``.
@@ -192,3 +191,20 @@ class Engine(Protocol):
     async def close(self) -> None:
         """Hang up every leg, finish recordings, and end every event stream."""
         ...
+
+
+def take_buffered_digits(
+    buffer: deque[str], collected: str, *, max_digits: int, terminator: str | None
+) -> tuple[str, DigitCollection | None]:
+    """Consume digits already received (type-ahead first); the result once the terminator or max is reached.
+
+    Shared by every engine so the end rules of `collect_digits` are the same on each.
+    """
+    while buffer:
+        digit = buffer.popleft()
+        if terminator is not None and digit == terminator:
+            return collected, DigitCollection(collected, CollectionEnd.TERMINATOR)
+        collected += digit
+        if len(collected) >= max_digits:
+            return collected, DigitCollection(collected, CollectionEnd.MAX_DIGITS)
+    return collected, None

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
-from callvault.api import SESSION_COOKIE, client_ip, db_session
+from callvault.api import SESSION_COOKIE, client_ip, db_session, set_session_cookie
 from callvault.core.errors import DomainError
 from callvault.identity import auth
 from callvault.identity.schemas import LoginRequest
@@ -84,16 +84,7 @@ def login_submit(
         return render(request, "login.html", status=exc.status, csrf=expected, error=exc.code, form=form)
     target = "/console" if issued.stage == auth.STAGE_FULL else "/enrol"
     response = RedirectResponse(target, status_code=303)
-    settings = request.app.state.settings
-    response.set_cookie(
-        SESSION_COOKIE,
-        issued.token,
-        httponly=True,
-        secure=settings.cookie_secure,
-        samesite="strict",
-        max_age=settings.session_absolute_seconds,
-        path="/",
-    )
+    set_session_cookie(request, response, issued.token)
     response.delete_cookie(LOGIN_CSRF_COOKIE)
     return response
 

@@ -31,6 +31,7 @@ from callvault.telephony.port import (
     PlaybackOutcome,
     Prompt,
     UnknownCall,
+    take_buffered_digits,
 )
 from callvault.telephony.sim.audio import PromptAudio, RecordingTape, duration_of, prompt_samples
 from callvault.telephony.sim.driver import VirtualTimeDriver
@@ -77,9 +78,7 @@ class SimEngine(SimSwitch, VirtualTimeDriver):
             raise InvalidCallState(f"{call_id} is not an offered inbound leg")
         self._connect(leg)
 
-    async def play(
-        self, call_id: CallId, prompt: Prompt, *, interrupt_on_dtmf: bool = False
-    ) -> PlaybackOutcome:
+    async def play(self, call_id: CallId, prompt: Prompt, *, interrupt_on_dtmf: bool = False) -> PlaybackOutcome:
         """Play a prompt; returns when it completed, was interrupted by a digit, or the leg hung up."""
         leg = self._answered_leg(call_id)
         if leg.playback is not None:
@@ -88,12 +87,8 @@ class SimEngine(SimSwitch, VirtualTimeDriver):
             return PlaybackOutcome.INTERRUPTED  # type-ahead skips the prompt, as callers expect
         samples = prompt_samples(prompt)
         done: asyncio.Future[PlaybackOutcome] = asyncio.get_running_loop().create_future()
-        timer = self._later(
-            leg, duration_of(samples), lambda: self._stop_playback(leg, PlaybackOutcome.COMPLETED)
-        )
-        leg.playback = Playback(
-            PromptAudio(samples, self.clock.now, loop=False), done, timer, interrupt_on_dtmf
-        )
+        timer = self._later(leg, duration_of(samples), lambda: self._stop_playback(leg, PlaybackOutcome.COMPLETED))
+        leg.playback = Playback(PromptAudio(samples, self.clock.now, loop=False), done, timer, interrupt_on_dtmf)
         self._media_changed()
         return await done
 
@@ -106,13 +101,9 @@ class SimEngine(SimSwitch, VirtualTimeDriver):
             raise InvalidCallState(f"{call_id} is already collecting digits")
         collected = ""
         while True:
-            while leg.digits:
-                digit = leg.digits.popleft()
-                if terminator is not None and digit == terminator:
-                    return DigitCollection(collected, CollectionEnd.TERMINATOR)
-                collected += digit
-                if len(collected) >= max_digits:
-                    return DigitCollection(collected, CollectionEnd.MAX_DIGITS)
+            collected, done = take_buffered_digits(leg.digits, collected, max_digits=max_digits, terminator=terminator)
+            if done is not None:
+                return done
             if leg.ended:
                 return DigitCollection(collected, CollectionEnd.HANGUP)
             waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
@@ -132,9 +123,7 @@ class SimEngine(SimSwitch, VirtualTimeDriver):
         self._check_open()
         far_end = self.directory.lookup(to_uri)
         leg = self._new_leg(Direction.OUTBOUND, from_uri, to_uri, far_end or FarEnd())
-        self._publish(
-            CallOriginated(call_id=leg.call_id, at=self.clock.now, from_uri=from_uri, to_uri=to_uri)
-        )
+        self._publish(CallOriginated(call_id=leg.call_id, at=self.clock.now, from_uri=from_uri, to_uri=to_uri))
         if far_end is None:
             self._later(leg, 0.0, lambda: self._end(leg, HangupCause.FAILED, 404))
             return leg.call_id

@@ -134,9 +134,7 @@ class SimSwitch:
         a.bridge = b.bridge = bridge_id
         for leg, other in ((a, b), (b, a)):
             self._publish(
-                CallBridged(
-                    call_id=leg.call_id, at=self.clock.now, bridge_id=bridge_id, other_call_id=other.call_id
-                )
+                CallBridged(call_id=leg.call_id, at=self.clock.now, bridge_id=bridge_id, other_call_id=other.call_id)
             )
         self._media_changed()
         return bridge_id

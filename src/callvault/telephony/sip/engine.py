@@ -44,6 +44,7 @@ from callvault.telephony.port import (
     Prompt,
     TelephonyError,
     UnknownCall,
+    take_buffered_digits,
 )
 from callvault.telephony.sip.control import WorkerConnectionLost, WorkerControl
 from callvault.telephony.sip.legs import SipLeg, resolve, wav_seconds
@@ -148,9 +149,7 @@ class SipEngine(RelayedOperations):
             if not await leg.connected:
                 raise CallGone(call_id)
 
-    async def play(
-        self, call_id: CallId, prompt: Prompt, *, interrupt_on_dtmf: bool = False
-    ) -> PlaybackOutcome:
+    async def play(self, call_id: CallId, prompt: Prompt, *, interrupt_on_dtmf: bool = False) -> PlaybackOutcome:
         """Play a WAV file or spoken text once."""
         leg = self._answered(call_id)
         if leg.playback is not None:
@@ -179,13 +178,9 @@ class SipEngine(RelayedOperations):
             raise InvalidCallState(f"{call_id} is already collecting digits")
         collected = ""
         while True:
-            while leg.digits:
-                digit = leg.digits.popleft()
-                if terminator is not None and digit == terminator:
-                    return DigitCollection(collected, CollectionEnd.TERMINATOR)
-                collected += digit
-                if len(collected) >= max_digits:
-                    return DigitCollection(collected, CollectionEnd.MAX_DIGITS)
+            collected, done = take_buffered_digits(leg.digits, collected, max_digits=max_digits, terminator=terminator)
+            if done is not None:
+                return done
             if leg.ended:
                 return DigitCollection(collected, CollectionEnd.HANGUP)
             leg.digit_waiter = asyncio.get_running_loop().create_future()
@@ -338,9 +333,7 @@ class SipEngine(RelayedOperations):
 
     def _ended(self, leg: SipLeg, cause: HangupCause, sip_code: int | None) -> None:
         leg.ended = True
-        self._stream.publish(
-            CallHangup(call_id=leg.call_id, at=time.monotonic(), cause=cause, sip_code=sip_code)
-        )
+        self._stream.publish(CallHangup(call_id=leg.call_id, at=time.monotonic(), cause=cause, sip_code=sip_code))
         resolve(leg.digit_waiter, False)
         resolve(leg.connected, False)
         if leg.playback is not None and not leg.playback.done():

@@ -37,9 +37,7 @@ from callvault.telephony.sip.worker_calls import PjObject, Prompt, WorkerAccount
 class MediaWorker:
     """The SIP stack, its calls, and the control connection of one worker process."""
 
-    def __init__(
-        self, *, address: str, sip_port: int, rtp_port: int, control: Path, max_calls: int, poll_ms: int
-    ):
+    def __init__(self, *, address: str, sip_port: int, rtp_port: int, control: Path, max_calls: int, poll_ms: int):
         self.address, self.sip_port, self.rtp_port = address, sip_port, rtp_port
         self.control_path, self.max_calls, self.poll_ms = control, max_calls, poll_ms
         self.calls: dict[str, WorkerCall] = {}
@@ -235,9 +233,7 @@ class MediaWorker:
         still_closing = []
         for call_name, recording, path, deadline in self.closing_recordings:
             if force or wav_complete(Path(path)) or time.monotonic() > deadline:
-                self.emit(
-                    {"event": "recording.ready", "call": call_name, "recording": recording, "path": path}
-                )
+                self.emit({"event": "recording.ready", "call": call_name, "recording": recording, "path": path})
             else:
                 still_closing.append((call_name, recording, path, deadline))
         self.closing_recordings = still_closing

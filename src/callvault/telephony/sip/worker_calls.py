@@ -23,9 +23,7 @@ PjObject = Any
 class WorkerCall(pj.Call):  # type: ignore[misc]
     """One call leg with its audio port and current prompt player."""
 
-    def __init__(
-        self, worker: MediaWorker, account: PjObject, call_id: int, *, name: str, inbound: bool
-    ) -> None:
+    def __init__(self, worker: MediaWorker, account: PjObject, call_id: int, *, name: str, inbound: bool) -> None:
         super().__init__(account, call_id)
         self.worker = worker
         self.name = name
