@@ -10,7 +10,6 @@ from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callvault.core import clock
-from callvault.core.ids import new_id
 from callvault.core.models import Base, Identified, TenantScoped
 
 
@@ -62,14 +61,21 @@ class AcdPauseReason(Identified, TenantScoped, Base):
     label: Mapped[str] = mapped_column(String(120), default="")
 
 
+def _log_tenant() -> Mapped[uuid.UUID]:
+    # Part of the log's primary key, so the mixin's separate tenant index would only slow the inserts down.
+    return mapped_column(Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+
+
 class AcdAgentStateChange(TenantScoped, Base):
-    """Append-only agent state log; the newest row per agent is the agent's state at a rebuild."""
+    """Append-only agent state log; the newest row per agent is the agent's state at a rebuild.
+
+    Keyed by the owner's sequence number: one owner per tenant writes it, and a second one would collide."""
 
     __tablename__ = "acd_agent_state_log"
     __table_args__ = (Index("ix_acd_agent_state_log_agent_seq", "tenant_id", "agent_id", "seq"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    seq: Mapped[int] = mapped_column(BigInteger)
+    tenant_id: Mapped[uuid.UUID] = _log_tenant()
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     agent_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     state: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(String(40), default="")
@@ -84,8 +90,8 @@ class AcdRoutingDecision(TenantScoped, Base):
     __tablename__ = "acd_routing_decisions"
     __table_args__ = (Index("ix_acd_routing_decisions_call", "tenant_id", "call_id"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    seq: Mapped[int] = mapped_column(BigInteger)
+    tenant_id: Mapped[uuid.UUID] = _log_tenant()
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     kind: Mapped[str] = mapped_column(String(20))
     call_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     queue_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)

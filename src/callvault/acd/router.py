@@ -219,8 +219,10 @@ class Router:
         if limit is not None and q.waiting >= limit and q.config.overflow is not OverflowKind.NONE:
             return self._overflow(call, q, now, cause="max_length")
         q.add(call)
-        self._decide("queued", call, q.id, None, now)
-        return self._dispatch_queue(q, now)
+        offers = self._dispatch_queue(q, now)
+        if call.state is CallState.WAITING:  # a call offered at once is logged by its offer alone
+            self._decide("queued", call, q.id, None, now)
+        return offers
 
     def abandon(self, call_id: uuid.UUID, *, now: float) -> list[Offer]:
         """The caller hung up while waiting or ringing. Idempotent; a ringing agent is released at once."""

@@ -9,21 +9,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from callvault.acd import rebuild
 from callvault.acd.agent_state import AgentState, StateChange
-from callvault.acd.models import (
-    AcdAgent,
-    AcdAgentSkill,
-    AcdAgentStateChange,
-    AcdPauseReason,
-    AcdQueue,
-    AcdRoutingDecision,
-)
+from callvault.acd.log_rows import LogRows
+from callvault.acd.models import AcdAgent, AcdAgentSkill, AcdPauseReason, AcdQueue
 from callvault.acd.router import Decision, Offer, Router
 from callvault.acd.schemas import (
     AgentRead,
@@ -43,9 +36,6 @@ from callvault.security.principal import Principal
 # own state, supervisors (user.manage) anybody's.
 CONFIGURE = "user.manage"
 HANDLE = "agent.handle"
-# Core tables for the batch inserts: one executemany, no ORM unit of work per row.
-STATE_LOG = cast(Table, AcdAgentStateChange.__table__)
-DECISION_LOG = cast(Table, AcdRoutingDecision.__table__)
 MANUAL_STATES = frozenset({AgentState.READY, AgentState.PAUSED, AgentState.LOGGED_OUT})
 
 
@@ -215,7 +205,9 @@ def change_agent_state(
         details={"state": state.value, "reason": reason},
     )
     outbox.emit(session, tenant_slug=actor.tenant_slug, name="acd.agent.state_changed", payload=payload)
-    session.execute(insert(STATE_LOG), [_state_row(current_tenant(session), change)])
+    connection = session.connection()
+    rows = LogRows(connection.dialect.name)
+    connection.exec_driver_sql(rows.state_sql, rows.state_rows(current_tenant(session), [change]))
     del router.state_changes[pending]
     session.commit()
     return offers
@@ -234,46 +226,18 @@ def _apply(router: Router, *, agent_id: uuid.UUID, state: AgentState, reason: st
 # --- routing batches -----------------------------------------------------------------------------------------
 
 
-def _state_row(tenant_id: uuid.UUID, c: StateChange) -> dict[str, Any]:
-    return {
-        "tenant_id": tenant_id,
-        "seq": c.seq,
-        "agent_id": c.agent_id,
-        "state": c.state.value,
-        "reason": c.reason,
-        "call_id": c.call_id,
-        "at": at(c.at),
-        "idle_since": at(c.idle_since) if c.idle_since is not None else None,
-    }
-
-
 def record_routing(
     session: Session, *, actor: Principal, decisions: list[Decision], state_changes: list[StateChange]
 ) -> int:
     """Write a batch of the owner's routing decisions and agent state changes, with one audit record and one
     `acd.routing.batch` event, in one transaction. Returns the number of rows written."""
     tenant_id = current_tenant(session)
+    connection = session.connection()
+    rows = LogRows(connection.dialect.name)
     if decisions:
-        session.execute(
-            insert(DECISION_LOG),
-            [
-                {
-                    "tenant_id": tenant_id,
-                    "seq": d.seq,
-                    "kind": d.kind,
-                    "call_id": d.call_id,
-                    "queue_id": d.queue_id,
-                    "agent_id": d.agent_id,
-                    "at": at(d.at),
-                    "priority": d.priority,
-                    "wait_ms": int(d.wait * 1000),
-                    "target": d.target,
-                }
-                for d in decisions
-            ],
-        )
+        connection.exec_driver_sql(rows.decision_sql, rows.decision_rows(tenant_id, decisions))
     if state_changes:
-        session.execute(insert(STATE_LOG), [_state_row(tenant_id, c) for c in state_changes])
+        connection.exec_driver_sql(rows.state_sql, rows.state_rows(tenant_id, state_changes))
     first = min([d.seq for d in decisions[:1]] + [c.seq for c in state_changes[:1]], default=0)
     audit.record(
         session,

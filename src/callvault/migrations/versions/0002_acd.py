@@ -19,7 +19,6 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "acd_agent_state_log",
-        sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("agent_id", sa.Uuid(), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
@@ -31,11 +30,10 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["tenant_id"], ["tenants.id"], name=op.f("fk_acd_agent_state_log_tenant_id_tenants"), ondelete="CASCADE"
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_acd_agent_state_log")),
+        sa.PrimaryKeyConstraint("tenant_id", "seq", name=op.f("pk_acd_agent_state_log")),
     )
     with op.batch_alter_table("acd_agent_state_log", schema=None) as batch_op:
         batch_op.create_index("ix_acd_agent_state_log_agent_seq", ["tenant_id", "agent_id", "seq"], unique=False)
-        batch_op.create_index(batch_op.f("ix_acd_agent_state_log_tenant_id"), ["tenant_id"], unique=False)
 
     op.create_table(
         "acd_agents",
@@ -103,7 +101,6 @@ def upgrade() -> None:
 
     op.create_table(
         "acd_routing_decisions",
-        sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("call_id", sa.Uuid(), nullable=False),
@@ -117,11 +114,10 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["tenant_id"], ["tenants.id"], name=op.f("fk_acd_routing_decisions_tenant_id_tenants"), ondelete="CASCADE"
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_acd_routing_decisions")),
+        sa.PrimaryKeyConstraint("tenant_id", "seq", name=op.f("pk_acd_routing_decisions")),
     )
     with op.batch_alter_table("acd_routing_decisions", schema=None) as batch_op:
         batch_op.create_index("ix_acd_routing_decisions_call", ["tenant_id", "call_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_acd_routing_decisions_tenant_id"), ["tenant_id"], unique=False)
 
     op.create_table(
         "acd_agent_skills",
@@ -147,7 +143,6 @@ def downgrade() -> None:
 
     op.drop_table("acd_agent_skills")
     with op.batch_alter_table("acd_routing_decisions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_acd_routing_decisions_tenant_id"))
         batch_op.drop_index("ix_acd_routing_decisions_call")
 
     op.drop_table("acd_routing_decisions")
@@ -164,7 +159,6 @@ def downgrade() -> None:
 
     op.drop_table("acd_agents")
     with op.batch_alter_table("acd_agent_state_log", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_acd_agent_state_log_tenant_id"))
         batch_op.drop_index("ix_acd_agent_state_log_agent_seq")
 
     op.drop_table("acd_agent_state_log")
