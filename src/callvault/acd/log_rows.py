@@ -1,15 +1,17 @@
 """Driver-level rows for the batched log inserts.
 
-The routing log is written at thousands of rows a second; going through the driver's executemany with values
-already in the stored form (SQLite: hex UUIDs and UTC text times, as SQLAlchemy stores them; PostgreSQL: native
-values) costs a fraction of per-row type processing. The tables and columns are the ORM models' own.
+The routing log is written at thousands of rows a second. The inserts go through untyped Core table clauses
+with values already in their stored form (SQLite: hex UUIDs and UTC text times, exactly as SQLAlchemy stores
+them; PostgreSQL: native values), which skips per-value type processing but stays SQLAlchemy-built SQL. The
+tenant id is the session's context, set on every row; on PostgreSQL row-level security checks it as usual.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime
+
+from sqlalchemy import column, table
 
 from callvault.acd.agent_state import StateChange
 from callvault.acd.router import Decision
@@ -29,8 +31,9 @@ _DECISION_COLUMNS = (
 )
 
 
-def _insert(table: str, columns: Sequence[str], mark: str) -> str:
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"  # noqa: S608
+# Same names as the models' tables; no types, so no per-value processing.
+STATE_LOG = table("acd_agent_state_log", *(column(c) for c in _STATE_COLUMNS))
+DECISION_LOG = table("acd_routing_decisions", *(column(c) for c in _DECISION_COLUMNS))
 
 
 class LogRows:
@@ -38,9 +41,6 @@ class LogRows:
 
     def __init__(self, dialect: str) -> None:
         self.sqlite = dialect == "sqlite"
-        mark = "?" if self.sqlite else "%s"
-        self.state_sql = _insert("acd_agent_state_log", _STATE_COLUMNS, mark)
-        self.decision_sql = _insert("acd_routing_decisions", _DECISION_COLUMNS, mark)
         self._second = -1
         self._prefix = ""
 
@@ -58,36 +58,36 @@ class LogRows:
             self._prefix = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%d %H:%M:%S")
         return f"{self._prefix}.{int((seconds - whole) * 1_000_000):06d}"
 
-    def state_rows(self, tenant_id: uuid.UUID, changes: list[StateChange]) -> list[tuple[object, ...]]:
+    def state_rows(self, tenant_id: uuid.UUID, changes: list[StateChange]) -> list[dict[str, object]]:
         tenant, uid, time = self.uid(tenant_id), self.uid, self.time
         return [
-            (
-                tenant,
-                c.seq,
-                uid(c.agent_id),
-                c.state.value,
-                c.reason,
-                uid(c.call_id),
-                time(c.at),
-                time(c.idle_since) if c.idle_since is not None else None,
-            )
+            {
+                "tenant_id": tenant,
+                "seq": c.seq,
+                "agent_id": uid(c.agent_id),
+                "state": c.state.value,
+                "reason": c.reason,
+                "call_id": uid(c.call_id),
+                "at": time(c.at),
+                "idle_since": time(c.idle_since) if c.idle_since is not None else None,
+            }
             for c in changes
         ]
 
-    def decision_rows(self, tenant_id: uuid.UUID, decisions: list[Decision]) -> list[tuple[object, ...]]:
+    def decision_rows(self, tenant_id: uuid.UUID, decisions: list[Decision]) -> list[dict[str, object]]:
         tenant, uid, time = self.uid(tenant_id), self.uid, self.time
         return [
-            (
-                tenant,
-                d.seq,
-                d.kind,
-                uid(d.call_id),
-                uid(d.queue_id),
-                uid(d.agent_id),
-                time(d.at),
-                d.priority,
-                int(d.wait * 1000),
-                d.target,
-            )
+            {
+                "tenant_id": tenant,
+                "seq": d.seq,
+                "kind": d.kind,
+                "call_id": uid(d.call_id),
+                "queue_id": uid(d.queue_id),
+                "agent_id": uid(d.agent_id),
+                "at": time(d.at),
+                "priority": d.priority,
+                "wait_ms": int(d.wait * 1000),
+                "target": d.target,
+            }
             for d in decisions
         ]

@@ -10,12 +10,12 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from callvault.acd import rebuild
 from callvault.acd.agent_state import AgentState, StateChange
-from callvault.acd.log_rows import LogRows
+from callvault.acd.log_rows import DECISION_LOG, STATE_LOG, LogRows
 from callvault.acd.models import AcdAgent, AcdAgentSkill, AcdPauseReason, AcdQueue
 from callvault.acd.router import Decision, Offer, Router
 from callvault.acd.schemas import (
@@ -206,8 +206,9 @@ def change_agent_state(
     )
     outbox.emit(session, tenant_slug=actor.tenant_slug, name="acd.agent.state_changed", payload=payload)
     connection = session.connection()
-    rows = LogRows(connection.dialect.name)
-    connection.exec_driver_sql(rows.state_sql, rows.state_rows(current_tenant(session), [change]))
+    connection.execute(
+        insert(STATE_LOG), LogRows(connection.dialect.name).state_rows(current_tenant(session), [change])
+    )
     del router.state_changes[pending]
     session.commit()
     return offers
@@ -235,9 +236,9 @@ def record_routing(
     connection = session.connection()
     rows = LogRows(connection.dialect.name)
     if decisions:
-        connection.exec_driver_sql(rows.decision_sql, rows.decision_rows(tenant_id, decisions))
+        connection.execute(insert(DECISION_LOG), rows.decision_rows(tenant_id, decisions))
     if state_changes:
-        connection.exec_driver_sql(rows.state_sql, rows.state_rows(tenant_id, state_changes))
+        connection.execute(insert(STATE_LOG), rows.state_rows(tenant_id, state_changes))
     first = min([d.seq for d in decisions[:1]] + [c.seq for c in state_changes[:1]], default=0)
     audit.record(
         session,
