@@ -208,3 +208,15 @@ def test_blended_agent_is_lent_to_the_dialer_only_when_ready() -> None:
     assert router.reserve_for_outbound(uuid.uuid4(), now=3) is None  # b is busy, a is not blended
     router.ring_no_answer(out, now=20)
     assert out not in router.calls and router.agents[b].state is S.PAUSED
+
+
+def test_an_offer_nobody_reports_on_times_out_as_ring_no_answer() -> None:
+    router, q, (a, b, _) = floor()
+    router.agent_ready(a, now=0)
+    router.agent_ready(b, now=1)
+    cid = uuid.uuid4()
+    router.enqueue(cid, queue_id=q.id, now=2)
+    assert router.tick(now=21) == []
+    offers = router.tick(now=22)
+    assert router.agents[a].state is S.PAUSED and router.agents[a].reason == RING_NO_ANSWER
+    assert [(o.call_id, o.agent_id) for o in offers] == [(cid, b)]

@@ -54,7 +54,10 @@ class Decision:
 class Router:
     """In-memory routing state of one tenant. Times are seconds since the epoch, passed in by the caller."""
 
-    def __init__(self, *, pause_reasons: frozenset[str] = frozenset(), first_seq: int = 1) -> None:
+    def __init__(
+        self, *, pause_reasons: frozenset[str] = frozenset(), first_seq: int = 1, ring_timeout_seconds: float = 20.0
+    ) -> None:
+        self.ring_timeout = ring_timeout_seconds
         self.queues: dict[uuid.UUID, RoutingQueue] = {}
         self.agents: dict[uuid.UUID, Agent] = {}
         self.calls: dict[uuid.UUID, Call] = {}
@@ -66,6 +69,9 @@ class Router:
         self._open_queues: set[uuid.UUID] = set()  # queues without skill requirements
         self._blended_idle: list[tuple[float, int, int, Agent]] = []
         self._wrap_ups: list[tuple[float, int, Agent]] = []
+        # Offers by deadline: if telephony never reports the outcome, tick() treats it as ring-no-answer,
+        # so no agent stays reserved for a call that went nowhere.
+        self._ringing: list[tuple[float, int, Call]] = []
         self._seq = itertools.count(first_seq)  # continues the stored log after a rebuild
 
     # --- configuration ---------------------------------------------------------------------------------------
@@ -311,7 +317,7 @@ class Router:
         return None
 
     def tick(self, *, now: float) -> list[Offer]:
-        """Time-driven rules: overflow on max wait, forced end of wrap-up past its limit."""
+        """Time-driven rules: overflow on max wait, ring timeout, forced end of wrap-up past its limit."""
         offers: list[Offer] = []
         for q in list(self.queues.values()):
             limit = q.config.max_wait_seconds
@@ -336,6 +342,10 @@ class Router:
                 )
                 self.calls[call.id] = moved
                 offers += self._overflow(moved, q, now, cause="max_wait")
+        while self._ringing and self._ringing[0][0] <= now:
+            deadline, _, call = heapq.heappop(self._ringing)
+            if call.state is CallState.OFFERED and call.offered_at + self.ring_timeout == deadline:
+                offers += self.ring_no_answer(call.id, now=now)
         while self._wrap_ups and self._wrap_ups[0][0] <= now:
             deadline, _, agent = heapq.heappop(self._wrap_ups)
             if agent.state is S.WRAP_UP and agent.wrap_up_deadline == deadline:
@@ -398,7 +408,8 @@ class Router:
 
     def _offer(self, call: Call, agent: Agent, q: RoutingQueue | None, now: float) -> Offer:
         assert agent.call is None and agent.state is S.READY
-        call.state, call.agent, agent.call = CallState.OFFERED, agent, call
+        call.state, call.agent, agent.call, call.offered_at = CallState.OFFERED, agent, call, now
+        heapq.heappush(self._ringing, (now + self.ring_timeout, self._next(), call))
         if q is not None:
             q.rr_counter += 1
             agent.rr_mark[q.id] = q.rr_counter

@@ -71,6 +71,7 @@ class Call:
     callback_number: str = ""  # set when the caller asked to be called back and keeps the place
     overflow_hops: int = 0
     answered_at: float = 0.0
+    offered_at: float = 0.0
 
 
 @dataclass(eq=False, slots=True)
