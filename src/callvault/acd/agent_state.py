@@ -70,3 +70,4 @@ class StateChange:
     reason: str = ""
     call_id: uuid.UUID | None = None
     idle_since: float | None = None
+    logged: bool = False  # already written by an action function; the batch writer skips it

@@ -48,7 +48,6 @@ class DecisionWriter:
             tenant_id=tenant_id, tenant_slug=tenant_slug, tenant_kind="institution", name="acd"
         )
         self._last = time.monotonic()
-        self._flush_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.batches = 0
@@ -66,7 +65,7 @@ class DecisionWriter:
 
     def flush(self) -> int:
         """Write everything pending now, in the calling thread."""
-        with self._flush_lock:
+        with self.router.log_lock:
             router = self.router
             n_decisions, n_changes = len(router.decisions), len(router.state_changes)
             self._last = time.monotonic()

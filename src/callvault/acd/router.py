@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import threading
 import uuid
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -58,6 +59,8 @@ class Router:
         self, *, pause_reasons: frozenset[str] = frozenset(), first_seq: int = 1, ring_timeout_seconds: float = 20.0
     ) -> None:
         self.ring_timeout = ring_timeout_seconds
+        # Held by the log writer while it takes a batch, and by an action that logs a change itself.
+        self.log_lock = threading.Lock()
         self.queues: dict[uuid.UUID, RoutingQueue] = {}
         self.agents: dict[uuid.UUID, Agent] = {}
         self.calls: dict[uuid.UUID, Call] = {}

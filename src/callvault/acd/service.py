@@ -191,26 +191,31 @@ def change_agent_state(
         raise InvalidInput.one("state", "only ready, paused and logged_out are set by hand")
     if not router.can_change(agent_id, state):
         raise Conflict("the agent cannot change state now (unknown, or in wrap-up)")
-    # The owner decides first, so an illegal move writes nothing; the log row is the one the owner produced.
-    pending = len(router.state_changes)
-    offers = _apply(router, agent_id=agent_id, state=state, reason=reason, now=now)
-    change = router.state_changes[pending]
+    # The owner decides first, so an illegal move writes nothing; the log row is the one the owner produced, and
+    # it is flagged so the batch writer does not write it a second time.
+    with router.log_lock:
+        pending = len(router.state_changes)
+        offers = _apply(router, agent_id=agent_id, state=state, reason=reason, now=now)
+        change = router.state_changes[pending]
+        change.logged = True
     payload = {"agent_id": str(agent_id), "state": state.value, "reason": reason, "at": at(now).isoformat()}
-    audit.record(
-        session,
-        actor=actor,
-        action="acd.agent.state_change",
-        object_type="acd_agent",
-        object_id=agent_id,
-        details={"state": state.value, "reason": reason},
-    )
-    outbox.emit(session, tenant_slug=actor.tenant_slug, name="acd.agent.state_changed", payload=payload)
-    connection = session.connection()
-    connection.execute(
-        insert(STATE_LOG), LogRows(connection.dialect.name).state_rows(current_tenant(session), [change])
-    )
-    del router.state_changes[pending]
-    session.commit()
+    try:
+        audit.record(
+            session,
+            actor=actor,
+            action="acd.agent.state_change",
+            object_type="acd_agent",
+            object_id=agent_id,
+            details={"state": state.value, "reason": reason},
+        )
+        outbox.emit(session, tenant_slug=actor.tenant_slug, name="acd.agent.state_changed", payload=payload)
+        connection = session.connection()
+        rows = LogRows(connection.dialect.name).state_rows(current_tenant(session), [change])
+        connection.execute(insert(STATE_LOG), rows)
+        session.commit()
+    except Exception:
+        change.logged = False  # let the batch writer log it if it has not taken it yet
+        raise
     return offers
 
 
@@ -237,8 +242,9 @@ def record_routing(
     rows = LogRows(connection.dialect.name)
     if decisions:
         connection.execute(insert(DECISION_LOG), rows.decision_rows(tenant_id, decisions))
-    if state_changes:
-        connection.execute(insert(STATE_LOG), rows.state_rows(tenant_id, state_changes))
+    unlogged = [c for c in state_changes if not c.logged]
+    if unlogged:
+        connection.execute(insert(STATE_LOG), rows.state_rows(tenant_id, unlogged))
     first = min([d.seq for d in decisions[:1]] + [c.seq for c in state_changes[:1]], default=0)
     audit.record(
         session,
@@ -253,4 +259,4 @@ def record_routing(
     }
     outbox.emit(session, tenant_slug=actor.tenant_slug, name="acd.routing.batch", payload=payload)
     session.commit()
-    return len(decisions) + len(state_changes)
+    return len(decisions) + len(unlogged)
