@@ -49,6 +49,11 @@ class LogRows:
             return None
         return value.hex if self.sqlite else value
 
+    @staticmethod
+    def hex_id(encoded: object) -> str:
+        """An id from an encoded row as 32 hex digits (SQLite rows hold it already)."""
+        return encoded if isinstance(encoded, str) else encoded.hex if isinstance(encoded, uuid.UUID) else ""
+
     def time(self, seconds: float) -> object:
         if not self.sqlite:
             return datetime.fromtimestamp(seconds, UTC)

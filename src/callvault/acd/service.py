@@ -240,8 +240,9 @@ def record_routing(
     tenant_id = current_tenant(session)
     connection = session.connection()
     rows = LogRows(connection.dialect.name)
-    if decisions:
-        connection.execute(insert(DECISION_LOG), rows.decision_rows(tenant_id, decisions))
+    decision_rows = rows.decision_rows(tenant_id, decisions)
+    if decision_rows:
+        connection.execute(insert(DECISION_LOG), decision_rows)
     unlogged = [c for c in state_changes if not c.logged]
     if unlogged:
         connection.execute(insert(STATE_LOG), rows.state_rows(tenant_id, unlogged))
@@ -252,10 +253,13 @@ def record_routing(
         action="acd.routing.batch",
         details={"decisions": len(decisions), "state_changes": len(state_changes), "first_seq": first},
     )
-    # Consoles need who got which call; compact rows keep the event small at thousands of decisions a second.
+    # Consoles need who got which call and the agents' new states; compact rows (ids as 32 hex digits, reused
+    # from the encoded rows where possible) keep the event cheap at thousands of decisions a second.
+    hex_id = rows.hex_id
     payload = {
-        "offers": [[str(d.call_id), str(d.agent_id), str(d.queue_id)] for d in decisions if d.kind == "offered"],
-        "agents": [[str(c.agent_id), c.state.value, c.reason] for c in state_changes],
+        "first_seq": first,
+        "offers": [[hex_id(r["call_id"]), hex_id(r["agent_id"])] for r in decision_rows if r["kind"] == "offered"],
+        "agents": [[c.agent_id.hex, c.state.value, c.reason] for c in state_changes],
     }
     outbox.emit(session, tenant_slug=actor.tenant_slug, name="acd.routing.batch", payload=payload)
     session.commit()
