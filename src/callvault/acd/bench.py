@@ -78,9 +78,19 @@ def _tenant_database(directory: Path) -> tuple[Database, uuid.UUID, str]:
 
 
 def run(
-    router: Router, *, name: str, agents: int, skills: int, decisions: int, seed: int, db: Database, tenant: uuid.UUID
+    router: Router,
+    *,
+    name: str,
+    agents: int,
+    skills: int,
+    decisions: int,
+    seed: int,
+    db: Database,
+    tenant: uuid.UUID,
+    write_log: bool = True,
 ) -> BenchResult:
-    """Drive `router` until it has made `decisions` offers; return throughput and latency."""
+    """Drive `router` until it has made `decisions` offers; return throughput and latency. Without `write_log`
+    the decisions are dropped instead of written, which shows what routing alone costs."""
     rng = random.Random(seed + 1)  # noqa: S311 -- simulated traffic
     queue_ids, agent_ids = build(router, agents=agents, skills=skills, seed=seed)
     writer = DecisionWriter(db, router=router, tenant_id=tenant, tenant_slug="benchbank", max_delay_seconds=0.1)
@@ -113,7 +123,8 @@ def run(
     latencies: list[int] = []
     made = 0
     perf = time.perf_counter_ns
-    writer.start()
+    if write_log:
+        writer.start()
     started, cpu_started = perf(), time.process_time()
     for step in range(steps):
         if made >= decisions:
@@ -144,7 +155,11 @@ def run(
             answer(offers)
         if waiting and picks[step] < 0.05:
             router.abandon(waiting.pop(), now=clock)
-    writer.stop()  # the run ends when the last decision is on disk
+        if not write_log and len(router.state_changes) > 8192:
+            router.decisions.clear()
+            router.state_changes.clear()
+    if write_log:
+        writer.stop()  # the run ends when the last decision is on disk
     seconds = (perf() - started) / 1e9
     cpu = time.process_time() - cpu_started
     ordered = sorted(latencies)
@@ -165,11 +180,14 @@ def run(
 
 
 def compare(*, agents: int, skills: int, decisions: int, baseline_decisions: int, seed: int) -> list[BenchResult]:
-    """The indexed router and the linear-scan baseline in the same run, each on a fresh SQLite file."""
+    """The indexed router and the linear-scan baseline in the same run, each on a fresh SQLite file, with the
+    log written and (to show routing alone) with decisions dropped."""
     results = []
-    for name, cls, count in (
-        ("indexed", Router, decisions),
-        ("linear-scan baseline", LinearScanRouter, baseline_decisions),
+    for name, cls, count, write_log in (
+        ("indexed", Router, decisions, True),
+        ("linear-scan baseline", LinearScanRouter, baseline_decisions, True),
+        ("indexed, no log", Router, decisions, False),
+        ("linear-scan, no log", LinearScanRouter, baseline_decisions, False),
     ):
         with tempfile.TemporaryDirectory(prefix="callvault-bench-acd-") as tmp:
             db, tenant_id, _ = _tenant_database(Path(tmp))
@@ -184,6 +202,7 @@ def compare(*, agents: int, skills: int, decisions: int, baseline_decisions: int
                         seed=seed,
                         db=db,
                         tenant=tenant_id,
+                        write_log=write_log,
                     )
                 )
             finally:
