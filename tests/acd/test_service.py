@@ -137,7 +137,16 @@ def test_rebuilt_owner_equals_the_one_that_wrote_it(db: Database, session: Sessi
     assert talking is not None
     agent_id = router.calls[talking].agent.id  # type: ignore[union-attr]
     router.finish_call(talking, now=now + 60)
-    router.end_wrap_up(agent_id, disposition="sold", now=now + 61, then=S.PAUSED, reason="lunch")
+    service.end_wrap_up(
+        session,
+        actor=me,
+        router=router,
+        agent_id=agent_id,
+        disposition="sold",
+        then=S.PAUSED,
+        reason="lunch",
+        now=now + 61,
+    )
     made = len(router.decisions)
     writer.flush()
     assert router.decisions == [] and router.state_changes == []

@@ -8,6 +8,7 @@ checked by the owner, which alone knows whether the agent was offered a call a m
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, insert, select
@@ -191,14 +192,62 @@ def change_agent_state(
         raise InvalidInput.one("state", "only ready, paused and logged_out are set by hand")
     if not router.can_change(agent_id, state):
         raise Conflict("the agent cannot change state now (unknown, or in wrap-up)")
+    return _log_owner_change(
+        session,
+        actor=actor,
+        router=router,
+        agent_id=agent_id,
+        apply=lambda: _apply(router, agent_id=agent_id, state=state, reason=reason, now=now),
+        details={"state": state.value, "reason": reason},
+        now=now,
+    )
+
+
+def end_wrap_up(
+    session: Session,
+    *,
+    actor: Principal,
+    router: Router,
+    agent_id: uuid.UUID,
+    disposition: str,
+    then: AgentState = AgentState.READY,
+    reason: str = "",
+    now: float,
+) -> list[Offer]:
+    """Close the agent's wrap-up with the call's disposition and go ready (maybe straight into a call), paused or
+    logged out."""
+    actor.require(HANDLE)
+    if actor.kind == "user" and actor.id != agent_id and not actor.has(CONFIGURE):
+        raise PermissionDenied("agents end only their own wrap-up")
+    return _log_owner_change(
+        session,
+        actor=actor,
+        router=router,
+        agent_id=agent_id,
+        apply=lambda: router.end_wrap_up(agent_id, disposition=disposition, now=now, then=then, reason=reason),
+        details={"state": then.value, "reason": reason, "disposition": disposition},
+        now=now,
+    )
+
+
+def _log_owner_change(
+    session: Session,
+    *,
+    actor: Principal,
+    router: Router,
+    agent_id: uuid.UUID,
+    apply: Callable[[], list[Offer]],
+    details: dict[str, str],
+    now: float,
+) -> list[Offer]:
     # The owner decides first, so an illegal move writes nothing; the log row is the one the owner produced, and
     # it is flagged so the batch writer does not write it a second time.
     with router.log_lock:
         pending = len(router.state_changes)
-        offers = _apply(router, agent_id=agent_id, state=state, reason=reason, now=now)
+        offers = apply()
         change = router.state_changes[pending]
         change.logged = True
-    payload = {"agent_id": str(agent_id), "state": state.value, "reason": reason, "at": at(now).isoformat()}
+    payload = {"agent_id": str(agent_id), **details, "at": at(now).isoformat()}
     try:
         audit.record(
             session,
@@ -206,7 +255,7 @@ def change_agent_state(
             action="acd.agent.state_change",
             object_type="acd_agent",
             object_id=agent_id,
-            details={"state": state.value, "reason": reason},
+            details=details,
         )
         outbox.emit(session, tenant_slug=actor.tenant_slug, name="acd.agent.state_changed", payload=payload)
         connection = session.connection()
