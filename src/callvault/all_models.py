@@ -1,5 +1,13 @@
 """Imports every domain's models so `Base.metadata` describes the whole schema (migrations, schema tests)."""
 
+from callvault.acd.models import (
+    AcdAgent,
+    AcdAgentSkill,
+    AcdAgentStateChange,
+    AcdPauseReason,
+    AcdQueue,
+    AcdRoutingDecision,
+)
 from callvault.core.models import Base
 from callvault.core.outbox_models import OutboxEvent
 from callvault.identity.models import (
@@ -15,6 +23,12 @@ from callvault.security.audit_models import AuditEvent
 from callvault.tenancy.models import Tenant
 
 __all__ = [
+    "AcdAgent",
+    "AcdAgentSkill",
+    "AcdAgentStateChange",
+    "AcdPauseReason",
+    "AcdQueue",
+    "AcdRoutingDecision",
     "ApiClient",
     "ApiNonce",
     "AuditEvent",

@@ -27,6 +27,9 @@ app = typer.Typer(
 )
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print side-by-side tables.")
 app.add_typer(bench_app, name="bench")
+from callvault.acd.cli import register as register_acd_bench  # noqa: E402
+
+register_acd_bench(bench_app)
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 app.add_typer(db_app, name="db")
 tenant_app = typer.Typer(no_args_is_help=True, help="Institutions (tenants).")

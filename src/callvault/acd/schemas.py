@@ -1,0 +1,88 @@
+"""Shapes of ACD configuration and events: queues, agents with skills, agent state changes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from callvault.core.schemas import ReadModel, StrictInput
+
+StrategyName = Literal["longest_idle", "most_skilled", "round_robin"]
+OverflowName = Literal["none", "queue", "voicemail", "callback"]
+SkillName = Field(min_length=1, max_length=60, pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+
+
+class QueueCreate(StrictInput):
+    name: str = Field(min_length=1, max_length=80)
+    requirements: dict[str, int] = Field(default_factory=dict, description="skill -> minimum proficiency 1..10")
+    priority: int = Field(default=0, ge=0, le=100)
+    strategy: StrategyName = "longest_idle"
+    max_wait_seconds: int | None = Field(default=None, ge=1)
+    max_length: int | None = Field(default=None, ge=0)
+    overflow: OverflowName = "none"
+    overflow_queue_id: uuid.UUID | None = None
+    service_level_seconds: int = Field(default=20, ge=1, le=3600)
+    service_level_target_pct: int = Field(default=80, ge=1, le=100)
+    wrap_up_seconds: int = Field(default=30, ge=0, le=3600)
+    disposition_required: bool = False
+    default_handle_seconds: int = Field(default=180, ge=1)
+
+
+class QueueUpdate(StrictInput):
+    requirements: dict[str, int] | None = None
+    priority: int | None = Field(default=None, ge=0, le=100)
+    strategy: StrategyName | None = None
+    max_wait_seconds: int | None = Field(default=None, ge=1)
+    max_length: int | None = Field(default=None, ge=0)
+    overflow: OverflowName | None = None
+    overflow_queue_id: uuid.UUID | None = None
+    service_level_seconds: int | None = Field(default=None, ge=1, le=3600)
+    service_level_target_pct: int | None = Field(default=None, ge=1, le=100)
+    wrap_up_seconds: int | None = Field(default=None, ge=0, le=3600)
+    disposition_required: bool | None = None
+
+
+class QueueRead(ReadModel):
+    id: uuid.UUID
+    name: str
+    requirements: dict[str, int]
+    priority: int
+    strategy: str
+    max_wait_seconds: int | None
+    max_length: int | None
+    overflow: str
+    overflow_queue_id: uuid.UUID | None
+    service_level_seconds: int
+    service_level_target_pct: int
+    wrap_up_seconds: int
+    disposition_required: bool
+    default_handle_seconds: int
+    created_at: datetime
+
+
+class AgentSkillsSet(StrictInput):
+    display_name: str = Field(default="", max_length=120)
+    skills: dict[str, int] = Field(default_factory=dict, description="skill -> proficiency 1..10")
+    blended: bool = False
+
+
+class AgentRead(ReadModel):
+    id: uuid.UUID
+    display_name: str
+    skills: dict[str, int]
+    blended: bool
+
+
+class PauseReasonCreate(StrictInput):
+    code: str = Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")
+    label: str = Field(default="", max_length=120)
+
+
+class AgentStateChangeRead(ReadModel):
+    agent_id: uuid.UUID
+    state: str
+    reason: str
+    at: datetime
