@@ -87,8 +87,11 @@ def test_cursor_pagination_walks_every_row_once(world: World, login: Any) -> Non
 def test_unstorable_text_is_rejected_not_a_server_error(client: TestClient) -> None:
     """Found by schemathesis on PostgreSQL: a NUL character or a lone surrogate used to reach the database."""
     for username in ("a\u0000b", "x\ud87ay"):
-        body = ('{"username": "' + username.encode("unicode_escape").decode().replace("\\x00", "\\u0000")
-                + '", "password": "whatever-123"}')
+        body = (
+            '{"username": "'
+            + username.encode("unicode_escape").decode().replace("\\x00", "\\u0000")
+            + '", "password": "whatever-123"}'
+        )
         r = client.post("/api/v1/auth/login", content=body.encode(), headers={"content-type": "application/json"})
         assert r.status_code == 422, r.text
         assert r.json()["errors"][0]["field"] == "username"

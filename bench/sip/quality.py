@@ -65,9 +65,7 @@ def compare(recording: Path, source: Path, *, skip_s: float = 0.5, block_s: floa
             continue
         gain = float(np.dot(ref, block) / max(np.dot(ref, ref), 1e-12))
         error = block - gain * ref
-        snrs.append(
-            10 * np.log10(max(np.dot(gain * ref, gain * ref), 1e-12) / max(np.dot(error, error), 1e-12))
-        )
+        snrs.append(10 * np.log10(max(np.dot(gain * ref, gain * ref), 1e-12) / max(np.dot(error, error), 1e-12)))
         gains.append(20 * np.log10(max(abs(gain), 1e-12)))
         rec_rms = np.sqrt(np.mean(block.reshape(-1, frame) ** 2, axis=1))
         ref_rms = np.sqrt(np.mean(ref.reshape(-1, frame) ** 2, axis=1))

@@ -241,9 +241,7 @@ def run_baresip(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     subprocess.run(["sox", str(args.source), str(prompt), "repeat", str(prompt_repeats(args))], check=True)
     confdir = workdir / "baresip"
     confdir.mkdir()
-    (confdir / "config").write_text(
-        BARESIP_CONFIG.format(max_calls=args.max_calls, prompt=prompt, recdir=recdir)
-    )
+    (confdir / "config").write_text(BARESIP_CONFIG.format(max_calls=args.max_calls, prompt=prompt, recdir=recdir))
     (confdir / "accounts").write_text("<sip:ua@127.0.0.1>;regint=0;answermode=auto;audio_codecs=PCMU,PCMA\n")
     life = int(args.hold + args.calls / args.rate + 40)
     proc = subprocess.Popen(
@@ -324,9 +322,7 @@ def summarise(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("stack", choices=["pjsua2", "baresip", "refusal"])
     parser.add_argument("--calls", type=int, default=8)
     parser.add_argument("--hold", type=float, default=20.0)

@@ -27,9 +27,6 @@ app = typer.Typer(
 )
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print side-by-side tables.")
 app.add_typer(bench_app, name="bench")
-from callvault.acd.cli import register as register_acd_bench  # noqa: E402
-
-register_acd_bench(bench_app)
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 app.add_typer(db_app, name="db")
 tenant_app = typer.Typer(no_args_is_help=True, help="Institutions (tenants).")
@@ -288,9 +285,11 @@ def demo(
 
 def _register_benchmarks() -> None:
     """Each domain contributes its `callvault bench ...` command."""
+    from callvault.acd.cli import register as register_acd_bench
     from callvault.contacts.cli import register as register_import_bench
     from callvault.dialer.cli import register as register_dialer_bench
 
+    register_acd_bench(bench_app)
     register_import_bench(bench_app)
     register_dialer_bench(bench_app)
 

@@ -20,9 +20,7 @@ from callvault.contacts.validate import Contact
 MAPPING = ColumnMapping(phones=("手机",), name="姓名")
 
 
-def _import(
-    path: Path, tmp_path: Path, **options: object
-) -> tuple[ImportResult, MemorySink, list[list[str]]]:
+def _import(path: Path, tmp_path: Path, **options: object) -> tuple[ImportResult, MemorySink, list[list[str]]]:
     sink = MemorySink()
     options.setdefault("mapping", MAPPING)
     result = run_import(path, sink=sink, report_path=tmp_path / "errors.csv", **options)  # type: ignore[arg-type]
@@ -133,9 +131,7 @@ def test_json_and_ndjson_guess_the_mapping(tmp_path: Path) -> None:
 def test_fixed_width(tmp_path: Path) -> None:
     layout = tmp_path / "layout.json"
     layout.write_text(
-        json.dumps(
-            {"fields": [{"name": "姓名", "start": 1, "width": 8}, {"name": "手机", "start": 9, "width": 11}]}
-        ),
+        json.dumps({"fields": [{"name": "姓名", "start": 1, "width": 8}, {"name": "手机", "start": 9, "width": 11}]}),
         encoding="utf-8",
     )
     (tmp_path / "list.txt").write_bytes("张三    13800138000\r\n李四    119\r\n".encode("gb18030"))
@@ -184,17 +180,13 @@ class CrashingSink:
         return list(self.inner.accepted_primary_phones())
 
 
-@pytest.mark.parametrize(
-    ("fmt", "crash_at", "after_rows"), [("csv", 3, False), ("csv", 5, True), ("csv", 1, True)]
-)
+@pytest.mark.parametrize(("fmt", "crash_at", "after_rows"), [("csv", 3, False), ("csv", 5, True), ("csv", 1, True)])
 def test_crash_and_resume_loses_nothing_and_repeats_nothing(
     tmp_path: Path, fmt: str, crash_at: int, after_rows: bool
 ) -> None:
     source = _big_list(tmp_path / "list.csv", 1000)
     clean_sink = MemorySink()
-    clean = run_import(
-        source, mapping=MAPPING, sink=clean_sink, report_path=tmp_path / "clean.csv", batch_rows=97
-    )
+    clean = run_import(source, mapping=MAPPING, sink=clean_sink, report_path=tmp_path / "clean.csv", batch_rows=97)
 
     store = tmp_path / "contacts.jsonl"
     crashing = CrashingSink(JsonlSink(store, durable=False), crash_at, after_rows=after_rows)
@@ -232,9 +224,7 @@ def test_resume_in_every_format(tmp_path: Path, fmt: str, xlsx: Callable[..., Pa
     layout = None
     if fmt == "ndjson":
         path = tmp_path / "l.ndjson"
-        path.write_text(
-            "".join(json.dumps({"姓名": n, "手机": p}) + "\n" for n, p in records), encoding="utf-8"
-        )
+        path.write_text("".join(json.dumps({"姓名": n, "手机": p}) + "\n" for n, p in records), encoding="utf-8")
     elif fmt == "json":
         path = tmp_path / "l.json"
         path.write_text(json.dumps([{"姓名": n, "手机": p} for n, p in records], indent=2), encoding="utf-8")
@@ -256,9 +246,7 @@ def test_resume_in_every_format(tmp_path: Path, fmt: str, xlsx: Callable[..., Pa
             )
         )
     clean = MemorySink()
-    run_import(
-        path, mapping=MAPPING, layout=layout, sink=clean, report_path=tmp_path / "c.csv", batch_rows=10
-    )
+    run_import(path, mapping=MAPPING, layout=layout, sink=clean, report_path=tmp_path / "c.csv", batch_rows=10)
     partial = MemorySink()
     seen: list[Checkpoint] = []
 

@@ -167,9 +167,7 @@ def test_not_a_workbook(tmp_path: Path) -> None:
 
 
 def test_json_array_streams_in_small_chunks(tmp_path: Path) -> None:
-    items = [
-        {"name": f"客户{i}", "phone": 13800138000 + i, "vip": i % 2 == 0, "note": None} for i in range(30)
-    ]
+    items = [{"name": f"客户{i}", "phone": 13800138000 + i, "vip": i % 2 == 0, "note": None} for i in range(30)]
     path = _write(tmp_path, "list.json", json.dumps(items, ensure_ascii=False, indent=1).encode())
     assert detect_format(path) is SourceFormat.JSON
     rows = list(JsonArrayReader(path, chunk_chars=7).rows())
@@ -180,9 +178,7 @@ def test_json_array_streams_in_small_chunks(tmp_path: Path) -> None:
 
 
 def test_json_bad_elements_and_truncation(tmp_path: Path) -> None:
-    path = _write(
-        tmp_path, "bad.json", b'[{"phone": "1"}, 5, {"phone": {"x": 1}}, {"phone": 1.38e10},\n{"pho'
-    )
+    path = _write(tmp_path, "bad.json", b'[{"phone": "1"}, 5, {"phone": {"x": 1}}, {"phone": 1.38e10},\n{"pho')
     rows = list(JsonArrayReader(path).rows())
     assert [r.problem is None for r in rows] == [True, False, False, True, False]
     assert rows[3].fields["phone"] == "1.38e10"  # kept as text: validation refuses it as lossy
@@ -227,9 +223,7 @@ def test_fixed_width_in_gbk_bytes(tmp_path: Path) -> None:
 
 
 def test_fixed_width_cut_character_is_reported(tmp_path: Path) -> None:
-    layout = parse_layout(
-        {"fields": [{"name": "name", "start": 1, "width": 3}, {"name": "p", "start": 4, "width": 2}]}
-    )
+    layout = parse_layout({"fields": [{"name": "name", "start": 1, "width": 3}, {"name": "p", "start": 4, "width": 2}]})
     rows = list(FixedWidthReader(_write(tmp_path, "cut.txt", "张三12\n".encode("gbk")), layout).rows())
     assert rows[0].problem is not None
     assert "cut" in rows[0].problem
@@ -252,9 +246,7 @@ def test_invalid_layouts(layout: dict) -> None:
 
 
 def test_layout_files_json_and_yaml(tmp_path: Path) -> None:
-    (tmp_path / "layout.yaml").write_text(
-        "fields:\n  - {name: phone, start: 1, width: 11}\n", encoding="utf-8"
-    )
+    (tmp_path / "layout.yaml").write_text("fields:\n  - {name: phone, start: 1, width: 11}\n", encoding="utf-8")
     (tmp_path / "layout.json").write_text('{"fields": [{"name": "phone", "start": 1, "width": 11}]}')
     data = _write(tmp_path, "list.dat", b"13800138000\n")
     for layout in ("layout.yaml", "layout.json"):

@@ -76,9 +76,7 @@ def test_rejections_name_the_column_and_mask_the_value() -> None:
     bad_id = validator.validate(_row(姓名="A", 手机="13800138000", 身份证="110105194912310021"))
     assert isinstance(bad_id, Rejection)
     assert bad_id.value == "**************0021"
-    unreadable = validator.validate(
-        SourceRow.from_fields(9, {}, Position(0, 9), "row has 3 fields, the header has 2")
-    )
+    unreadable = validator.validate(SourceRow.from_fields(9, {}, Position(0, 9), "row has 3 fields, the header has 2"))
     assert unreadable == Rejection(9, "", "row.unreadable", "row has 3 fields, the header has 2")
 
 
@@ -144,9 +142,7 @@ def test_batch_validation_equals_row_by_row(tmp_path: Path) -> None:
         st.fixed_dictionaries(
             {},
             optional={
-                "手机": st.sampled_from(
-                    ["13800138000", "", " ", "13800138000 ", "110", "1.38E+10", "14000000000"]
-                ),
+                "手机": st.sampled_from(["13800138000", "", " ", "13800138000 ", "110", "1.38E+10", "14000000000"]),
                 "电话": st.sampled_from(["13800138000", "13900139000", "", "010-88886666"]),
                 "姓名": st.sampled_from(["张三", "", " 李四 ", "a\x01", "王" * 70]),
                 "身份证": st.sampled_from([VALID_ID, VALID_ID.lower(), "110105194912310021", "", " "]),
@@ -163,9 +159,7 @@ def test_batch_validation_equals_row_by_row_on_odd_cells(
     records: list[dict[str, str]], broken: list[bool], trim: bool
 ) -> None:
     rows = [
-        SourceRow.from_fields(
-            i + 2, r, Position(i, i + 2), "ragged" if i < len(broken) and broken[i] else None
-        )
+        SourceRow.from_fields(i + 2, r, Position(i, i + 2), "ragged" if i < len(broken) and broken[i] else None)
         for i, r in enumerate(records)
     ]
     validator = RowValidator(replace(MAPPING, trim=trim))

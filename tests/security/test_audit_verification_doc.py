@@ -68,9 +68,7 @@ def test_doc_openssl_spot_check_verifies_a_checkpoint(tmp_path: Path) -> None:
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
 def test_doc_fingerprint_and_record_hash_spot_checks(tmp_path: Path) -> None:
     export(tmp_path, RECORDS, CHECKPOINTS)
-    fingerprint = (
-        "openssl pkey -pubin -in audit-signing-public.pem -outform DER | tail -c 32 | openssl dgst -sha256"
-    )
+    fingerprint = "openssl pkey -pubin -in audit-signing-public.pem -outform DER | tail -c 32 | openssl dgst -sha256"
     out = subprocess.run(["sh", "-c", fingerprint], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert SIGNER.key_id.removeprefix("ed25519:") in out.stdout
     script = next(b for b in blocks("sh") if "dgst" in b and "PREV" in b)
@@ -79,7 +77,5 @@ def test_doc_fingerprint_and_record_hash_spot_checks(tmp_path: Path) -> None:
         "PREV": RECORDS[4].hash,
         "PATH": os.environ["PATH"],
     }
-    out = subprocess.run(
-        ["sh", "-c", script], cwd=tmp_path, capture_output=True, text=True, check=True, env=env
-    )
+    out = subprocess.run(["sh", "-c", script], cwd=tmp_path, capture_output=True, text=True, check=True, env=env)
     assert RECORDS[5].hash in out.stdout

@@ -44,9 +44,7 @@ N = 30
 EVERY = 5
 
 
-def build_chain(
-    tenant: str = "inst-a", n: int = N, every: int = EVERY
-) -> tuple[list[AuditRecord], list[Checkpoint]]:
+def build_chain(tenant: str = "inst-a", n: int = N, every: int = EVERY) -> tuple[list[AuditRecord], list[Checkpoint]]:
     """`n` records, a checkpoint every `every` records and one on the last record."""
     writer = ChainWriter(
         SIGNER, CheckpointPolicy(every_records=every, every_seconds=3600), head=ChainHead.genesis(tenant)

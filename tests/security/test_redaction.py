@@ -49,9 +49,7 @@ def _assert_masked_at(canonical: str, written: str, output: str, at: int) -> Non
     s1=separators,
     s2=separators,
 )
-def test_embedded_value_never_survives(
-    value: tuple[str, str], before: str, after: str, s1: str, s2: str
-) -> None:
+def test_embedded_value_never_survives(value: tuple[str, str], before: str, after: str, s1: str, s2: str) -> None:
     canonical, written = value
     prefix = before + s1
     text = prefix + written + s2 + after

@@ -45,9 +45,7 @@ def test_phone_spellings_normalise_to_one_index(phone: str) -> None:
     ]
     indexes = {INDEX.phone(s, tenant_id=TENANT_A, scope="contact.phone") for s in spellings}
     assert len(indexes) == 1
-    assert INDEX.matches(
-        indexes.pop(), phone, tenant_id=TENANT_A, scope="contact.phone", normalizer=normalize_phone
-    )
+    assert INDEX.matches(indexes.pop(), phone, tenant_id=TENANT_A, scope="contact.phone", normalizer=normalize_phone)
 
 
 @pytest.mark.sec("SEC-27")

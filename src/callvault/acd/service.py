@@ -28,15 +28,16 @@ from callvault.acd.schemas import (
     QueueUpdate,
 )
 from callvault.core import outbox
-from callvault.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from callvault.core.errors import Conflict, InvalidInput, NotFound
 from callvault.core.tenant_context import current_tenant
 from callvault.security import audit
 from callvault.security.principal import Principal
 
-# Queue and skill set-up is the institution administrator's job, like user management; agents change their
-# own state, supervisors (user.manage) anybody's.
-CONFIGURE = "user.manage"
+# Queue and skill set-up needs queue.manage; agents change their own state (agent.handle), supervisors anybody's
+# (agent.supervise).
+CONFIGURE = "queue.manage"
 HANDLE = "agent.handle"
+SUPERVISE = "agent.supervise"
 MANUAL_STATES = frozenset({AgentState.READY, AgentState.PAUSED, AgentState.LOGGED_OUT})
 
 
@@ -185,9 +186,7 @@ def change_agent_state(
     now: float,
 ) -> list[Offer]:
     """Log in (ready), pause with a reason code, or log out. Returns the offers made if the agent got a call."""
-    actor.require(HANDLE)
-    if actor.kind == "user" and actor.id != agent_id and not actor.has(CONFIGURE):
-        raise PermissionDenied("agents change only their own state")
+    actor.require(HANDLE if actor.kind == "user" and actor.id == agent_id else SUPERVISE)
     if state not in MANUAL_STATES:
         raise InvalidInput.one("state", "only ready, paused and logged_out are set by hand")
     if not router.can_change(agent_id, state):
@@ -216,9 +215,7 @@ def end_wrap_up(
 ) -> list[Offer]:
     """Close the agent's wrap-up with the call's disposition and go ready (maybe straight into a call), paused or
     logged out."""
-    actor.require(HANDLE)
-    if actor.kind == "user" and actor.id != agent_id and not actor.has(CONFIGURE):
-        raise PermissionDenied("agents end only their own wrap-up")
+    actor.require(HANDLE if actor.kind == "user" and actor.id == agent_id else SUPERVISE)
     return _log_owner_change(
         session,
         actor=actor,

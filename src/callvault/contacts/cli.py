@@ -39,8 +39,7 @@ def _print_table(figures: dict[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(
-        title=f"List import, {figures['rows']:,} rows ({figures['file_mb']} MB CSV), median of "
-        f"{figures['repeat']}"
+        title=f"List import, {figures['rows']:,} rows ({figures['file_mb']} MB CSV), median of {figures['repeat']}"
     )
     for column in ("mode", "seconds", "rows/s", "CPU s", "rows/CPU s", "peak RSS (MB)"):
         table.add_column(column, justify="left" if column == "mode" else "right")

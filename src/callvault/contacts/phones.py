@@ -60,9 +60,7 @@ EMERGENCY_NUMBERS: Final = frozenset(
 _EMERGENCY_PATTERN: Final = "|".join(sorted(EMERGENCY_NUMBERS, key=len, reverse=True))
 # Variants with a country code and/or an area code: "+86 110", "010-110", "0755 119", "+86 10 120".
 _AREA_CODE: Final = r"(?:10|2\d|[3-9]\d\d)"
-_EMERGENCY_RE: Final = re.compile(
-    rf"(?:(?:\+|00)?86(?:0?{_AREA_CODE})?|0{_AREA_CODE})?(?:{_EMERGENCY_PATTERN})"
-)
+_EMERGENCY_RE: Final = re.compile(rf"(?:(?:\+|00)?86(?:0?{_AREA_CODE})?|0{_AREA_CODE})?(?:{_EMERGENCY_PATTERN})")
 
 _FULL_WIDTH: Final = {0xFF10 + i: ord("0") + i for i in range(10)} | {
     0xFF0B: "+",  # full-width plus
@@ -104,9 +102,7 @@ def clean_phone_text(raw: str) -> str:
     if decimal:  # "13800138000.0": a number that went through a float, still exact
         return decimal.group(1)
     if _EXTENSION_RE.search(text):
-        raise PhoneRejected(
-            "phone.extension", "extensions and multiple numbers in one cell are not supported"
-        )
+        raise PhoneRejected("phone.extension", "extensions and multiple numbers in one cell are not supported")
     text = _SEPARATORS_RE.sub("", text)
     if not _DIALABLE_RE.fullmatch(text):
         raise PhoneRejected("phone.not_digits", "phone number contains characters other than digits")

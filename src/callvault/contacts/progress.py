@@ -18,9 +18,7 @@ _BYTE_POSITIONS = frozenset({SourceFormat.CSV, SourceFormat.NDJSON, SourceFormat
 
 
 @contextmanager
-def import_progress(
-    path: Path, fmt: SourceFormat, *, console: Console | None = None
-) -> Iterator[ProgressCallback]:
+def import_progress(path: Path, fmt: SourceFormat, *, console: Console | None = None) -> Iterator[ProgressCallback]:
     """Show a bar (bytes read for line formats, rows for workbooks and JSON) with the running counters."""
     by_bytes = fmt in _BYTE_POSITIONS
     columns = (

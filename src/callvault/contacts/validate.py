@@ -60,9 +60,7 @@ class Contact(NamedTuple):
 
 
 # Tuples built without the Python-level NamedTuple.__new__ (millions per import).
-new_contact: Callable[
-    [tuple[int, tuple[Phone, ...], str, str | None, str | None, dict[str, str] | None]], Contact
-]
+new_contact: Callable[[tuple[int, tuple[Phone, ...], str, str | None, str | None, dict[str, str] | None]], Contact]
 new_contact = partial(tuple.__new__, Contact)
 new_phone: Callable[[tuple[str, PhoneType]], Phone] = partial(tuple.__new__, Phone)
 
@@ -154,9 +152,7 @@ class RowValidator:
                 value = fields.get(column, "")
                 value = value.strip() if mapping.trim else value
                 if len(value) > MAX_CUSTOM_CHARS:
-                    return Rejection(
-                        line, column, "custom.too_long", f"longer than {MAX_CUSTOM_CHARS} characters"
-                    )
+                    return Rejection(line, column, "custom.too_long", f"longer than {MAX_CUSTOM_CHARS} characters")
                 custom[target] = value
         return Contact(line, tuple(phones), name, id_number, card, custom)
 
@@ -177,9 +173,7 @@ class RowValidator:
             matches = map(MOBILE_RE.fullmatch, values)
             # Plain mobiles are built directly; other non-empty cells take the full normalisation.
             objects = [
-                new_phone(("+86" + v, _MOBILE))
-                if m is not None
-                else (_phone_or_none(v, self.region) if v else None)
+                new_phone(("+86" + v, _MOBILE)) if m is not None else (_phone_or_none(v, self.region) if v else None)
                 for v, m in zip(values, matches, strict=True)
             ]
             clean = [c and (o is not None or not v) for c, v, o in zip(clean, values, objects, strict=True)]
@@ -187,10 +181,7 @@ class RowValidator:
         names: list[str] | None = None
         if mapping.name is not None:
             names = list(map(str.strip, cells[mapping.name])) if mapping.trim else list(cells[mapping.name])
-            clean = [
-                c and 0 < len(n) <= MAX_NAME_CHARS and n.isprintable()
-                for c, n in zip(clean, names, strict=True)
-            ]
+            clean = [c and 0 < len(n) <= MAX_NAME_CHARS and n.isprintable() for c, n in zip(clean, names, strict=True)]
         ids: Sequence[str] | None = None
         if mapping.id_number is not None:
             ids = cells[mapping.id_number]
@@ -219,9 +210,7 @@ class RowValidator:
                     names if names is not None else [""] * count,
                     [v or None for v in ids] if ids is not None else blank,
                     [v or None for v in cards] if cards is not None else blank,
-                    list(
-                        map(dict, map(partial(zip, [t for t, _ in self._custom]), zip(*customs, strict=True)))
-                    )
+                    list(map(dict, map(partial(zip, [t for t, _ in self._custom]), zip(*customs, strict=True))))
                     if customs
                     else blank,
                     strict=True,
@@ -266,9 +255,7 @@ def _column_cells(rows: Sequence[SourceRow], names: list[str]) -> dict[str, Sequ
             values = map(_VALUES_OF, rows)
             if len(indices) == 1:
                 return {names[0]: list(map(operator.itemgetter(indices[0]), values))}
-            return dict(
-                zip(names, zip(*map(operator.itemgetter(*indices), values), strict=True), strict=True)
-            )
+            return dict(zip(names, zip(*map(operator.itemgetter(*indices), values), strict=True), strict=True))
     records = [row.fields for row in rows]
     return {name: [record.get(name, "") for record in records] for name in names}
 

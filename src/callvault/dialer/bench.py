@@ -38,9 +38,7 @@ METRICS = (
 )
 
 
-def load_scenarios(
-    path: Path, *, hours: float | None = None, warmup_s: float | None = None
-) -> list[Scenario]:
+def load_scenarios(path: Path, *, hours: float | None = None, warmup_s: float | None = None) -> list[Scenario]:
     """Read a scenario CSV with columns family,agents,p_live,aht_s[,dial_resolution_s]."""
     with path.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))

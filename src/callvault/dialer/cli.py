@@ -58,9 +58,7 @@ def print_tables(
     """One table per family: occupancy and abandon rate per policy, with the optimum or references."""
     ours = "callvault" if "callvault" in policies else policies[-1]
     for family in sorted({r.family for r in results}):
-        table = Table(
-            title=f"Family {family}: occupancy (mean±95% CI) and abandon % per policy", show_lines=False
-        )
+        table = Table(title=f"Family {family}: occupancy (mean±95% CI) and abandon % per policy", show_lines=False)
         for col in ("N", "p", "AHT"):
             table.add_column(col, justify="right")
         for pol in policies:
@@ -103,8 +101,7 @@ def print_tables(
         console.print(table)
         if gaps:
             console.print(
-                f"Family M gap to optimum ({ours}): "
-                f"median {statistics.median(gaps):+.4f}, max {max(gaps):+.4f}"
+                f"Family M gap to optimum ({ours}): median {statistics.median(gaps):+.4f}, max {max(gaps):+.4f}"
             )
 
 
@@ -128,12 +125,8 @@ def register(bench_app: typer.Typer) -> None:
         ] = None,
         policies: Annotated[str, typer.Option(help="Comma-separated policies.")] = ",".join(POLICY_NAMES),
         seeds: Annotated[int, typer.Option(min=1, help="Seeds per cell (same calls for every policy).")] = 5,
-        hours: Annotated[
-            float | None, typer.Option(help="Measured shift length; family default if unset.")
-        ] = None,
-        warmup: Annotated[
-            float | None, typer.Option(help="Warm-up minutes; family default if unset.")
-        ] = None,
+        hours: Annotated[float | None, typer.Option(help="Measured shift length; family default if unset.")] = None,
+        warmup: Annotated[float | None, typer.Option(help="Warm-up minutes; family default if unset.")] = None,
         workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
         optimum: Annotated[Path | None, typer.Option(help="markov_optimum.csv")] = None,

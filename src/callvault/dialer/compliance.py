@@ -180,9 +180,7 @@ class CompliancePacing:
 
     def decide(self, obs: PacingObservation) -> int:
         counts = [self.ledger.window(w, obs.now_s) for w in self.windows]
-        self.braking = any(
-            c.abandoned + self.reserve_abandons > self.cap * max(c.live, self.min_live) for c in counts
-        )
+        self.braking = any(c.abandoned + self.reserve_abandons > self.cap * max(c.live, self.min_live) for c in counts)
         target = self.paced_target(counts)
         pace_to = getattr(self.inner, "pace_to", None)
         if target is not None and pace_to is not None:

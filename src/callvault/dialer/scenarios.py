@@ -111,9 +111,7 @@ class CallStreams:
         return v
 
 
-def dial_outcome(
-    sc: Scenario, t_s: float, u: tuple[float, float, float, float]
-) -> tuple[DialOutcome, float, bool]:
+def dial_outcome(sc: Scenario, t_s: float, u: tuple[float, float, float, float]) -> tuple[DialOutcome, float, bool]:
     """(outcome the dialer sees, seconds until it resolves, whether a person actually answered)."""
     u_live, u_kind, z, x = u
     p = sc.p_at(t_s)

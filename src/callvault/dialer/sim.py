@@ -265,9 +265,7 @@ class ShiftSimulator:
                 if now >= measure_from:
                     res.dials += n
                 if logged_in > 0:
-                    res.peak_outstanding_per_agent = max(
-                        res.peak_outstanding_per_agent, len(ringing) / logged_in
-                    )
+                    res.peak_outstanding_per_agent = max(res.peak_outstanding_per_agent, len(ringing) / logged_in)
         res.wall_s = time.perf_counter() - wall0
         res.cpu_s = time.process_time() - cpu0
         res.occupancy = busy_int / login_int if login_int > 0 else 0.0

@@ -42,6 +42,8 @@ CATALOGUE: dict[str, Permission] = {
         Permission("recording.play", Scope.INSTITUTION, "Stream recordings (audited)"),
         Permission("recording.download", Scope.INSTITUTION, "Download recordings (audited)"),
         Permission("agent.handle", Scope.ANY, "Take calls at the agent desktop"),
+        Permission("agent.supervise", Scope.ANY, "Force agents' states; listen, whisper, barge"),
+        Permission("queue.manage", Scope.ANY, "Create and change queues, skills and pause reasons"),
         Permission("billing.read", Scope.ANY, "View tariffs and invoices"),
     )
 }
@@ -79,6 +81,7 @@ _INSTITUTION_ROLES = (
                 "contact.import",
                 "contact.read",
                 "billing.read",
+                "queue.manage",
             }
         ),
         True,
@@ -86,7 +89,17 @@ _INSTITUTION_ROLES = (
     BuiltinRole(
         "supervisor",
         "Supervises agents and queues; listens to recordings",
-        frozenset({"user.read", "report.read", "recording.play", "contact.read", "campaign.start"}),
+        frozenset(
+            {
+                "user.read",
+                "report.read",
+                "recording.play",
+                "contact.read",
+                "campaign.start",
+                "agent.supervise",
+                "queue.manage",
+            }
+        ),
         True,
     ),
     # Separation of duties: only the auditor reads the audit trail, and it changes nothing.

@@ -158,9 +158,7 @@ class CheckpointSigner:
 
     def public_key_pem(self) -> bytes:
         """The verification key as PEM (SubjectPublicKeyInfo), to hand to the institution."""
-        return self.public_key.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        return self.public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
     def sign(self, head: ChainHead, *, at: datetime) -> Checkpoint:
         """Sign the chain head."""

@@ -9,9 +9,7 @@ from pathlib import Path
 from callvault.security.errors import VaultKeyError
 
 
-def read_private_file(
-    path: str | os.PathLike[str], *, what: str, max_bytes: int, exact: bool = False
-) -> bytes:
+def read_private_file(path: str | os.PathLike[str], *, what: str, max_bytes: int, exact: bool = False) -> bytes:
     """Read a regular file that group and others cannot access; raise `VaultKeyError` otherwise.
 
     With `exact`, the file must hold exactly `max_bytes` bytes.

@@ -32,9 +32,7 @@ _MAX_DEPTH: Final = 16
 
 _DIGIT = "0-9\uff10-\uff19"  # ASCII and full-width digits (common in Chinese text)
 # A run: at least _MIN_DIGITS digits, joined by at most one space, dash or ") " (shorter runs never match).
-_RUN = re.compile(
-    rf"[+(]?[{_DIGIT}](?:(?:[ \-]|\) ?)?[{_DIGIT}]){{{_MIN_DIGITS - 1},}}(?:[Xx](?![A-Za-z0-9]))?"
-)
+_RUN = re.compile(rf"[+(]?[{_DIGIT}](?:(?:[ \-]|\) ?)?[{_DIGIT}]){{{_MIN_DIGITS - 1},}}(?:[Xx](?![A-Za-z0-9]))?")
 _GROUP = re.compile(r"[0-9]+[Xx]?")
 _UUID = re.compile(
     r"(?<![0-9A-Za-z-])[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![0-9A-Za-z-])"
@@ -270,9 +268,7 @@ def _format_exc_info(exc_info: Any) -> str | None:
     return None
 
 
-def redact_event_dict(
-    logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
+def redact_event_dict(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: redact every value of the event, and render `exc_info` to redacted text.
 
     Place it last before the renderer (after `format_exc_info` if that is used), so nothing added by a later

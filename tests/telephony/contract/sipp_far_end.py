@@ -140,11 +140,7 @@ _RESPONSE_HEADERS = """\
 
 
 def _response(code: int, reason: str, *, sdp: bool = False) -> str:
-    body = (
-        "Content-Type: application/sdp\n      Content-Length: [len]\n\n" + _SDP
-        if sdp
-        else "Content-Length: 0"
-    )
+    body = "Content-Type: application/sdp\n      Content-Length: [len]\n\n" + _SDP if sdp else "Content-Length: 0"
     return (
         f"  <send>\n    <![CDATA[\n      SIP/2.0 {code} {reason}\n{_RESPONSE_HEADERS}\n      {body}\n"
         "    ]]>\n  </send>\n"
@@ -169,9 +165,7 @@ def callee_scenario(far_end: FarEnd) -> str:
         '      <ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="invite_cseq"/>\n'
         + (
             # Needed only for a BYE of our own (SIPp rejects variables that are set but never used).
-            '      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="remote_from"/>\n'
-            if hangs_up
-            else ""
+            '      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="remote_from"/>\n' if hangs_up else ""
         )
         + "    </action>\n  </recv>\n",
         _response(180, "Ringing"),
@@ -189,9 +183,7 @@ def callee_scenario(far_end: FarEnd) -> str:
     else:
         steps += [_response(200, "OK", sdp=True), '  <recv request="ACK"/>\n']
         if far_end.hangup_after is not None:
-            steps.append(
-                f'  <recv request="BYE" timeout="{round(far_end.hangup_after * 1000)}" ontimeout="bye"/>\n'
-            )
+            steps.append(f'  <recv request="BYE" timeout="{round(far_end.hangup_after * 1000)}" ontimeout="bye"/>\n')
             steps.append(_ok_to_last_request() + '  <nop next="end"/>\n  <label id="bye"/>\n')
             steps.append(_request_from_callee("BYE") + '  <recv response="200" next="end"/>\n')
         else:

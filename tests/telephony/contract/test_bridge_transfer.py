@@ -110,9 +110,7 @@ def test_consultative_transfer(harness: EngineHarness) -> None:
         await h.engine.bridge(caller, agent)
         # Agent 1 puts the customer on hold and consults agent 2.
         await h.engine.hold(caller, music=h.music)
-        consulted = await h.engine.originate(
-            h.callee("agent-2", FarEnd(answer_after=1.0)), QUEUE, ring_timeout=15.0
-        )
+        consulted = await h.engine.originate(h.callee("agent-2", FarEnd(answer_after=1.0)), QUEUE, ring_timeout=15.0)
         await log.wait_for(CallAnswered, consulted)
         await h.engine.bridge(agent, consulted)
         assert (await log.wait_for(CallUnbridged, caller)).call_id == caller

@@ -71,12 +71,8 @@ def test_supervisor_listen_whisper_barge(harness: EngineHarness) -> None:
         h.call_in(FarEnd(hangup_after=120.0), from_uri=CUSTOMER, to_uri=QUEUE)
         caller = (await log.wait_for(CallOffered)).call_id
         await h.engine.answer(caller)
-        agent = await h.engine.originate(
-            h.callee("agent", FarEnd(answer_after=1.0)), QUEUE, ring_timeout=10.0
-        )
-        supervisor = await h.engine.originate(
-            h.callee("sup", FarEnd(answer_after=1.0)), QUEUE, ring_timeout=10.0
-        )
+        agent = await h.engine.originate(h.callee("agent", FarEnd(answer_after=1.0)), QUEUE, ring_timeout=10.0)
+        supervisor = await h.engine.originate(h.callee("sup", FarEnd(answer_after=1.0)), QUEUE, ring_timeout=10.0)
         await log.wait_for(CallAnswered, agent)
         await log.wait_for(CallAnswered, supervisor)
         await h.engine.bridge(caller, agent)
@@ -95,9 +91,7 @@ def test_supervisor_listen_whisper_barge(harness: EngineHarness) -> None:
 
 def test_event_stream_is_gapless_and_hangup_is_last(harness: EngineHarness) -> None:
     async def scenario(h: EngineHarness, log: EventLog) -> None:
-        h.call_in(
-            FarEnd(digits=FarEnd.presses("12", start=0.1), hangup_after=2.0), from_uri=CUSTOMER, to_uri=QUEUE
-        )
+        h.call_in(FarEnd(digits=FarEnd.presses("12", start=0.1), hangup_after=2.0), from_uri=CUSTOMER, to_uri=QUEUE)
         call = (await log.wait_for(CallOffered)).call_id
         await h.engine.answer(call)
         await log.wait_for(CallHangup, call)

@@ -15,9 +15,7 @@ pytestmark = pytest.mark.engine_features("hold")
 
 def test_hold_with_music_then_unhold(harness: EngineHarness) -> None:
     async def scenario(h: EngineHarness, log: EventLog) -> None:
-        h.call_in(
-            FarEnd(hangup_after=30.0), from_uri="sip:+4930111222@pstn.example", to_uri="sip:q@bank.example"
-        )
+        h.call_in(FarEnd(hangup_after=30.0), from_uri="sip:+4930111222@pstn.example", to_uri="sip:q@bank.example")
         call = (await log.wait_for(CallOffered)).call_id
         await h.engine.answer(call)
         await h.engine.hold(call, music=h.music)

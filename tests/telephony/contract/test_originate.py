@@ -45,16 +45,12 @@ def test_originate_answered_then_far_end_hangs_up(harness: EngineHarness) -> Non
     [
         pytest.param(FarEnd(answer_after=0.5, reject_code=486), HangupCause.BUSY, 486, id="busy"),
         pytest.param(FarEnd(answer_after=0.5, reject_code=603), HangupCause.REJECTED, 603, id="declined"),
-        pytest.param(
-            FarEnd(answer_probability=0.0, gives_up_after=1.5), HangupCause.NO_ANSWER, 480, id="no-answer"
-        ),
+        pytest.param(FarEnd(answer_probability=0.0, gives_up_after=1.5), HangupCause.NO_ANSWER, 480, id="no-answer"),
         pytest.param(FarEnd(answer_probability=0.0), HangupCause.NO_ANSWER, 487, id="ring-timeout"),
         pytest.param(FarEnd(answer_after=30.0), HangupCause.NO_ANSWER, 487, id="answers-too-late"),
     ],
 )
-def test_originate_not_answered(
-    harness: EngineHarness, far_end: FarEnd, cause: HangupCause, sip_code: int
-) -> None:
+def test_originate_not_answered(harness: EngineHarness, far_end: FarEnd, cause: HangupCause, sip_code: int) -> None:
     async def scenario(h: EngineHarness, log: EventLog) -> None:
         target = h.callee("prospect", far_end)
         call = await h.engine.originate(target, CAMPAIGN_CLI, ring_timeout=3.0)

@@ -25,9 +25,7 @@ def _campaign(tmp_path: Path, seed: int, calls: int) -> list[CallEvent]:
 
     async def main() -> list[CallEvent]:
         engine = _engine(tmp_path, seed)
-        target = engine.directory.add(
-            "sip:list@sim", FarEnd(answer_after=3.0, answer_probability=0.4, hangup_after=20)
-        )
+        target = engine.directory.add("sip:list@sim", FarEnd(answer_after=3.0, answer_probability=0.4, hangup_after=20))
         log = EventLog(engine)
 
         async def dial() -> None:

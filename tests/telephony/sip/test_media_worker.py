@@ -87,9 +87,7 @@ async def _event(control: WorkerControl, name: str, seen: list[Message]) -> Mess
             return event
 
 
-def test_sipp_call_answer_play_dtmf_hangup(
-    worker: tuple[subprocess.Popen[bytes], Path], tmp_path: Path
-) -> None:
+def test_sipp_call_answer_play_dtmf_hangup(worker: tuple[subprocess.Popen[bytes], Path], tmp_path: Path) -> None:
     proc, control_path = worker
     prompt = _prompt(tmp_path / "welcome.wav")
 

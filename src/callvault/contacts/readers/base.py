@@ -40,9 +40,7 @@ class SourceRow(NamedTuple):
         return dict(zip(self.columns, self.values, strict=False))
 
     @classmethod
-    def from_fields(
-        cls, line: int, fields: dict[str, str], after: Position, problem: str | None = None
-    ) -> SourceRow:
+    def from_fields(cls, line: int, fields: dict[str, str], after: Position, problem: str | None = None) -> SourceRow:
         """A row from a mapping of column to cell (formats without a shared header, tests)."""
         return cls(line, tuple(fields.values()), tuple(fields), after, problem)
 

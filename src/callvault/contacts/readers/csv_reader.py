@@ -86,9 +86,7 @@ class CsvReader:
             for record in csv.reader(lines, delimiter=self.delimiter):
                 if record:
                     if lines.bad_lines:
-                        raise SourceFileError(
-                            undecodable_problem(lines.bad_lines, self.encoding) + " (header)"
-                        )
+                        raise SourceFileError(undecodable_problem(lines.bad_lines, self.encoding) + " (header)")
                     columns, duplicates = unique_columns(record)
                     return columns, duplicates, lines.position
         return [], set(), Position(self._bom, 0)

@@ -121,9 +121,7 @@ class FixedWidthReader:
                 record = raw.rstrip(b"\r\n")
                 if not record.strip():
                     continue
-                fields, problem = (
-                    self._split_bytes(record, width) if by_bytes else self._split_chars(record, width)
-                )
+                fields, problem = self._split_bytes(record, width) if by_bytes else self._split_chars(record, width)
                 values = [fields.get(column, "") for column in self.columns]
                 yield SourceRow(line, values, self.columns, Position(offset, line), problem)
 

@@ -59,9 +59,7 @@ class SpreadsheetReader:
     def __init__(self, path: Path, *, start: Position = START, sheet: str | None = None) -> None:
         try:
             workbook = python_calamine.CalamineWorkbook.from_path(str(path))
-            self._sheet = (
-                workbook.get_sheet_by_name(sheet) if sheet is not None else workbook.get_sheet_by_index(0)
-            )
+            self._sheet = workbook.get_sheet_by_name(sheet) if sheet is not None else workbook.get_sheet_by_index(0)
         except Exception as exc:  # calamine raises its own error types for broken or foreign files
             raise SourceFileError(f"not a readable spreadsheet: {exc}") from exc
         self._first_row = int(self._sheet.start[0]) if self._sheet.start else 0

@@ -75,10 +75,6 @@ class BlindIndex:
         """Index of an identity document number (normalised with `normalize_id_number`)."""
         return self.compute(value, tenant_id=tenant_id, scope=scope, normalizer=normalize_id_number)
 
-    def matches(
-        self, index: bytes, value: str, *, tenant_id: TenantId, scope: str, normalizer: Normalizer
-    ) -> bool:
+    def matches(self, index: bytes, value: str, *, tenant_id: TenantId, scope: str, normalizer: Normalizer) -> bool:
         """Constant-time check that `index` is the index of `value`."""
-        return hmac.compare_digest(
-            index, self.compute(value, tenant_id=tenant_id, scope=scope, normalizer=normalizer)
-        )
+        return hmac.compare_digest(index, self.compute(value, tenant_id=tenant_id, scope=scope, normalizer=normalizer))

@@ -156,9 +156,7 @@ class RecordingCipher:
         tenant_key = self._keyring.get(context.tenant_id, version)
         assert tenant_key.file_kek is not None
         try:
-            file_key = tenant_key.file_kek.decrypt(
-                wrapped[:12], wrapped[12:], _key_aad(context, version, chunk_size)
-            )
+            file_key = tenant_key.file_kek.decrypt(wrapped[:12], wrapped[12:], _key_aad(context, version, chunk_size))
         except (InvalidTag, ValueError):
             raise CiphertextTampered("recording key failed authentication (other tenant or file)") from None
         return version, chunk_size, file_key
