@@ -19,7 +19,7 @@ from callvault.identity.models import (
     User,
     UserRole,
 )
-from callvault.security.audit_models import AuditEvent
+from callvault.security.audit_models import AuditChainHead, AuditCheckpoint, AuditEvent
 from callvault.tenancy.models import Tenant
 
 __all__ = [
@@ -31,6 +31,8 @@ __all__ = [
     "AcdRoutingDecision",
     "ApiClient",
     "ApiNonce",
+    "AuditChainHead",
+    "AuditCheckpoint",
     "AuditEvent",
     "AuthSession",
     "Base",

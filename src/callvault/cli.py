@@ -33,6 +33,8 @@ tenant_app = typer.Typer(no_args_is_help=True, help="Institutions (tenants).")
 app.add_typer(tenant_app, name="tenant")
 user_app = typer.Typer(no_args_is_help=True, help="Users of the operator or of an institution.")
 app.add_typer(user_app, name="user")
+audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit trail.")
+app.add_typer(audit_app, name="audit")
 apiclient_app = typer.Typer(no_args_is_help=True, help="API clients of an institution's IT.")
 app.add_typer(apiclient_app, name="apiclient")
 
@@ -206,6 +208,40 @@ def user_disable_inactive(
             actor = _bind_system(session, found.slug)
             total += len(auth.disable_inactive_users(session, actor=actor, inactive_days=days))
     console.print(f"disabled {total} account(s) unused for {days} days")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    tenant: Annotated[str | None, typer.Option("--tenant", help="one institution (or 'operator'); default all")] = None,
+) -> None:
+    """Recompute each tenant's hash chain and check its signed checkpoints; exit 1 naming the first bad record."""
+    from callvault.core.tenant_context import set_tenant
+    from callvault.security import audit
+    from callvault.tenancy import service as tenancy
+
+    db = _database()
+    table = Table("tenant", "records", "checkpoints", "result")
+    bad = []
+    with db.scoped() as session:
+        tenancy.ensure_operator(session)
+        if tenant:
+            found = tenancy.get_by_slug(session, slug=tenant)
+            if found is None:
+                raise fail(f"no institution {tenant}")
+            targets = [(found.id, found.slug)]
+        else:
+            targets = [(t, tenancy.get(session, tenant_id=t).slug) for t in tenancy.all_tenant_ids(session)]
+        for tenant_id, slug in targets:
+            set_tenant(session, tenant_id)
+            result = audit.verify_tenant(session, tenant_id=tenant_id)
+            session.rollback()
+            verdict = "ok" if result.ok else f"FAILED at seq {result.first_bad_seq}: {result.reason} ({result.detail})"
+            table.add_row(slug, str(result.records_checked), str(result.checkpoints_checked), verdict)
+            if not result.ok:
+                bad.append(f"{slug}: first bad record seq {result.first_bad_seq} ({result.reason})")
+    console.print(table)
+    if bad:
+        raise fail("audit chain broken — " + "; ".join(bad))
 
 
 @apiclient_app.command("create")

@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = 5000
 
     secret_key: SecretStr | None = None
+    # Ed25519 key that signs audit checkpoints; generated (0600) in the data directory when not given.
+    audit_signing_key_file: Path | None = None
+    audit_checkpoint_every_records: int = Field(default=1000, ge=1)
+    audit_checkpoint_every_seconds: float = Field(default=300.0, gt=0)
 
     host: str = "127.0.0.1"
     port: int = 8000

@@ -73,11 +73,13 @@ def _token_hash(token: str) -> str:
 
 
 def _anonymous(tenant: Tenant | None, *, source_ip: str, request_id: str, username: str) -> Principal:
-    """Actor for audit records of failed logins: the claimed username is staff data, never customer data."""
+    """Actor for audit records of failed logins. The claimed username is not kept: people type passwords, phone
+    numbers or ID numbers into that field by mistake, and the audit trail must never hold such a value."""
+    del username
     return Principal(
         kind="anonymous",
         id=None,
-        name=username[:64],
+        name="login",
         tenant_id=tenant.id if tenant else uuid.UUID(int=0),
         tenant_slug=tenant.slug if tenant else "",
         tenant_kind=tenant.kind if tenant else "",

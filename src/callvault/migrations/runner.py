@@ -19,7 +19,7 @@ from callvault.core.models import PLATFORM_TABLES
 HERE = Path(__file__).parent
 ROLE_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # Append-only tables: the application role may add and read rows, never change or remove them.
-APPEND_ONLY = ("audit_events",)
+APPEND_ONLY = ("audit_events", "audit_checkpoints")
 
 
 def alembic_config(url: str) -> Config:

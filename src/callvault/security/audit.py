@@ -1,14 +1,60 @@
-"""Writing audit records. Every action function calls `record` inside its own transaction."""
+"""Writing audit records: every action function calls `record` inside its own transaction.
+
+Each record is the next link of its tenant's hash chain (`security.auditchain`); every N records or minutes the
+head is signed as a checkpoint (`security.checkpoints`). `verify_tenant` recomputes a tenant's chain from the
+database.
+"""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callvault.config import get_settings
+from callvault.core import clock
 from callvault.core.tenant_context import current_tenant
-from callvault.security.audit_models import AuditEvent
+from callvault.security.audit_models import AuditChainHead, AuditCheckpoint, AuditEvent
+from callvault.security.auditchain import (
+    AuditRecord,
+    ChainHead,
+    DetailValue,
+    VerificationResult,
+    genesis_hash,
+    new_record,
+    verify_chain,
+)
+from callvault.security.checkpoints import Checkpoint, CheckpointSigner
 from callvault.security.principal import Principal
+
+
+def signing_key_path() -> Path:
+    settings = get_settings()
+    return settings.audit_signing_key_file or settings.data_dir / "audit-signing.pem"
+
+
+@lru_cache(maxsize=1)
+def signer() -> CheckpointSigner:
+    """The installation's checkpoint key, created (0600) on first use."""
+    path = signing_key_path()
+    if path.exists():
+        return CheckpointSigner.from_file(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return CheckpointSigner.generate_to(path)
+
+
+def _detail_values(details: Mapping[str, Any] | None) -> dict[str, DetailValue]:
+    """The chain stores scalar details; lists (role names, changed fields) become comma-separated text."""
+    flat: dict[str, DetailValue] = {}
+    for key, value in (details or {}).items():
+        flat[key] = ",".join(str(v) for v in value) if isinstance(value, list | tuple | set) else value
+    return flat
 
 
 def record(
@@ -21,17 +67,96 @@ def record(
     outcome: str = "success",
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Add an audit record to the session's tenant. `details` must never hold a sensitive value."""
-    event = AuditEvent(
-        tenant_id=current_tenant(session),
+    """Append an audit record to the session's tenant chain. `details` must never hold a sensitive value."""
+    tenant_id = current_tenant(session)
+    # FOR UPDATE serialises appends per tenant on PostgreSQL; SQLite transactions are already BEGIN IMMEDIATE.
+    head = session.scalars(select(AuditChainHead).with_for_update()).one_or_none()
+    if head is None:
+        head = AuditChainHead(tenant_id=tenant_id, seq=0, hash=genesis_hash(tenant_id), checkpoint_seq=0)
+        session.add(head)
+    link = new_record(
+        ChainHead(str(tenant_id), head.seq, head.hash),
+        at=clock.now(),
         actor=actor.actor,
         action=action,
         object_type=object_type,
         object_id=str(object_id) if object_id else "",
         outcome=outcome,
-        source_ip=actor.source_ip,
-        request_id=actor.request_id,
-        details=details or {},
+        source_ip=actor.source_ip or None,
+        request_id=actor.request_id or None,
+        details=_detail_values(details),
+    )
+    event = AuditEvent(
+        tenant_id=tenant_id,
+        seq=link.seq,
+        prev_hash=link.prev_hash,
+        hash=link.hash,
+        at=link.at,
+        actor=link.actor,
+        action=link.action,
+        object_type=link.object_type,
+        object_id=link.object_id,
+        outcome=link.outcome,
+        source_ip=link.source_ip or "",
+        request_id=link.request_id or "",
+        details=dict(link.details),
     )
     session.add(event)
+    head.seq, head.hash = link.seq, link.hash
+    _checkpoint_if_due(session, head, link)
     return event
+
+
+def _checkpoint_if_due(session: Session, head: AuditChainHead, link: AuditRecord) -> None:
+    settings = get_settings()
+    due = (
+        head.checkpoint_at is None
+        or link.seq - head.checkpoint_seq >= settings.audit_checkpoint_every_records
+        or link.at - head.checkpoint_at >= timedelta(seconds=settings.audit_checkpoint_every_seconds)
+    )
+    if not due:
+        return
+    cp = signer().sign(ChainHead.of(link), at=link.at)
+    session.add(
+        AuditCheckpoint(
+            tenant_id=head.tenant_id, seq=cp.seq, hash=cp.hash, at=cp.at, key_id=cp.key_id, signature=cp.signature
+        )
+    )
+    head.checkpoint_seq, head.checkpoint_at = cp.seq, cp.at
+
+
+def _as_record(row: AuditEvent) -> AuditRecord:
+    return AuditRecord(
+        seq=row.seq,
+        tenant_id=str(row.tenant_id),
+        at=row.at,
+        actor=row.actor,
+        action=row.action,
+        object_type=row.object_type,
+        object_id=row.object_id,
+        outcome=row.outcome,
+        source_ip=row.source_ip or None,
+        request_id=row.request_id or None,
+        details=dict(row.details),
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+def stored_records(session: Session) -> Iterator[AuditRecord]:
+    """The current tenant's records in chain order, streamed."""
+    for row in session.scalars(select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=2000)):
+        yield _as_record(row)
+
+
+def stored_checkpoints(session: Session) -> list[Checkpoint]:
+    return [
+        Checkpoint(tenant_id=str(c.tenant_id), seq=c.seq, hash=c.hash, at=c.at, key_id=c.key_id, signature=c.signature)
+        for c in session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq))
+    ]
+
+
+def verify_tenant(session: Session, *, tenant_id: uuid.UUID) -> VerificationResult:
+    """Recompute the bound tenant's chain and check it against its signed checkpoints."""
+    checkpoints = stored_checkpoints(session)
+    return verify_chain(stored_records(session), checkpoints, signer().public_key, tenant_id=str(tenant_id))
