@@ -50,10 +50,18 @@ def signer() -> CheckpointSigner:
 
 
 def _detail_values(details: Mapping[str, Any] | None) -> dict[str, DetailValue]:
-    """The chain stores scalar details; lists (role names, changed fields) become comma-separated text."""
+    """The chain stores scalar details: lists (role names, changed fields) become comma-separated text, mappings
+    (skill levels) `key=value` pairs, anything else its text form."""
     flat: dict[str, DetailValue] = {}
     for key, value in (details or {}).items():
-        flat[key] = ",".join(str(v) for v in value) if isinstance(value, list | tuple | set) else value
+        if value is None or isinstance(value, str | int | bool):
+            flat[key] = value
+        elif isinstance(value, Mapping):
+            flat[key] = ",".join(f"{k}={v}" for k, v in sorted(value.items(), key=lambda kv: str(kv[0])))
+        elif isinstance(value, list | tuple | set | frozenset):
+            flat[key] = ",".join(str(v) for v in value)
+        else:
+            flat[key] = str(value)
     return flat
 
 
