@@ -33,6 +33,8 @@ from callvault.security.auditchain import (
 from callvault.security.checkpoints import Checkpoint, CheckpointSigner
 from callvault.security.principal import Principal
 
+_HEAD_KEY = "callvault.audit_head"
+
 
 def signing_key_path() -> Path:
     settings = get_settings()
@@ -77,11 +79,7 @@ def record(
 ) -> AuditEvent:
     """Append an audit record to the session's tenant chain. `details` must never hold a sensitive value."""
     tenant_id = current_tenant(session)
-    # FOR UPDATE serialises appends per tenant on PostgreSQL; SQLite transactions are already BEGIN IMMEDIATE.
-    head = session.scalars(select(AuditChainHead).with_for_update()).one_or_none()
-    if head is None:
-        head = AuditChainHead(tenant_id=tenant_id, seq=0, hash=genesis_hash(tenant_id), checkpoint_seq=0)
-        session.add(head)
+    head = _locked_head(session, tenant_id)
     link = new_record(
         ChainHead(str(tenant_id), head.seq, head.hash),
         at=clock.now(),
@@ -115,6 +113,22 @@ def record(
     return event
 
 
+def _locked_head(session: Session, tenant_id: uuid.UUID) -> AuditChainHead:
+    """The tenant's head row, locked for this transaction; read once per transaction, however many appends."""
+    transaction = session.get_transaction()
+    cached = session.info.get(_HEAD_KEY)
+    if cached is not None and cached[0] is transaction and cached[1] == tenant_id:
+        head: AuditChainHead = cached[2]
+        return head
+    # FOR UPDATE serialises appends per tenant on PostgreSQL; SQLite transactions are already BEGIN IMMEDIATE.
+    found = session.scalars(select(AuditChainHead).with_for_update()).one_or_none()
+    if found is None:
+        found = AuditChainHead(tenant_id=tenant_id, seq=0, hash=genesis_hash(tenant_id), checkpoint_seq=0)
+        session.add(found)
+    session.info[_HEAD_KEY] = (session.get_transaction(), tenant_id, found)
+    return found
+
+
 def _checkpoint_if_due(session: Session, head: AuditChainHead, link: AuditRecord) -> None:
     settings = get_settings()
     due = (
@@ -133,28 +147,43 @@ def _checkpoint_if_due(session: Session, head: AuditChainHead, link: AuditRecord
     head.checkpoint_seq, head.checkpoint_at = cp.seq, cp.at
 
 
-def _as_record(row: AuditEvent) -> AuditRecord:
-    return AuditRecord(
-        seq=row.seq,
-        tenant_id=str(row.tenant_id),
-        at=row.at,
-        actor=row.actor,
-        action=row.action,
-        object_type=row.object_type,
-        object_id=row.object_id,
-        outcome=row.outcome,
-        source_ip=row.source_ip or None,
-        request_id=row.request_id or None,
-        details=dict(row.details),
-        prev_hash=row.prev_hash,
-        hash=row.hash,
-    )
+_RECORD_COLUMNS = (
+    AuditEvent.seq,
+    AuditEvent.tenant_id,
+    AuditEvent.at,
+    AuditEvent.actor,
+    AuditEvent.action,
+    AuditEvent.object_type,
+    AuditEvent.object_id,
+    AuditEvent.outcome,
+    AuditEvent.source_ip,
+    AuditEvent.request_id,
+    AuditEvent.details,
+    AuditEvent.prev_hash,
+    AuditEvent.hash,
+)
 
 
 def stored_records(session: Session) -> Iterator[AuditRecord]:
-    """The current tenant's records in chain order, streamed."""
-    for row in session.scalars(select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=2000)):
-        yield _as_record(row)
+    """The current tenant's records in chain order, streamed as plain rows (no ORM objects: verification of
+    millions of records is bound by row handling)."""
+    stmt = select(*_RECORD_COLUMNS).order_by(AuditEvent.seq).execution_options(yield_per=5000)
+    for seq, tid, at, actor, action, otype, oid, outcome, ip, rid, details, prev, digest in session.execute(stmt):
+        yield AuditRecord(
+            seq=seq,
+            tenant_id=str(tid),
+            at=at,
+            actor=actor,
+            action=action,
+            object_type=otype,
+            object_id=oid,
+            outcome=outcome,
+            source_ip=ip or None,
+            request_id=rid or None,
+            details=details,
+            prev_hash=prev,
+            hash=digest,
+        )
 
 
 def stored_checkpoints(session: Session) -> list[Checkpoint]:
