@@ -290,21 +290,9 @@ def serve(
     port: Annotated[int | None, typer.Option()] = None,
 ) -> None:
     """Run the web/API server."""
-    import uvicorn
+    from callvault.main import run_server
 
-    from callvault.logging import configure
-    from callvault.main import create_app
-
-    settings = get_settings()
-    configure(level=settings.log_level, json=settings.log_json)
-    db = _database()
-    uvicorn.run(
-        create_app(settings, db=db),
-        host=host or settings.host,
-        port=port or settings.port,
-        log_config=None,
-        access_log=False,
-    )
+    run_server(get_settings(), _database(), host=host, port=port)
 
 
 @app.command()
