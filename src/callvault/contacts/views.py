@@ -15,7 +15,8 @@ from callvault.core.schemas import Page
 router = domain_router("", "contacts")
 
 CanRead = Annotated[RequestContext, Depends(Requires("contact.read"))]
-CanReveal = Annotated[RequestContext, Depends(Requires("contact.reveal"))]
+# Revealed values are never stored for idempotent replays (nor replayed without a new audit record).
+CanReveal = Annotated[RequestContext, Depends(Requires("contact.reveal", store_responses=False))]
 
 
 @router.get("/contact-lists", response_model=Page[ContactListRead], summary="List contact lists")
