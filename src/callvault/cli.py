@@ -350,9 +350,10 @@ def demo(
 
 
 def _register_key_commands() -> None:
-    from callvault.security.cli import register
+    from callvault.security.cli import register, register_retention
 
     register(tenant_app, database=_database, fail=fail)
+    register_retention(app, database=_database, fail=fail)
 
 
 _register_key_commands()
