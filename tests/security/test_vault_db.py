@@ -284,3 +284,28 @@ def test_no_stored_ciphertext_decrypts_anywhere_but_its_own_place(db: Database, 
             v.cipher.decrypt(ciphertext, context=column.context(tenant_id, row_id))
 
     moved()
+
+
+def test_demo_creates_the_master_key_once_and_init_key_never_replaces_one(tmp_path: Path) -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("CALLVAULT_DATABASE") and k != "CALLVAULT_MASTER_KEY_FILE"
+    }
+    env |= {"CALLVAULT_DATA_DIR": str(tmp_path), "COLUMNS": "200"}
+
+    def cv(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "callvault", *args], capture_output=True, text=True, timeout=300, env=env
+        )
+
+    assert cv("demo", "--seed-only").returncode == 0
+    key = tmp_path / "master.key"
+    assert key.stat().st_mode & 0o777 == 0o600 and key.stat().st_size == 32
+    first = key.read_bytes()
+    assert cv("demo", "--seed-only").returncode == 0 and key.read_bytes() == first
+    key.rename(tmp_path / "elsewhere.key")
+    missing = cv("demo", "--seed-only")
+    assert missing.returncode == 2 and "does not exist" in missing.stderr and not key.exists()
+    refused = cv("vault", "init-key")
+    assert refused.returncode == 1 and "could not read them" in refused.stderr and not key.exists()
