@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,6 +17,7 @@ from callvault.identity import service as identity
 from callvault.identity.schemas import UserCreate
 from callvault.security import audit
 from callvault.security.principal import Principal, system_principal
+from callvault.security.vault.runtime import provision_tenant_keys
 from callvault.tenancy.models import Tenant, TenantKind, TenantStatus
 from callvault.tenancy.schemas import TenantCreate, TenantRead, TenantUpdate
 
@@ -61,6 +63,8 @@ def ensure_operator(session: Session, *, name: str = "Operator") -> Tenant:
         op = Tenant(slug=OPERATOR_SLUG, name=name, kind=TenantKind.OPERATOR.value)
         session.add(op)
         session.flush()
+    # Idempotent: also gives keys to an operator created before the vault existed.
+    provision_tenant_keys(session, op.id)
     with tenant(session, op.id):
         identity.seed_builtin_roles(session, tenant_kind=TenantKind.OPERATOR.value)
     session.commit()
@@ -80,9 +84,12 @@ def create_tenant(session: Session, *, actor: Principal, data: TenantCreate) -> 
         raise InvalidInput.one("slug", "is reserved")
     if get_by_slug(session, slug=data.slug) is not None:
         raise Conflict("an institution with this slug exists")
+    _check_settings(data.settings)
     inst = Tenant(slug=data.slug, name=data.name, kind=TenantKind.INSTITUTION.value, settings=data.settings)
     session.add(inst)
     session.flush()
+    # The institution's data and index keys are created in the same transaction as the institution itself.
+    provision_tenant_keys(session, inst.id)
     with tenant(session, inst.id):
         roles = identity.seed_builtin_roles(session, tenant_kind=inst.kind)
         audit.record(session, actor=actor, action="tenant.create", object_type="tenant", object_id=inst.id)
@@ -130,6 +137,7 @@ def update_tenant(session: Session, *, actor: Principal, tenant_id: uuid.UUID, d
         inst.status = TenantStatus(data.status).value
         changed.append("status")
     if data.settings is not None:
+        _check_settings(data.settings)
         inst.settings = data.settings
         changed.append("settings")
     audit.record(
@@ -144,6 +152,15 @@ def update_tenant(session: Session, *, actor: Principal, tenant_id: uuid.UUID, d
     outbox.emit(session, tenant_slug=actor.tenant_slug, name="tenant.updated", payload=read.model_dump(mode="json"))
     session.commit()
     return read
+
+
+def _check_settings(settings: dict[str, Any]) -> None:
+    """Settings with a meaning are validated (422 naming the setting); other keys are kept as given."""
+    from callvault.contacts.live import Minimising
+    from callvault.security.retention import RetentionPolicy
+
+    RetentionPolicy.from_settings(settings)
+    Minimising.from_settings(settings)
 
 
 def bind(session: Session, *, slug: str) -> Tenant:
