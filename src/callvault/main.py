@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from callvault import __version__
-from callvault.api import api_router, check_route_policies, install_problem_handlers
+from callvault.api import UPLOAD_PATHS, api_router, check_route_policies, install_problem_handlers
 from callvault.config import Settings, get_settings
 from callvault.core.db import Database
 from callvault.middleware import PlatformMiddleware
@@ -70,7 +70,13 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.mount("/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static")
     _add_platform_routes(app, database)
     check_route_policies(app)
-    app.add_middleware(PlatformMiddleware, max_body_bytes=settings.max_body_bytes, hsts=settings.cookie_secure)
+    app.add_middleware(
+        PlatformMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        hsts=settings.cookie_secure,
+        upload_paths=UPLOAD_PATHS,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
     return app
 
 

@@ -189,7 +189,12 @@ def _import_batch(
     screened_out: dict[int, Rejection] = {}
     if accepted and isinstance(sink, ScreeningSink):
         verdicts = sink.screen(accepted)
-        screened_out = {c.line: r for c, r in zip(accepted, verdicts, strict=True) if r is not None}
+        phone_column = validator.mapping.phones[0]
+        screened_out = {
+            c.line: r if r.column else r._replace(column=phone_column)
+            for c, r in zip(accepted, verdicts, strict=True)
+            if r is not None
+        }
         if screened_out:
             accepted = [c for c, r in zip(accepted, verdicts, strict=True) if r is None]
             listed = sum(r.code == DUPLICATE_CODE for r in screened_out.values())

@@ -1,0 +1,230 @@
+"""`DatabaseContactSink`: an import's batches go into the contacts tables, its checkpoint into the job row.
+
+Each batch is one transaction: the contacts and their phones (sensitive values encrypted by the vault, phones
+and ID numbers also blind-indexed) and the job's checkpoint and counters. A crash therefore leaves either the
+whole batch with its checkpoint or neither, and `(source_import_id, source_line)` is unique, so a row can never
+be stored twice even by a confused resume.
+
+Before storing, `screen` refuses contacts whose primary phone is already in the list (a duplicate) or on a
+do-not-call list that binds the list's purpose (rejected, "on do-not-call list").
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Final
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from callvault.contacts.checkpoint import Checkpoint
+from callvault.contacts.import_models import ImportJob
+from callvault.contacts.models import ContactPhone, ContactRecord
+from callvault.contacts.phones import mask_phone
+from callvault.contacts.pipeline import DUPLICATE_CODE
+from callvault.contacts.validate import Contact, Rejection
+from callvault.core import clock
+from callvault.core.db import Database
+from callvault.core.ids import new_id
+from callvault.core.tenant_context import set_tenant
+from callvault.dnc import service as dnc
+from callvault.dnc.policy import Purpose
+from callvault.security.vault.field import FieldContext
+from callvault.security.vault.runtime import Vault, vault
+
+DNC_CODE: Final = "dnc.listed"
+PHONE_SCOPE: Final = "phone"
+
+
+def _masked_national(e164: str) -> str:
+    return mask_phone(e164[3:] if e164.startswith("+86") else e164)
+
+
+class DatabaseContactSink:
+    """Stores one import job's contacts; implements `ScreeningSink`."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        tenant_id: uuid.UUID,
+        job_id: uuid.UUID,
+        list_id: uuid.UUID,
+        purpose: Purpose,
+        phone_column: str,
+        sensitive_custom: frozenset[str] = frozenset(),
+        keys: Vault | None = None,
+    ) -> None:
+        self.db = db
+        self.tenant_id = tenant_id
+        self.job_id = job_id
+        self.list_id = list_id
+        self.purpose = purpose
+        self.phone_column = phone_column
+        self.sensitive_custom = sensitive_custom
+        self.vault = keys or vault()
+        self._bidx: dict[str, bytes] = {}
+
+    def _session(self) -> Session:
+        session = self.db.session()
+        set_tenant(session, self.tenant_id)
+        return session
+
+    def _phone_index(self, e164: str) -> bytes:
+        found = self._bidx.get(e164)
+        if found is None:
+            found = self.vault.index.phone(e164, tenant_id=self.tenant_id, scope=PHONE_SCOPE)
+            self._bidx[e164] = found
+        return found
+
+    # --- screening ------------------------------------------------------------------------------------------
+
+    def screen(self, contacts: Sequence[Contact]) -> list[Rejection | None]:
+        """Refuse contacts already in the list (duplicates) or blocked by a do-not-call entry for the purpose."""
+        self._bidx = {}
+        primaries = [c.primary_phone.e164 for c in contacts]
+        indexes = [self._phone_index(e164) for e164 in primaries]
+        with self.db.scoped() as session:
+            set_tenant(session, self.tenant_id)
+            listed = self._already_listed(session, indexes)
+            blocked = dnc.blocked_indexes(
+                session,
+                tenant_id=self.tenant_id,
+                numbers=dict(zip(indexes, primaries, strict=True)),
+                purpose=self.purpose,
+                keys=self.vault,
+            )
+            session.rollback()
+        verdicts: list[Rejection | None] = []
+        for contact, index in zip(contacts, indexes, strict=True):
+            masked = _masked_national(contact.primary_phone.e164)
+            if index in blocked:
+                verdicts.append(Rejection(contact.line, self.phone_column, DNC_CODE, "on do-not-call list", masked))
+            elif index in listed:
+                verdicts.append(
+                    Rejection(
+                        contact.line, self.phone_column, DUPLICATE_CODE, "primary phone already in the list", masked
+                    )
+                )
+            else:
+                verdicts.append(None)
+        return verdicts
+
+    def _already_listed(self, session: Session, indexes: list[bytes]) -> set[bytes]:
+        found: set[bytes] = set()
+        for start in range(0, len(indexes), 1000):
+            chunk = indexes[start : start + 1000]
+            rows = session.scalars(
+                select(ContactPhone.e164_bidx)
+                .join(ContactRecord, ContactRecord.id == ContactPhone.contact_id)
+                .where(
+                    ContactRecord.list_id == self.list_id,
+                    ContactPhone.position == 0,
+                    ContactPhone.e164_bidx.in_(chunk),
+                )
+            )
+            found.update(rows)
+        return found
+
+    # --- storing --------------------------------------------------------------------------------------------
+
+    def write_batch(self, contacts: Sequence[Contact], checkpoint: Checkpoint) -> None:
+        """Insert the batch's contacts and phones and move the job's checkpoint, in one transaction."""
+        contact_rows: list[dict[str, Any]] = []
+        phone_rows: list[dict[str, Any]] = []
+        now = clock.now()
+        for contact in contacts:
+            contact_rows.append(self._contact_row(contact, now))
+            contact_id = contact_rows[-1]["id"]
+            for position, phone in enumerate(contact.phones):
+                phone_id = new_id()
+                phone_rows.append(
+                    {
+                        "id": phone_id,
+                        "tenant_id": self.tenant_id,
+                        "contact_id": contact_id,
+                        "position": position,
+                        "e164_ct": self._encrypt(phone.e164, "contact_phones", "e164_ct", phone_id),
+                        "e164_bidx": self._phone_index(phone.e164),
+                        "type": phone.type.value,
+                        "region": "",
+                        "timezone": "",
+                        "created_at": now,
+                    }
+                )
+        with self.db.scoped() as session:
+            set_tenant(session, self.tenant_id)
+            if contact_rows:
+                session.execute(insert(ContactRecord), contact_rows)
+                session.execute(insert(ContactPhone), phone_rows)
+            session.execute(
+                update(ImportJob)
+                .where(ImportJob.id == self.job_id)
+                .values(
+                    checkpoint=checkpoint.to_json(),
+                    total=checkpoint.total,
+                    accepted=checkpoint.accepted,
+                    rejected=checkpoint.rejected,
+                    duplicates=checkpoint.duplicates,
+                    updated_at=now,
+                )
+            )
+            session.commit()
+        self._bidx = {}
+
+    def _encrypt(self, value: str, table: str, column: str, row_id: uuid.UUID) -> bytes:
+        context = FieldContext(tenant_id=self.tenant_id, table=table, column=column, row_id=row_id)
+        return self.vault.cipher.encrypt(value, context=context)
+
+    def _contact_row(self, contact: Contact, now: Any) -> dict[str, Any]:
+        contact_id = new_id()
+        custom = dict(contact.custom or {})
+        sensitive = {k: custom.pop(k) for k in list(custom) if k in self.sensitive_custom}
+        return {
+            "id": contact_id,
+            "tenant_id": self.tenant_id,
+            "list_id": self.list_id,
+            "created_at": now,
+            "external_ref": None,
+            "name_ct": self._encrypt(contact.name, "contacts", "name_ct", contact_id) if contact.name else None,
+            "id_number_ct": (
+                self._encrypt(contact.id_number, "contacts", "id_number_ct", contact_id) if contact.id_number else None
+            ),
+            "id_number_bidx": (
+                self.vault.index.id_number(contact.id_number, tenant_id=self.tenant_id) if contact.id_number else None
+            ),
+            "card_number_ct": (
+                self._encrypt(contact.card_number, "contacts", "card_number_ct", contact_id)
+                if contact.card_number
+                else None
+            ),
+            "custom_sensitive_ct": (
+                self._encrypt(json.dumps(sensitive, ensure_ascii=False), "contacts", "custom_sensitive_ct", contact_id)
+                if sensitive
+                else None
+            ),
+            "custom": custom,
+            "source_import_id": self.job_id,
+            "source_line": contact.line,
+        }
+
+    def accepted_primary_phones(self) -> Iterable[str]:
+        """Primary phones this job stored so far (decrypted), to rebuild in-file dedupe on resume."""
+        return self._stored_primaries()
+
+    def _stored_primaries(self) -> Iterator[str]:
+        with self.db.scoped() as session:
+            set_tenant(session, self.tenant_id)
+            rows = session.execute(
+                select(ContactPhone.id, ContactPhone.e164_ct)
+                .join(ContactRecord, ContactRecord.id == ContactPhone.contact_id)
+                .where(ContactRecord.source_import_id == self.job_id, ContactPhone.position == 0)
+                .execution_options(yield_per=5000)
+            )
+            for phone_id, ciphertext in rows:
+                context = FieldContext(
+                    tenant_id=self.tenant_id, table="contact_phones", column="e164_ct", row_id=phone_id
+                )
+                yield self.vault.cipher.decrypt_text(ciphertext, context=context)
