@@ -55,4 +55,5 @@ class TenantScoped:
 
 # Tables that hold no institution data and are deliberately not tenant-scoped. A schema test fails for any
 # table that is neither tenant-scoped nor listed here.
-PLATFORM_TABLES = frozenset({"tenants", "auth_sessions", "alembic_version"})
+# Wrapped keys and key tombstones: see docs/adr/0007-vault-key-tables.md.
+PLATFORM_TABLES = frozenset({"tenants", "auth_sessions", "alembic_version", "tenant_keys", "tenant_key_tombstones"})
