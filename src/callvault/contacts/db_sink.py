@@ -11,12 +11,11 @@ do-not-call list that binds the list's purpose (rejected, "on do-not-call list")
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Final
+from typing import Final
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from callvault.contacts.checkpoint import Checkpoint
@@ -24,10 +23,10 @@ from callvault.contacts.import_models import ImportJob
 from callvault.contacts.models import ContactPhone, ContactRecord
 from callvault.contacts.phones import mask_phone
 from callvault.contacts.pipeline import DUPLICATE_CODE
+from callvault.contacts.sealing import PHONE_SCOPE, PHONES, insert_sealed, seal_contact
 from callvault.contacts.validate import Contact, Rejection
 from callvault.core import clock
 from callvault.core.db import Database
-from callvault.core.ids import new_id
 from callvault.core.tenant_context import set_tenant
 from callvault.dnc import service as dnc
 from callvault.dnc.policy import Purpose
@@ -35,7 +34,6 @@ from callvault.security.vault.field import FieldContext
 from callvault.security.vault.runtime import Vault, vault
 
 DNC_CODE: Final = "dnc.listed"
-PHONE_SCOPE: Final = "phone"
 
 
 def _masked_national(e164: str) -> str:
@@ -132,33 +130,20 @@ class DatabaseContactSink:
 
     def write_batch(self, contacts: Sequence[Contact], checkpoint: Checkpoint) -> None:
         """Insert the batch's contacts and phones and move the job's checkpoint, in one transaction."""
-        contact_rows: list[dict[str, Any]] = []
-        phone_rows: list[dict[str, Any]] = []
-        now = clock.now()
-        for contact in contacts:
-            contact_rows.append(self._contact_row(contact, now))
-            contact_id = contact_rows[-1]["id"]
-            for position, phone in enumerate(contact.phones):
-                phone_id = new_id()
-                phone_rows.append(
-                    {
-                        "id": phone_id,
-                        "tenant_id": self.tenant_id,
-                        "contact_id": contact_id,
-                        "position": position,
-                        "e164_ct": self._encrypt(phone.e164, "contact_phones", "e164_ct", phone_id),
-                        "e164_bidx": self._phone_index(phone.e164),
-                        "type": phone.type.value,
-                        "region": "",
-                        "timezone": "",
-                        "created_at": now,
-                    }
-                )
+        sealed = [
+            seal_contact(
+                self.vault,
+                tenant_id=self.tenant_id,
+                list_id=self.list_id,
+                contact=contact,
+                sensitive_custom=self.sensitive_custom,
+                source_import_id=self.job_id,
+            )
+            for contact in contacts
+        ]
         with self.db.scoped() as session:
             set_tenant(session, self.tenant_id)
-            if contact_rows:
-                session.execute(insert(ContactRecord), contact_rows)
-                session.execute(insert(ContactPhone), phone_rows)
+            insert_sealed(session, sealed)
             session.execute(
                 update(ImportJob)
                 .where(ImportJob.id == self.job_id)
@@ -168,47 +153,11 @@ class DatabaseContactSink:
                     accepted=checkpoint.accepted,
                     rejected=checkpoint.rejected,
                     duplicates=checkpoint.duplicates,
-                    updated_at=now,
+                    updated_at=clock.now(),
                 )
             )
             session.commit()
         self._bidx = {}
-
-    def _encrypt(self, value: str, table: str, column: str, row_id: uuid.UUID) -> bytes:
-        context = FieldContext(tenant_id=self.tenant_id, table=table, column=column, row_id=row_id)
-        return self.vault.cipher.encrypt(value, context=context)
-
-    def _contact_row(self, contact: Contact, now: Any) -> dict[str, Any]:
-        contact_id = new_id()
-        custom = dict(contact.custom or {})
-        sensitive = {k: custom.pop(k) for k in list(custom) if k in self.sensitive_custom}
-        return {
-            "id": contact_id,
-            "tenant_id": self.tenant_id,
-            "list_id": self.list_id,
-            "created_at": now,
-            "external_ref": None,
-            "name_ct": self._encrypt(contact.name, "contacts", "name_ct", contact_id) if contact.name else None,
-            "id_number_ct": (
-                self._encrypt(contact.id_number, "contacts", "id_number_ct", contact_id) if contact.id_number else None
-            ),
-            "id_number_bidx": (
-                self.vault.index.id_number(contact.id_number, tenant_id=self.tenant_id) if contact.id_number else None
-            ),
-            "card_number_ct": (
-                self._encrypt(contact.card_number, "contacts", "card_number_ct", contact_id)
-                if contact.card_number
-                else None
-            ),
-            "custom_sensitive_ct": (
-                self._encrypt(json.dumps(sensitive, ensure_ascii=False), "contacts", "custom_sensitive_ct", contact_id)
-                if sensitive
-                else None
-            ),
-            "custom": custom,
-            "source_import_id": self.job_id,
-            "source_line": contact.line,
-        }
 
     def accepted_primary_phones(self) -> Iterable[str]:
         """Primary phones this job stored so far (decrypted), to rebuild in-file dedupe on resume."""
@@ -224,7 +173,5 @@ class DatabaseContactSink:
                 .execution_options(yield_per=5000)
             )
             for phone_id, ciphertext in rows:
-                context = FieldContext(
-                    tenant_id=self.tenant_id, table="contact_phones", column="e164_ct", row_id=phone_id
-                )
+                context = FieldContext(tenant_id=self.tenant_id, table=PHONES, column="e164", row_id=phone_id)
                 yield self.vault.cipher.decrypt_text(ciphertext, context=context)

@@ -82,9 +82,7 @@ def upload_caller(
 class RequiresUpload(Requires):
     """`Requires` for routes whose body is a streamed upload."""
 
-    def __call__(  # type: ignore[override]
-        self, request: Request, ctx: Annotated[RequestContext, Depends(upload_caller)]
-    ) -> RequestContext:
+    def __call__(self, request: Request, ctx: Annotated[RequestContext, Depends(upload_caller)]) -> RequestContext:
         return super().__call__(request, ctx)
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from callvault.contacts.phones import PhoneRejected, mask_phone, normalise_phone
+from callvault.contacts.sealing import PHONE_SCOPE
 from callvault.core import clock, outbox
 from callvault.core.errors import InvalidInput, NotFound, PermissionDenied
 from callvault.core.ids import new_id
@@ -40,7 +41,6 @@ from callvault.tenancy import service as tenancy
 
 READ: Final = "dnc.read"
 MANAGE: Final = "dnc.manage"
-PHONE_SCOPE: Final = "phone"
 _LOOKUP_CHUNK: Final = 1000
 
 
@@ -101,7 +101,7 @@ def list_entries(
     """The caller's entries: the operator sees the global list, an institution its own entries."""
     actor.require(READ)
     tenant_id = current_tenant(session)
-    stmt: Select[tuple[DncEntry]] | Select[tuple[GlobalDncEntry]]
+    stmt: Select[Any]
     if actor.is_operator:
         stmt = select(GlobalDncEntry)
         if phone:
