@@ -6,12 +6,17 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 import time
 import uuid
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
 from tests.contacts.db_helpers import actor_for, stored_contacts
 from tests.fixtures import World
 
@@ -20,6 +25,7 @@ from callvault.core.db import Database
 from callvault.core.tenant_context import set_tenant
 from callvault.identity import api_clients
 from callvault.identity.schemas import ApiClientCreate
+from callvault.middleware import PlatformMiddleware
 from callvault.security.audit_models import AuditEvent
 from callvault.tenancy import service as tenancy
 
@@ -184,3 +190,34 @@ def test_dnc_endpoints(world: World, db: Database, login: Any) -> None:
         e["id"] for e in op.get("/api/v1/dnc?limit=200").json()["items"]
     ]
     assert r.json()["id"] not in s.get("/api/v1/dnc?limit=200").text
+
+
+def test_upload_routes_have_their_own_body_limit() -> None:
+    """The middleware gives upload paths `max_upload_bytes` and every other path the JSON body limit."""
+
+    async def echo(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(str(len(await request.body())))
+
+    inner = Starlette(
+        routes=[
+            Route("/api/v1/contact-lists/{x}/imports", echo, methods=["POST"]),
+            Route("/other", echo, methods=["POST"]),
+        ]
+    )
+    app = PlatformMiddleware(
+        inner,
+        max_body_bytes=1024,
+        hsts=False,
+        upload_paths=re.compile(r"/api/v1/contact-lists/[^/]+/imports"),
+        max_upload_bytes=8192,
+    )
+    with TestClient(app) as c:
+        assert c.post("/api/v1/contact-lists/l/imports", content=b"x" * 8000).text == "8000"
+        assert c.post("/api/v1/contact-lists/l/imports", content=b"x" * 9000).status_code == 413
+        assert c.post("/other", content=b"x" * 2000).status_code == 413
+
+        def chunks() -> Any:  # no Content-Length: the streamed count is checked
+            for _ in range(10):
+                yield b"x" * 1000
+
+        assert c.post("/api/v1/contact-lists/l/imports", content=chunks()).status_code == 413
