@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from callvault import __version__
 from callvault.api import UPLOAD_PATHS, api_router, check_route_policies, install_problem_handlers
 from callvault.config import Settings, get_settings
+from callvault.contacts.import_views import resume_pending_uploads
 from callvault.core.db import Database
 from callvault.middleware import PlatformMiddleware
 from callvault.migrations.runner import is_at_head
@@ -50,6 +51,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         delivered = await run_in_threadpool(recover)
         if delivered:
             log.info("delivered outbox events left from a previous run", count=delivered)
+        resumed = await run_in_threadpool(resume_pending_uploads, database)
+        if resumed:
+            log.info("resumed list imports interrupted by the previous run", count=resumed)
         yield
         database.dispose()
 

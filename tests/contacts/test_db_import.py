@@ -147,16 +147,16 @@ def test_do_not_call_numbers_are_rejected_according_to_the_purpose(world: World,
         dnc.add_entry(
             session,
             actor=operator,
-            data=DncCreate(phone="+86 138-0000-0002", scope=DncScope.GLOBAL, all_purposes=True, source="regulator"),
+            data=DncCreate(phone="+86 133-1234-0003", scope=DncScope.GLOBAL, all_purposes=True, source="regulator"),
         )
     path = tmp_path / "list.csv"
-    path.write_text("手机\n13800000001\n13800000002\n13800000003\n", encoding="utf-8")
+    path.write_text("手机\n13800000001\n13312340003\n13800000003\n", encoding="utf-8")
     marketing = import_file(db, db.settings, inst.slug, "营销", path, mapping=None, purpose=Purpose.MARKETING)
     assert (marketing.accepted, marketing.rejected) == (1, 2)
     rows = report_rows(marketing)
     assert [(r[0], r[3], r[4]) for r in rows] == [
         ("2", "on do-not-call list", "138****0001"),
-        ("3", "on do-not-call list", "138****0002"),
+        ("3", "on do-not-call list", "133****0003"),
     ]
     care = import_file(db, db.settings, inst.slug, "关怀", path, mapping=None, purpose=Purpose.CARE)
     assert (care.accepted, care.rejected) == (2, 1)

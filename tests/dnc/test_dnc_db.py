@@ -18,7 +18,8 @@ from callvault.tenancy import service as tenancy
 from tests.contacts.db_helpers import actor_for
 from tests.fixtures import World
 
-NUMBER = "+8613800138000"
+# The global list is shared by every test of the run: this number is used by no other test.
+NUMBER = "+8613312340001"
 
 
 def _verdict(db: Database, tenant_id: uuid.UUID, purpose: Purpose, campaign: uuid.UUID | None = None) -> Verdict:
@@ -47,7 +48,7 @@ def test_entries_and_consents_from_the_database(world: World, db: Database) -> N
             session,
             actor=actor,
             data=ConsentCreate(
-                phone="138 0013 8000",
+                phone="133 1234 0001",
                 granted_at=clock.now() - timedelta(days=1),
                 channel="recorded_call",
                 evidence_ref="call-1",
@@ -66,7 +67,7 @@ def test_entries_and_consents_from_the_database(world: World, db: Database) -> N
     assert _verdict(db, inst.id, Purpose.CARE, campaign) is Verdict.DO_NOT_CALL
     with db.scoped() as session:
         operator = tenancy.operator_principal(session)
-        dnc.add_entry(session, actor=operator, data=DncCreate(phone="0086 13800138000", scope=DncScope.GLOBAL))
+        dnc.add_entry(session, actor=operator, data=DncCreate(phone="0086 13312340001", scope=DncScope.GLOBAL))
     assert _verdict(db, other.id, Purpose.MARKETING) is Verdict.DO_NOT_CALL  # the global list binds everybody
     assert _verdict(db, other.id, Purpose.CARE) is Verdict.ALLOWED
     with db.scoped() as session:
@@ -76,6 +77,6 @@ def test_entries_and_consents_from_the_database(world: World, db: Database) -> N
     with db.scoped() as session:
         set_tenant(session, inst.id)
         for row in [*session.scalars(select(DncEntry)), *session.scalars(select(ConsentRecord))]:
-            assert b"13800138000" not in row.phone_ct and len(row.phone_bidx) == 32
+            assert b"13312340001" not in row.phone_ct and len(row.phone_bidx) == 32
         for global_row in session.scalars(select(GlobalDncEntry)):
-            assert b"13800138000" not in global_row.phone_ct
+            assert b"13312340001" not in global_row.phone_ct

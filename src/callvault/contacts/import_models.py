@@ -35,6 +35,8 @@ class ImportJob(Identified, TenantScoped, Base):
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     checkpoint: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     report_path: Mapped[str] = mapped_column(String(1000), default="")
+    # The uploaded file kept under data_dir (API uploads): a server restart resumes the job from it.
+    source_path: Mapped[str] = mapped_column(String(1000), default="")
     # Why a job failed as a whole (unreadable file, unusable mapping): a message without customer data.
     error: Mapped[str] = mapped_column(String(500), default="")
     actor: Mapped[str] = mapped_column(String(200))

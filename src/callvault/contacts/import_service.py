@@ -116,8 +116,12 @@ def start_import(
     report_path: Path | None,
     data_dir: Path,
     sha256: str | None = None,
+    keep_source: bool = False,
 ) -> StartedImport:
-    """Open a job for `path`, or return the unfinished job of the same file for this list (resume)."""
+    """Open a job for `path`, or return the unfinished job of the same file for this list (resume).
+
+    `keep_source`: `path` is an upload kept under data_dir; a restarted server resumes the job from it.
+    """
     actor.require(IMPORT)
     get_list(session, list_id=list_id)
     digest = sha256 or file_sha256(path)
@@ -144,6 +148,7 @@ def start_import(
         purpose=purpose.value,
         mapping=mapping.to_json() if mapping is not None else {},
         status="running",
+        source_path=str(path) if keep_source else "",
         actor=actor.actor,
         started_at=clock.now(),
     )
@@ -166,6 +171,34 @@ def _new_job_id() -> uuid.UUID:
     from callvault.core.ids import new_id
 
     return new_id()
+
+
+@dataclass(frozen=True)
+class PendingUpload:
+    actor: Principal
+    job_id: uuid.UUID
+    path: Path
+
+
+def pending_uploads(db: Database) -> list[PendingUpload]:
+    """Unfinished jobs of uploaded files still on disk, in every tenant (to resume after a restart)."""
+    from callvault.security.principal import system_principal
+    from callvault.tenancy import service as tenancy
+
+    found: list[PendingUpload] = []
+    with db.scoped() as session:
+        for tenant_id in tenancy.all_tenant_ids(session):
+            tenant = tenancy.get(session, tenant_id=tenant_id)
+            actor = system_principal(
+                tenant_id=tenant.id, tenant_slug=tenant.slug, tenant_kind=tenant.kind, name="import-resume"
+            )
+            set_tenant(session, tenant_id)
+            jobs = session.scalars(
+                select(ImportJob).where(ImportJob.status.in_(UNFINISHED), ImportJob.source_path != "")
+            ).all()
+            found += [PendingUpload(actor, j.id, Path(j.source_path)) for j in jobs if Path(j.source_path).is_file()]
+            session.rollback()
+    return found
 
 
 def run_job(

@@ -225,6 +225,14 @@ def _start_background(db: Database, actor: Principal, job_id: uuid.UUID, path: P
     ).start()
 
 
+def resume_pending_uploads(db: Database) -> int:
+    """Start the unfinished jobs of uploaded files again (server start after a crash); returns how many."""
+    pending = import_service.pending_uploads(db)
+    for upload in pending:
+        _start_background(db, upload.actor, upload.job_id, upload.path)
+    return len(pending)
+
+
 # --- routes -------------------------------------------------------------------------------------------------
 
 Uploader = Annotated[RequestContext, Depends(RequiresUpload("contact.import"))]
@@ -282,6 +290,7 @@ def create_import(
             report_path=None,
             data_dir=settings.data_dir,
             sha256=form.file_sha256,
+            keep_source=True,
         )
     except BaseException:
         form.file_path.unlink(missing_ok=True)

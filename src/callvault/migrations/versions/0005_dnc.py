@@ -94,6 +94,7 @@ def upgrade() -> None:
         sa.Column("duplicates", sa.Integer(), nullable=False),
         sa.Column("checkpoint", sa.JSON(), nullable=True),
         sa.Column("report_path", sa.String(length=1000), nullable=False),
+        sa.Column("source_path", sa.String(length=1000), nullable=False),
         sa.Column("error", sa.String(length=500), nullable=False),
         sa.Column("actor", sa.String(length=200), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
