@@ -26,6 +26,7 @@ from callvault.identity.schemas import ApiClientCreate, RoleCreate, UserCreate
 from callvault.security.principal import Principal, system_principal
 from callvault.tenancy import service as tenancy
 from tests.fixtures import PASSWORD, Account, World
+from tests.vault_fixtures import store_contact
 
 pytestmark = pytest.mark.sec("SEC-02")
 
@@ -47,19 +48,28 @@ def _everything_user(world: World, slug: str) -> tuple[Account, dict[str, uuid.U
         )
         client = api_clients.create_client(session, actor=actor, data=ApiClientCreate(name="core", permissions=[]))
         builtin = session.scalars(select(Role).where(Role.name == "agent")).one()
-        ids = {
-            "user_id": user.id,
-            "role_id": role.id,
-            "client_id": client.id,
-            "tenant_id": inst.id,
-            "builtin_role_id": builtin.id,
-        }
-        ids |= _contact_objects(world, session, actor)
+    stored = store_contact(world.db, slug)
+    ids = {
+        "user_id": user.id,
+        "role_id": role.id,
+        "client_id": client.id,
+        "tenant_id": inst.id,
+        "builtin_role_id": builtin.id,
+        "contact_id": stored.contact_id,
+    }
+    ids |= _contact_objects(world, slug)
     return Account(slug, user.username, PASSWORD, user.id, None), ids
 
 
-def _contact_objects(world: World, session: Session, actor: Principal) -> dict[str, uuid.UUID]:
+def _contact_objects(world: World, slug: str) -> dict[str, uuid.UUID]:
     """A contact list with a finished import, a do-not-call entry and a consent record."""
+    with world.db.scoped() as session:
+        inst = tenancy.bind(session, slug=slug)
+        actor = system_principal(tenant_id=inst.id, tenant_slug=inst.slug, tenant_kind=inst.kind)
+        return _contact_objects_in(world, session, actor)
+
+
+def _contact_objects_in(world: World, session: Session, actor: Principal) -> dict[str, uuid.UUID]:
     list_id, _ = import_service.ensure_list(session, actor=actor, name="matrix")
     path = world.db.settings.data_dir / f"matrix-{uuid.uuid4().hex}.csv"
     path.write_text("手机\n13800138000\n119\n", encoding="utf-8")

@@ -349,6 +349,16 @@ def demo(
         raise fail(str(exc), code=2) from None
 
 
+def _register_key_commands() -> None:
+    from callvault.security.cli import register, register_retention
+
+    register(tenant_app, database=_database, fail=fail)
+    register_retention(app, database=_database, fail=fail)
+
+
+_register_key_commands()
+
+
 def _register_benchmarks() -> None:
     """Each domain contributes its `callvault bench ...` command."""
     from callvault.acd.cli import register as register_acd_bench
