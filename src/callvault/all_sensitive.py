@@ -1,9 +1,10 @@
 """Every domain's encrypted columns, for the code that must cover all of them (re-encryption, export, scanners)."""
 
 from callvault.contacts.sensitive import CONTACT_COLUMNS
+from callvault.dnc.sensitive import DNC_COLUMNS
 from callvault.security.sensitive import SensitiveColumn
 
-SENSITIVE_COLUMNS: tuple[SensitiveColumn, ...] = (*CONTACT_COLUMNS,)
+SENSITIVE_COLUMNS: tuple[SensitiveColumn, ...] = (*CONTACT_COLUMNS, *DNC_COLUMNS)
 
 
 def by_table() -> dict[str, tuple[SensitiveColumn, ...]]:

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from callvault.contacts import sensitive as cols
 from callvault.contacts.import_models import ImportJob
 from callvault.contacts.models import ContactList, ContactPhone, ContactRecord
 from callvault.core.db import Database
 from callvault.core.tenant_context import set_tenant
 from callvault.security.principal import Principal, system_principal
-from callvault.security.vault.field import FieldContext
 from callvault.security.vault.runtime import vault
 from callvault.tenancy import service as tenancy
 
@@ -47,7 +47,7 @@ def stored_contacts(db: Database, tenant_id: uuid.UUID, list_name: str) -> list[
             name = (
                 keys.cipher.decrypt_text(
                     c.name_ct,
-                    context=FieldContext(tenant_id=tenant_id, table="contacts", column="name", row_id=c.id),
+                    context=cols.NAME.context(tenant_id, c.id),
                 )
                 if c.name_ct
                 else ""
@@ -55,7 +55,7 @@ def stored_contacts(db: Database, tenant_id: uuid.UUID, list_name: str) -> list[
             numbers = tuple(
                 keys.cipher.decrypt_text(
                     p.e164_ct,
-                    context=FieldContext(tenant_id=tenant_id, table="contact_phones", column="e164", row_id=p.id),
+                    context=cols.PHONE.context(tenant_id, p.id),
                 )
                 for p in phones
             )

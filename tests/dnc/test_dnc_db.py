@@ -14,6 +14,7 @@ from callvault.dnc import service as dnc
 from callvault.dnc.models import ConsentRecord, DncEntry, GlobalDncEntry
 from callvault.dnc.policy import DncScope, Purpose, Verdict, call_permitted
 from callvault.dnc.schemas import ConsentCreate, DncCreate
+from callvault.security.retention import purge_tenant
 from callvault.tenancy import service as tenancy
 from tests.contacts.db_helpers import actor_for
 from tests.fixtures import World
@@ -78,5 +79,25 @@ def test_entries_and_consents_from_the_database(world: World, db: Database) -> N
         set_tenant(session, inst.id)
         for row in [*session.scalars(select(DncEntry)), *session.scalars(select(ConsentRecord))]:
             assert b"13312340001" not in row.phone_ct and len(row.phone_bidx) == 32
-        for global_row in session.scalars(select(GlobalDncEntry)):
-            assert b"13312340001" not in global_row.phone_ct
+        [global_row] = session.scalars(select(GlobalDncEntry).where(GlobalDncEntry.phone_masked == "133****0001"))
+        assert len(global_row.phone_bidx) == 32
+
+
+def test_retention_periods_never_purge_dnc_entries_or_consent_evidence(world: World, db: Database) -> None:
+    inst = world.institution(roles=())
+    actor = actor_for(db, inst.slug)
+    with db.scoped() as session:
+        tenancy.bind(session, slug=inst.slug)
+        dnc.add_entry(session, actor=actor, data=DncCreate(phone="13312340011"))
+        dnc.record_consent(
+            session,
+            actor=actor,
+            data=ConsentCreate(phone="13312340011", granted_at=clock.now(), channel="web_form", evidence_ref="f-1"),
+        )
+    clock.travel(400 * 86400)
+    removed = purge_tenant(db, actor=actor, tenant_id=inst.id, settings={"retention_days": {"phone": 365}}).removed
+    assert "dnc_entries.phone" not in removed and "consent_records.phone" not in removed
+    with db.scoped() as session:
+        set_tenant(session, inst.id)
+        assert len(session.scalars(select(DncEntry)).all()) == 1
+        assert len(session.scalars(select(ConsentRecord)).all()) == 1

@@ -18,19 +18,20 @@ from typing import Final
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from callvault.contacts import sensitive as cols
 from callvault.contacts.checkpoint import Checkpoint
 from callvault.contacts.import_models import ImportJob
 from callvault.contacts.models import ContactPhone, ContactRecord
 from callvault.contacts.phones import mask_phone
 from callvault.contacts.pipeline import DUPLICATE_CODE
-from callvault.contacts.sealing import PHONE_SCOPE, PHONES, insert_sealed, seal_contact
+from callvault.contacts.sealing import insert_sealed, seal_contact
+from callvault.contacts.sensitive import PHONE_SCOPE
 from callvault.contacts.validate import Contact, Rejection
 from callvault.core import clock
 from callvault.core.db import Database
 from callvault.core.tenant_context import set_tenant
 from callvault.dnc import service as dnc
 from callvault.dnc.policy import Purpose
-from callvault.security.vault.field import FieldContext
 from callvault.security.vault.runtime import Vault, vault
 
 DNC_CODE: Final = "dnc.listed"
@@ -173,5 +174,5 @@ class DatabaseContactSink:
                 .execution_options(yield_per=5000)
             )
             for phone_id, ciphertext in rows:
-                context = FieldContext(tenant_id=self.tenant_id, table=PHONES, column="e164", row_id=phone_id)
+                context = cols.PHONE.context(self.tenant_id, phone_id)
                 yield self.vault.cipher.decrypt_text(ciphertext, context=context)

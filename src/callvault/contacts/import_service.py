@@ -16,21 +16,25 @@ from typing import Any, Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callvault.contacts import service as contacts
 from callvault.contacts.checkpoint import Checkpoint
 from callvault.contacts.db_sink import DatabaseContactSink
 from callvault.contacts.import_models import ImportJob
 from callvault.contacts.import_schemas import ImportRead
+from callvault.contacts.live import Minimising
 from callvault.contacts.mapping import ColumnMapping, MappingError
 from callvault.contacts.models import ContactList
 from callvault.contacts.pipeline import ImportResult, ProgressCallback, run_import
 from callvault.contacts.readers import Layout, SourceFileError, SourceFormat, detect_format
+from callvault.contacts.schemas import ContactListCreate
 from callvault.core import clock, outbox
 from callvault.core.db import Database
 from callvault.core.errors import Conflict, InvalidInput, NotFound
 from callvault.core.tenant_context import current_tenant, set_tenant
 from callvault.dnc.policy import Purpose
 from callvault.security import audit
-from callvault.security.principal import Principal
+from callvault.security.principal import Principal, system_principal
+from callvault.tenancy import service as tenancy
 
 IMPORT: Final = "contact.import"
 # "interrupted": the process running it failed unexpectedly; the same file continues it.
@@ -91,15 +95,10 @@ def ensure_list(session: Session, *, actor: Principal, name: str) -> tuple[uuid.
     name = name.strip()
     if not name or len(name) > 120:
         raise InvalidInput.one("list", "a list name has 1 to 120 characters")
-    found = session.scalars(select(ContactList).where(ContactList.name == name)).one_or_none()
+    found = contacts.get_list_by_name(session, name=name)
     if found is not None:
         return found.id, False
-    created = ContactList(name=name)
-    session.add(created)
-    session.flush()
-    audit.record(session, actor=actor, action="contact.list.create", object_type="contact_list", object_id=created.id)
-    outbox.emit(session, tenant_slug=actor.tenant_slug, name="contact.list.created", payload={"id": str(created.id)})
-    session.commit()
+    created = contacts.create_list(session, actor=actor, data=ContactListCreate(name=name))
     return created.id, True
 
 
@@ -124,6 +123,12 @@ def start_import(
     """
     actor.require(IMPORT)
     get_list(session, list_id=list_id)
+    if Minimising.from_settings(tenancy.current(session).settings) is not None:
+        # Minimising mode keeps only the institution's reference id and the phones, which needs a mapped
+        # reference column; until mappings have one, importing would store what the institution opted out of.
+        raise ImportFailed.one(
+            "list", "this institution keeps customer details in its own system; list import is not available"
+        )
     digest = sha256 or file_sha256(path)
     unfinished = session.scalars(
         select(ImportJob)
@@ -182,9 +187,6 @@ class PendingUpload:
 
 def pending_uploads(db: Database) -> list[PendingUpload]:
     """Unfinished jobs of uploaded files still on disk, in every tenant (to resume after a restart)."""
-    from callvault.security.principal import system_principal
-    from callvault.tenancy import service as tenancy
-
     found: list[PendingUpload] = []
     with db.scoped() as session:
         for tenant_id in tenancy.all_tenant_ids(session):
@@ -223,12 +225,19 @@ def run_job(
         mapping = ColumnMapping.from_json(job.mapping) if job.mapping else None
         resume_from = Checkpoint.from_json(job.checkpoint) if job.checkpoint else None
         fmt, purpose, list_id, report_path = job.format, Purpose(job.purpose), job.list_id, Path(job.report_path)
+        sensitive_custom = contacts.sensitive_custom_fields(get_list(session, list_id=list_id))
         if job.status != "running":
             job.status, job.error = "running", ""
         session.commit()
     phone_column = mapping.phones[0] if mapping is not None else ""
     sink = DatabaseContactSink(
-        db, tenant_id=actor.tenant_id, job_id=job_id, list_id=list_id, purpose=purpose, phone_column=phone_column
+        db,
+        tenant_id=actor.tenant_id,
+        job_id=job_id,
+        list_id=list_id,
+        purpose=purpose,
+        phone_column=phone_column,
+        sensitive_custom=sensitive_custom,
     )
     try:
         result = run_import(

@@ -3,7 +3,8 @@
 A number is stored as a keyed blind index (for look-up) plus vault ciphertext (to show it masked or export
 it to an authorised user), never in clear. Institution and campaign entries live in the institution's tenant;
 global entries bind every institution and live in a platform table, indexed under the operator's index key so
-one look-up serves all tenants.
+one look-up serves all tenants; they keep only the masked form for display (no ciphertext, so nothing there
+depends on a data key).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ BLIND_INDEX_BYTES = 32
 
 class _DncColumns:
     phone_bidx: Mapped[bytes] = mapped_column(LargeBinary(BLIND_INDEX_BYTES))
-    phone_ct: Mapped[bytes] = mapped_column(LargeBinary)
     # A refusal of marketing (False) or no calls at all (True: customer request, regulator, complaint).
     all_purposes: Mapped[bool] = mapped_column(default=False)
     reason: Mapped[str] = mapped_column(String(200), default="")
@@ -36,6 +36,7 @@ class DncEntry(_DncColumns, Identified, TenantScoped, Base):
     __tablename__ = "dnc_entries"
     __table_args__ = (Index("ix_dnc_entries_tenant_phone_bidx", "tenant_id", "phone_bidx"),)
 
+    phone_ct: Mapped[bytes] = mapped_column(LargeBinary)
     scope: Mapped[str] = mapped_column(String(16), default="institution")
     # No foreign key: campaigns are a later table; an entry may be added before its campaign is.
     campaign_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
@@ -46,6 +47,8 @@ class GlobalDncEntry(_DncColumns, Identified, Base):
 
     __tablename__ = "dnc_global_entries"
     __table_args__ = (Index("ix_dnc_global_entries_phone_bidx", "phone_bidx"),)
+
+    phone_masked: Mapped[str] = mapped_column(String(32))
 
 
 class ConsentRecord(Identified, TenantScoped, Base):

@@ -16,7 +16,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from callvault.contacts.phones import PhoneRejected, mask_phone, normalise_phone
-from callvault.contacts.sealing import PHONE_SCOPE
+from callvault.contacts.sensitive import PHONE_SCOPE
 from callvault.core import clock, outbox
 from callvault.core.errors import InvalidInput, NotFound, PermissionDenied
 from callvault.core.ids import new_id
@@ -33,9 +33,10 @@ from callvault.dnc.policy import (
     dnc_blocks,
 )
 from callvault.dnc.schemas import ConsentCreate, ConsentRead, DncCreate, DncRead
+from callvault.dnc.sensitive import CONSENT_PHONE, DNC_PHONE
 from callvault.security import audit
 from callvault.security.principal import Principal
-from callvault.security.vault.field import FieldContext
+from callvault.security.sensitive import SensitiveColumn, open_field
 from callvault.security.vault.runtime import Vault, vault
 from callvault.tenancy import service as tenancy
 
@@ -63,29 +64,33 @@ def _masked(e164: str) -> str:
     return mask_phone(e164[3:] if e164.startswith("+86") else e164)
 
 
-def _decrypt(keys: Vault, tenant_id: uuid.UUID, table: str, row_id: uuid.UUID, ciphertext: bytes) -> str:
-    context = FieldContext(tenant_id=tenant_id, table=table, column="phone_ct", row_id=row_id)
-    return keys.cipher.decrypt_text(ciphertext, context=context)
-
-
-def _encrypt(keys: Vault, tenant_id: uuid.UUID, table: str, row_id: uuid.UUID, e164: str) -> bytes:
-    context = FieldContext(tenant_id=tenant_id, table=table, column="phone_ct", row_id=row_id)
-    return keys.cipher.encrypt(e164, context=context)
+def _encrypt(keys: Vault, column: SensitiveColumn, tenant_id: uuid.UUID, row_id: uuid.UUID, e164: str) -> bytes:
+    return keys.cipher.encrypt(e164, context=column.context(tenant_id, row_id))
 
 
 # --- reads ---------------------------------------------------------------------------------------------------
 
 
-def _entry_read(session: Session, entry: DncEntry | GlobalDncEntry) -> DncRead:
-    is_global = isinstance(entry, GlobalDncEntry)
-    owner = _operator_id(session) if is_global else entry.tenant_id  # type: ignore[union-attr]
-    table = GlobalDncEntry.__tablename__ if is_global else DncEntry.__tablename__
-    phone = _decrypt(vault(), owner, table, entry.id, entry.phone_ct)
+def _entry_read(session: Session, actor: Principal, entry: DncEntry | GlobalDncEntry) -> DncRead:
+    if isinstance(entry, GlobalDncEntry):
+        scope, campaign_id, masked = DncScope.GLOBAL, None, entry.phone_masked
+    else:
+        scope, campaign_id = DncScope(entry.scope), entry.campaign_id
+        phone = open_field(
+            session,
+            vault(),
+            actor=actor,
+            column=DNC_PHONE,
+            tenant_id=entry.tenant_id,
+            row_id=entry.id,
+            ciphertext=entry.phone_ct,
+        )
+        masked = _masked(phone)
     return DncRead(
         id=entry.id,
-        scope=DncScope.GLOBAL if is_global else DncScope(entry.scope),  # type: ignore[union-attr]
-        campaign_id=None if is_global else entry.campaign_id,  # type: ignore[union-attr]
-        phone_masked=_masked(phone),
+        scope=scope,
+        campaign_id=campaign_id,
+        phone_masked=masked,
         all_purposes=entry.all_purposes,
         reason=entry.reason,
         source=entry.source,
@@ -113,7 +118,7 @@ def list_entries(
             stmt = stmt.where(DncEntry.phone_bidx == _index(tenant_id, normalised(phone)))
         column = DncEntry.id
     return paginate(
-        session, stmt, id_column=column, limit=limit, cursor=cursor, to_read=lambda e: _entry_read(session, e)
+        session, stmt, id_column=column, limit=limit, cursor=cursor, to_read=lambda e: _entry_read(session, actor, e)
     )
 
 
@@ -204,13 +209,13 @@ def add_entry(session: Session, *, actor: Principal, data: DncCreate) -> DncRead
     keys = vault()
     entry: DncEntry | GlobalDncEntry
     if data.scope is DncScope.GLOBAL:
-        entry = GlobalDncEntry(id=new_id())
+        entry = GlobalDncEntry(id=new_id(), phone_masked=_masked(e164))
         table = GlobalDncEntry.__tablename__
     else:
         entry = DncEntry(id=new_id(), scope=data.scope.value, campaign_id=data.campaign_id)
+        entry.phone_ct = _encrypt(keys, DNC_PHONE, tenant_id, entry.id, e164)
         table = DncEntry.__tablename__
     entry.phone_bidx = _index(tenant_id, e164, keys)
-    entry.phone_ct = _encrypt(keys, tenant_id, table, entry.id, e164)
     entry.all_purposes = data.all_purposes
     entry.reason = data.reason
     entry.source = data.source
@@ -218,7 +223,7 @@ def add_entry(session: Session, *, actor: Principal, data: DncCreate) -> DncRead
     entry.expires_at = data.expires_at
     session.add(entry)
     session.flush()
-    read = _entry_read(session, entry)
+    read = _entry_read(session, actor, entry)
     details = {"scope": read.scope.value, "all_purposes": data.all_purposes, "source": data.source}
     audit.record(session, actor=actor, action="dnc.add", object_type=table, object_id=entry.id, details=details)
     outbox.emit(session, tenant_slug=actor.tenant_slug, name="dnc.added", payload={"id": str(entry.id), **details})
@@ -241,8 +246,16 @@ def remove_entry(session: Session, *, actor: Principal, entry_id: uuid.UUID) -> 
     session.commit()
 
 
-def _consent_read(consent: ConsentRecord) -> ConsentRead:
-    phone = _decrypt(vault(), consent.tenant_id, ConsentRecord.__tablename__, consent.id, consent.phone_ct)
+def _consent_read(session: Session, actor: Principal, consent: ConsentRecord) -> ConsentRead:
+    phone = open_field(
+        session,
+        vault(),
+        actor=actor,
+        column=CONSENT_PHONE,
+        tenant_id=consent.tenant_id,
+        row_id=consent.id,
+        ciphertext=consent.phone_ct,
+    )
     return ConsentRead(
         id=consent.id,
         purpose=Purpose(consent.purpose),
@@ -279,10 +292,10 @@ def record_consent(session: Session, *, actor: Principal, data: ConsentCreate) -
         recorded_by=actor.actor,
     )
     consent.phone_bidx = _index(tenant_id, e164, keys)
-    consent.phone_ct = _encrypt(keys, tenant_id, ConsentRecord.__tablename__, consent.id, e164)
+    consent.phone_ct = _encrypt(keys, CONSENT_PHONE, tenant_id, consent.id, e164)
     session.add(consent)
     session.flush()
-    read = _consent_read(consent)
+    read = _consent_read(session, actor, consent)
     details = {"purpose": data.purpose.value, "channel": data.channel}
     audit.record(
         session,
@@ -308,7 +321,7 @@ def withdraw_consent(session: Session, *, actor: Principal, consent_id: uuid.UUI
     if consent.withdrawn_at is None:
         consent.withdrawn_at = clock.now()
     session.flush()
-    read = _consent_read(consent)
+    read = _consent_read(session, actor, consent)
     audit.record(session, actor=actor, action="consent.withdraw", object_type="consent_record", object_id=consent_id)
     outbox.emit(session, tenant_slug=actor.tenant_slug, name="consent.withdrawn", payload={"id": str(consent_id)})
     session.commit()

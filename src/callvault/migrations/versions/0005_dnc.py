@@ -19,8 +19,8 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "dnc_global_entries",
+        sa.Column("phone_masked", sa.String(length=32), nullable=False),
         sa.Column("phone_bidx", sa.LargeBinary(length=32), nullable=False),
-        sa.Column("phone_ct", sa.LargeBinary(), nullable=False),
         sa.Column("all_purposes", sa.Boolean(), nullable=False),
         sa.Column("reason", sa.String(length=200), nullable=False),
         sa.Column("source", sa.String(length=40), nullable=False),
