@@ -115,6 +115,10 @@ def test_bad_uploads_are_clear_problems(world: World, db: Database, login: Any) 
     failed = _wait(s, r.json()["id"])
     assert failed["status"] == "failed" and "phone column" in failed["error"]
     assert s.post(f"/api/v1/contact-lists/{uuid.uuid4()}/imports", files={"file": ("a.csv", CSV)}).status_code == 404
+    # Without a live session nothing is read: 401 at once.
+    s.client.cookies.clear()
+    r = s.client.post(url, content=b"x" * 4096, headers={"content-type": "text/csv"})
+    assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
 
 
 def test_uploads_above_the_body_limit_stream_to_disk(world: World, db: Database, login: Any) -> None:

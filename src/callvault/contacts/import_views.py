@@ -20,15 +20,26 @@ from fastapi import Depends, Request, status
 from fastapi.responses import FileResponse
 from python_multipart.multipart import MultipartParser, parse_options_header
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from callvault.api import RequestContext, Requires, db_session, domain_router, get_db, resolve_caller
+from callvault.api import (
+    SESSION_COOKIE,
+    RequestContext,
+    Requires,
+    client_ip,
+    db_session,
+    domain_router,
+    get_db,
+    resolve_caller,
+)
 from callvault.contacts import import_service
 from callvault.contacts.import_schemas import ImportRead
 from callvault.contacts.mapping import ColumnMapping, MappingError
 from callvault.contacts.readers import SourceFormat
 from callvault.core.db import Database
-from callvault.core.errors import DomainError, InvalidInput
+from callvault.core.errors import DomainError, InvalidInput, Unauthenticated
 from callvault.dnc.policy import Purpose
+from callvault.identity import auth
 from callvault.security.principal import Principal
 
 log = structlog.get_logger(__name__)
@@ -51,8 +62,24 @@ class SpooledBody:
     size: int
 
 
+def _known_caller(request: Request) -> None:
+    """Refuse a browser request without a live session before its body is read, so an anonymous client cannot
+    make the server write a large upload to disk. Signed clients are verified once the body's digest is known."""
+    if "x-callvault-key" in request.headers:
+        return
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise Unauthenticated("log in or sign the request")
+    with get_db(request).scoped() as session:
+        auth.resolve_session(
+            session, token=token, source_ip=client_ip(request), request_id=getattr(request.state, "request_id", "")
+        )
+        session.commit()
+
+
 async def spooled_body(request: Request) -> AsyncIterator[SpooledBody]:
     """Write the raw request body to a temporary file under data_dir, hashing it on the way."""
+    await run_in_threadpool(_known_caller, request)
     incoming = request.app.state.settings.data_dir / "imports" / "incoming"
     incoming.mkdir(parents=True, exist_ok=True)
     path = incoming / f"{uuid.uuid4().hex}.part"
