@@ -191,15 +191,16 @@ def extract_form(spooled: Path, content_type: str, directory: Path) -> UploadFor
             while chunk := body.read(CHUNK):
                 parser.write(chunk)
         parser.finalize()
-    except DomainError:
-        raise
-    except Exception:
-        raise InvalidInput.one("body", "the multipart body is malformed") from None
-    finally:
+        if form.file_path is None:
+            raise InvalidInput.one("file", "a 'file' part is required")
+    except Exception as exc:
         if state["sink"] is not None:
             state["sink"].close()
-    if form.file_path is None:
-        raise InvalidInput.one("file", "a 'file' part is required")
+        if form.file_path is not None:
+            form.file_path.unlink(missing_ok=True)  # nothing half-written stays behind
+        if isinstance(exc, DomainError):
+            raise
+        raise InvalidInput.one("body", "the multipart body is malformed") from None
     form.file_sha256 = digest.hexdigest()
     return form
 
