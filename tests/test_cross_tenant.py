@@ -10,14 +10,20 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from callvault.api import Requires, mounted_routes, route_policy
+from callvault.contacts import import_service
+from callvault.core import clock
+from callvault.dnc import service as dnc
+from callvault.dnc.policy import Purpose
+from callvault.dnc.schemas import ConsentCreate, DncCreate
 from callvault.identity import api_clients
 from callvault.identity import service as identity
 from callvault.identity.models import Role
 from callvault.identity.permissions import CATALOGUE, Scope, permissions_for
 from callvault.identity.schemas import ApiClientCreate, RoleCreate, UserCreate
-from callvault.security.principal import system_principal
+from callvault.security.principal import Principal, system_principal
 from callvault.tenancy import service as tenancy
 from tests.fixtures import PASSWORD, Account, World
 from tests.vault_fixtures import store_contact
@@ -51,7 +57,42 @@ def _everything_user(world: World, slug: str) -> tuple[Account, dict[str, uuid.U
         "builtin_role_id": builtin.id,
         "contact_id": stored.contact_id,
     }
+    ids |= _contact_objects(world, slug)
     return Account(slug, user.username, PASSWORD, user.id, None), ids
+
+
+def _contact_objects(world: World, slug: str) -> dict[str, uuid.UUID]:
+    """A contact list with a finished import, a do-not-call entry and a consent record."""
+    with world.db.scoped() as session:
+        inst = tenancy.bind(session, slug=slug)
+        actor = system_principal(tenant_id=inst.id, tenant_slug=inst.slug, tenant_kind=inst.kind)
+        return _contact_objects_in(world, session, actor)
+
+
+def _contact_objects_in(world: World, session: Session, actor: Principal) -> dict[str, uuid.UUID]:
+    list_id, _ = import_service.ensure_list(session, actor=actor, name="matrix")
+    path = world.db.settings.data_dir / f"matrix-{uuid.uuid4().hex}.csv"
+    path.write_text("手机\n13800138000\n119\n", encoding="utf-8")
+    started = import_service.start_import(
+        session,
+        actor=actor,
+        list_id=list_id,
+        path=path,
+        file_name=path.name,
+        fmt="auto",
+        mapping=None,
+        purpose=Purpose.CARE,
+        report_path=None,
+        data_dir=world.db.settings.data_dir,
+    )
+    import_service.run_job(world.db, actor=actor, job_id=started.job_id, path=path)
+    entry = dnc.add_entry(session, actor=actor, data=DncCreate(phone="13800138001"))
+    consent = dnc.record_consent(
+        session,
+        actor=actor,
+        data=ConsentCreate(phone="13800138002", granted_at=clock.now(), channel="web_form", evidence_ref="form-1"),
+    )
+    return {"list_id": list_id, "import_id": started.job_id, "entry_id": entry.id, "consent_id": consent.id}
 
 
 def _id_routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:

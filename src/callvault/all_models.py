@@ -8,9 +8,11 @@ from callvault.acd.models import (
     AcdQueue,
     AcdRoutingDecision,
 )
+from callvault.contacts.import_models import ImportJob
 from callvault.contacts.models import ContactList, ContactPhone, ContactRecord
 from callvault.core.models import Base
 from callvault.core.outbox_models import OutboxEvent
+from callvault.dnc.models import ConsentRecord, DncEntry, GlobalDncEntry
 from callvault.identity.models import (
     ApiClient,
     ApiNonce,
@@ -38,10 +40,14 @@ __all__ = [
     "AuditEvent",
     "AuthSession",
     "Base",
+    "ConsentRecord",
     "ContactList",
     "ContactPhone",
     "ContactRecord",
+    "DncEntry",
+    "GlobalDncEntry",
     "IdempotencyRecord",
+    "ImportJob",
     "OutboxEvent",
     "Role",
     "Tenant",

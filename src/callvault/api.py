@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
@@ -206,6 +207,13 @@ def authenticated(
     body: Annotated[bytes, Depends(raw_body)],
 ) -> RequestContext:
     """Resolve the caller: an HMAC-signed API client, or a browser session cookie (with CSRF on writes)."""
+    return resolve_caller(request, session, body=body)
+
+
+def resolve_caller(
+    request: Request, session: Session, *, body: bytes, body_sha256: str | None = None
+) -> RequestContext:
+    """`authenticated` for a body already read (`body`) or streamed to disk (its `body_sha256`)."""
     ip, rid = client_ip(request), getattr(request.state, "request_id", "")
     if "x-callvault-key" in request.headers:
         principal = api_clients.authenticate(
@@ -217,6 +225,7 @@ def authenticated(
             body=body,
             source_ip=ip,
             request_id=rid,
+            body_sha256=body_sha256,
         )
         ctx = RequestContext(session=session, principal=principal, auth_session_id=None, stage=auth.STAGE_FULL)
     else:
@@ -371,14 +380,21 @@ def domain_router(prefix: str, tag: str) -> APIRouter:
 # --- registry -------------------------------------------------------------------------------------------------
 
 
+# Routes that take file uploads: streamed to disk, under the upload size limit instead of the body limit.
+UPLOAD_PATHS = re.compile(r"/api/v1/contact-lists/[^/]+/imports")
+
+
 def api_router() -> APIRouter:
+    from callvault.contacts import import_views
     from callvault.contacts import views as contact_views
+    from callvault.dnc import views as dnc_views
     from callvault.identity import api_client_views, auth_views
     from callvault.identity import views as identity_views
     from callvault.tenancy import views as tenancy_views
 
     router = APIRouter(prefix="/api/v1")
-    for module in (auth_views, tenancy_views, identity_views, api_client_views, contact_views):
+    modules = (auth_views, tenancy_views, identity_views, api_client_views, contact_views, import_views, dnc_views)
+    for module in modules:
         router.include_router(module.router)
     return router
 

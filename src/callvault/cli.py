@@ -383,5 +383,14 @@ def _register_benchmarks() -> None:
 _register_benchmarks()
 
 
+def _register_domain_commands() -> None:
+    from callvault.contacts.cli import register_commands as register_contacts
+
+    register_contacts(app)
+
+
+_register_domain_commands()
+
+
 def main() -> None:
     app()

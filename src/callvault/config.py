@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     port: int = 8000
     cookie_secure: bool = True
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # File uploads (list imports) stream to disk and have their own, larger limit.
+    max_upload_bytes: int = Field(default=2 * 1024**3, ge=1024)
 
     session_idle_seconds: int = 15 * 60
     session_absolute_seconds: int = 12 * 3600

@@ -14,8 +14,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from callvault import __version__
-from callvault.api import api_router, check_route_policies, install_problem_handlers
+from callvault.api import UPLOAD_PATHS, api_router, check_route_policies, install_problem_handlers
 from callvault.config import Settings, get_settings
+from callvault.contacts.import_views import resume_pending_uploads
 from callvault.core.db import Database
 from callvault.middleware import PlatformMiddleware
 from callvault.migrations.runner import is_at_head
@@ -50,6 +51,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         delivered = await run_in_threadpool(recover)
         if delivered:
             log.info("delivered outbox events left from a previous run", count=delivered)
+        resumed = await run_in_threadpool(resume_pending_uploads, database)
+        if resumed:
+            log.info("resumed list imports interrupted by the previous run", count=resumed)
         yield
         database.dispose()
 
@@ -70,7 +74,13 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.mount("/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static")
     _add_platform_routes(app, database)
     check_route_policies(app)
-    app.add_middleware(PlatformMiddleware, max_body_bytes=settings.max_body_bytes, hsts=settings.cookie_secure)
+    app.add_middleware(
+        PlatformMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        hsts=settings.cookie_secure,
+        upload_paths=UPLOAD_PATHS,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
     return app
 
 

@@ -34,10 +34,26 @@ class BodyTooLarge(Exception):
 
 
 class PlatformMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, hsts: bool) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        hsts: bool,
+        upload_paths: re.Pattern[str] | None = None,
+        max_upload_bytes: int = 0,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.hsts = hsts
+        # POSTs to these paths are file uploads that the route streams to disk: they get the upload limit.
+        self.upload_paths = upload_paths
+        self.max_upload_bytes = max_upload_bytes
+
+    def _limit(self, scope: Scope) -> int:
+        if self.upload_paths is not None and scope["method"] == "POST" and self.upload_paths.fullmatch(scope["path"]):
+            return max(self.max_upload_bytes, self.max_body_bytes)
+        return self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -52,8 +68,9 @@ class PlatformMiddleware:
         started = time.perf_counter()
         status_holder = {"status": 500}
 
+        limit = self._limit(scope)
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+        if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._reject_413(send, request_id)
             self._observe(scope, 413, started)
             return
@@ -66,7 +83,7 @@ class PlatformMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     exceeded = True
                     raise BodyTooLarge()
             return message

@@ -173,7 +173,7 @@ def test_json_array_streams_in_small_chunks(tmp_path: Path) -> None:
     rows = list(JsonArrayReader(path, chunk_chars=7).rows())
     assert len(rows) == 30
     assert rows[0].fields == {"name": "客户0", "phone": "13800138000", "vip": "true", "note": ""}
-    assert rows[1].line == 8
+    assert rows[1].line == 2  # element number, not text line
     assert list(JsonArrayReader(path, start=rows[9].after, chunk_chars=64).rows()) == rows[10:]
 
 
@@ -184,7 +184,8 @@ def test_json_bad_elements_and_truncation(tmp_path: Path) -> None:
     assert rows[3].fields["phone"] == "1.38e10"  # kept as text: validation refuses it as lossy
     assert rows[4].problem is not None
     assert "rest was not read" in rows[4].problem
-    assert rows[4].line == 2
+    assert rows[4].line == 5
+    assert "text line 2" in rows[4].problem
     assert next(iter(JsonArrayReader(_write(tmp_path, "obj.json", b'{"a": 1}')).rows())).problem
 
 

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from callvault.all_models import metadata
 from callvault.all_sensitive import SENSITIVE_COLUMNS, by_table
-from callvault.contacts.models import ContactPhone, ContactRecord
+from callvault.contacts.models import ContactRecord
 from callvault.core.db import Database
 from callvault.core.tenant_context import set_tenant
 from callvault.security.audit_models import AuditEvent
@@ -31,7 +32,7 @@ def _versions(db: Database, tenant_id: uuid.UUID) -> list[int]:
     with db.scoped() as session:
         set_tenant(session, tenant_id)
         for column in SENSITIVE_COLUMNS:
-            table = ContactRecord.__table__ if column.table == "contacts" else ContactPhone.__table__
+            table = metadata.tables[column.table]
             # Core statements on tables get no automatic tenant criterion (only ORM entities do): filter here.
             values = session.scalars(
                 select(table.c[column.column]).where(
@@ -53,15 +54,13 @@ def _rotate(db: Database, tenant_id: uuid.UUID) -> int:
 
 
 def test_registry_covers_every_ciphertext_column() -> None:
-    from callvault.all_models import metadata
-
     declared = {(c.table, c.column) for c in SENSITIVE_COLUMNS}
     stored = {(t.name, col.name) for t in metadata.sorted_tables for col in t.c if col.name.endswith("_ct")}
     assert stored == declared
     for column in SENSITIVE_COLUMNS:
         if column.blind_index_column:
             assert column.blind_index_column in metadata.tables[column.table].c
-    assert set(by_table()) == {"contacts", "contact_phones"}
+    assert set(by_table()) == {"contacts", "contact_phones", "dnc_entries", "consent_records"}
 
 
 def test_plain_values_decrypts_every_registered_column_of_a_row(db: Database, world: World) -> None:

@@ -1,7 +1,4 @@
-"""Command-line entries of the contacts domain: `callvault bench import`.
-
-`callvault contacts import` needs the database and is wired with it.
-"""
+"""Command-line entries of the contacts domain: `callvault contacts import` and `callvault bench import`."""
 
 from __future__ import annotations
 
@@ -53,3 +50,115 @@ def _print_table(figures: dict[str, Any]) -> None:
             f"{row['peak_rss_mb']:.0f}",
         )
     Console().print(table)
+
+
+FORMATS = ("auto", "csv", "xlsx", "json", "ndjson", "fixed")
+PURPOSES = (
+    "notification",
+    "care",
+    "survey",
+    "verification",
+    "collections",
+    "activation",
+    "reminder",
+    "return_visit",
+    "marketing",
+)
+
+
+def register_commands(app: typer.Typer) -> None:
+    """Add the `callvault contacts ...` command group."""
+    contacts_app = typer.Typer(no_args_is_help=True, help="Contact lists and list imports.")
+    app.add_typer(contacts_app, name="contacts")
+
+    @contacts_app.command("import")
+    def import_file(
+        file: Annotated[Path, typer.Argument(help="CSV, XLSX, JSON, NDJSON or fixed-width file")],
+        tenant: Annotated[str, typer.Option("--tenant", help="institution slug")],
+        list_name: Annotated[str, typer.Option("--list", help="contact list name; created when missing")],
+        mapping: Annotated[Path | None, typer.Option("--mapping", help="column mapping template (JSON)")] = None,
+        fmt: Annotated[str, typer.Option("--format", help="auto|csv|xlsx|json|ndjson|fixed")] = "auto",
+        layout: Annotated[Path | None, typer.Option("--layout", help="layout file of a fixed-width file")] = None,
+        report: Annotated[Path | None, typer.Option("--report", help="where to write the error report (CSV)")] = None,
+        purpose: Annotated[
+            str, typer.Option("--purpose", help="what the list is called for; decides which DNC entries apply")
+        ] = "marketing",
+        as_json: Annotated[bool, typer.Option("--json", help="print the counters as JSON")] = False,
+    ) -> None:
+        """Import FILE into list NAME: validated, normalised, deduplicated, DNC-checked; resumable after a crash."""
+        _import_command(file, tenant, list_name, mapping, fmt, layout, report, purpose, as_json)
+
+
+def _import_command(
+    file: Path,
+    tenant: str,
+    list_name: str,
+    mapping_path: Path | None,
+    fmt: str,
+    layout: Path | None,
+    report: Path | None,
+    purpose_name: str,
+    as_json: bool,
+) -> None:
+    from contextlib import nullcontext
+
+    from callvault.cli import _bind_system, _database, err, fail, user_errors
+    from callvault.config import get_settings
+    from callvault.contacts import import_service
+    from callvault.contacts.mapping import ColumnMapping, MappingError
+    from callvault.contacts.progress import import_progress
+    from callvault.contacts.readers import SourceFormat, detect_format
+    from callvault.dnc.policy import Purpose
+
+    if fmt not in FORMATS:
+        raise fail(f"--format must be one of {', '.join(FORMATS)}")
+    if purpose_name not in PURPOSES:
+        raise fail(f"--purpose must be one of {', '.join(PURPOSES)}")
+    if not file.is_file():
+        raise fail(f"no such file: {file}")
+    if layout is not None and not layout.is_file():
+        raise fail(f"no such layout file: {layout}")
+    if fmt == "fixed" and layout is None:
+        raise fail("fixed-width files need --layout")
+    try:
+        mapping = ColumnMapping.load(mapping_path) if mapping_path is not None else None
+    except MappingError as exc:
+        raise fail(str(exc)) from None
+    db = _database()
+    settings = get_settings()
+    with user_errors():
+        with db.scoped() as session:
+            actor = _bind_system(session, tenant)
+            list_id, created = import_service.ensure_list(session, actor=actor, name=list_name)
+            started = import_service.start_import(
+                session,
+                actor=actor,
+                list_id=list_id,
+                path=file,
+                file_name=file.name,
+                fmt="fixed" if layout is not None and fmt == "auto" else fmt,
+                mapping=mapping,
+                purpose=Purpose(purpose_name),
+                report_path=report.resolve() if report is not None else None,
+                data_dir=settings.data_dir,
+            )
+        if created and not as_json:
+            err.print(f"created list [bold]{list_name}[/]")
+        if started.resumed:
+            err.print(f"resuming the unfinished import {started.job_id} of this file")
+        source_format = (
+            SourceFormat.FIXED if layout is not None else (detect_format(file) if fmt == "auto" else SourceFormat(fmt))
+        )
+        bar = nullcontext(None) if as_json else import_progress(file, source_format, console=err)
+        with bar as progress:
+            result = import_service.run_job(
+                db, actor=actor, job_id=started.job_id, path=file, layout=layout, progress=progress
+            )
+    db.dispose()
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
+    else:
+        err.print(
+            f"{result.total:,} rows: {result.accepted:,} accepted, {result.rejected:,} rejected, "
+            f"{result.duplicates:,} duplicates; error report: {result.report_path}"
+        )

@@ -23,10 +23,11 @@ from callvault.contacts.mapping import ColumnMapping
 from callvault.contacts.phones import DEFAULT_REGION, dedupe_key, mask_phone
 from callvault.contacts.readers import START, Layout, SourceFormat, SourceRow, open_reader
 from callvault.contacts.report import ErrorReport
-from callvault.contacts.sinks import ContactSink
+from callvault.contacts.sinks import ContactSink, ScreeningSink
 from callvault.contacts.validate import Contact, Rejection, RowValidator
 
 BATCH_ROWS: Final = 5000
+DUPLICATE_CODE: Final = "row.duplicate"
 GC_THRESHOLD: Final = 50_000
 
 
@@ -139,21 +140,29 @@ _AFTER_PLUS: Final = operator.itemgetter(slice(1, None))
 
 
 def _report_not_imported(
-    outcomes: list[Contact | Rejection], fresh: list[bool], report: ErrorReport, phone_column: str
+    outcomes: list[Contact | Rejection],
+    fresh: list[bool],
+    report: ErrorReport,
+    phone_column: str,
+    screened_out: dict[int, Rejection],
 ) -> None:
     """Write rejections and duplicates to the report in line order."""
     fresh_flags = iter(fresh)
     for outcome in outcomes:
         if isinstance(outcome, Rejection):
             report.add(outcome)
-        elif not next(fresh_flags):
+        elif next(fresh_flags):
+            refused = screened_out.get(outcome.line)
+            if refused is not None:
+                report.add(refused)
+        else:
             primary = outcome.phones[0].e164
             national = primary[3:] if primary.startswith("+86") else primary
             report.add(
                 Rejection(
                     outcome.line,
                     phone_column,
-                    "row.duplicate",
+                    DUPLICATE_CODE,
                     "same primary phone as an earlier row of this file",
                     mask_phone(national),
                 )
@@ -177,8 +186,22 @@ def _import_batch(
     accepted: list[Contact] = list(itertools.compress(contacts, fresh))
     rejected = len(outcomes) - len(contacts)
     duplicates = len(contacts) - len(accepted)
+    screened_out: dict[int, Rejection] = {}
+    if accepted and isinstance(sink, ScreeningSink):
+        verdicts = sink.screen(accepted)
+        phone_column = validator.mapping.phones[0]
+        screened_out = {
+            c.line: r if r.column else r._replace(column=phone_column)
+            for c, r in zip(accepted, verdicts, strict=True)
+            if r is not None
+        }
+        if screened_out:
+            accepted = [c for c, r in zip(accepted, verdicts, strict=True) if r is None]
+            listed = sum(r.code == DUPLICATE_CODE for r in screened_out.values())
+            duplicates += listed
+            rejected += len(screened_out) - listed
     if rejected or duplicates:
-        _report_not_imported(outcomes, fresh, report, validator.mapping.phones[0])
+        _report_not_imported(outcomes, fresh, report, validator.mapping.phones[0], screened_out)
     checkpoint = Checkpoint(
         position=batch[-1].after if batch else previous.position,
         total=previous.total + len(batch),

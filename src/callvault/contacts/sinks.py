@@ -8,11 +8,11 @@ import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from callvault.contacts.checkpoint import Checkpoint
 from callvault.contacts.phones import Phone, PhoneType
-from callvault.contacts.validate import Contact
+from callvault.contacts.validate import Contact, Rejection
 
 
 class ContactSink(Protocol):
@@ -24,6 +24,16 @@ class ContactSink(Protocol):
 
     def accepted_primary_phones(self) -> Iterable[str]:
         """E.164 primary phones of the contacts this import stored so far; rebuilds dedupe on resume."""
+        ...
+
+
+@runtime_checkable
+class ScreeningSink(ContactSink, Protocol):
+    """A sink that can refuse contacts the file alone cannot judge: already in the list (counted as
+    duplicates, code `row.duplicate`) or on a do-not-call list (counted as rejected)."""
+
+    def screen(self, contacts: Sequence[Contact]) -> list[Rejection | None]:
+        """For each contact of a batch (after in-file dedupe), None to store it or why not (masked value)."""
         ...
 
 

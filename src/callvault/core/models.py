@@ -57,3 +57,6 @@ class TenantScoped:
 # table that is neither tenant-scoped nor listed here.
 # Wrapped keys and key tombstones: see docs/adr/0007-vault-key-tables.md.
 PLATFORM_TABLES = frozenset({"tenants", "auth_sessions", "alembic_version", "tenant_keys", "tenant_key_tombstones"})
+# The operator's global do-not-call list binds every institution, so every tenant must read it; it holds numbers
+# only as blind indexes under the operator's index key and as ciphertext under the operator's data key.
+PLATFORM_TABLES = PLATFORM_TABLES | {"dnc_global_entries"}

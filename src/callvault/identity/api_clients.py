@@ -47,10 +47,14 @@ class BadSignature(Unauthenticated):
     title = "Request signature rejected"
 
 
-def canonical_request(method: str, path: str, query: str, timestamp: str, nonce: str, body: bytes) -> bytes:
+def canonical_request(
+    method: str, path: str, query: str, timestamp: str, nonce: str, body: bytes, *, body_sha256: str | None = None
+) -> bytes:
+    """The signed string; `body_sha256` stands in for `body` when the body was streamed to disk (uploads)."""
     pairs = sorted(parse_qsl(query, keep_blank_values=True))
     sorted_query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
-    return "\n".join([method.upper(), path, sorted_query, timestamp, nonce, hashlib.sha256(body).hexdigest()]).encode()
+    digest = body_sha256 or hashlib.sha256(body).hexdigest()
+    return "\n".join([method.upper(), path, sorted_query, timestamp, nonce, digest]).encode()
 
 
 def sign(secret: str, canonical: bytes) -> str:
@@ -152,6 +156,7 @@ def authenticate(
     body: bytes,
     source_ip: str,
     request_id: str,
+    body_sha256: str | None = None,
 ) -> Principal:
     """Verify a signed request; bind the session to the client's institution and return its principal."""
     key_id = headers.get("x-callvault-key", "")
@@ -191,7 +196,7 @@ def authenticate(
     if abs(now.timestamp() - int(ts_raw)) > skew:
         raise reject("timestamp skew", f"timestamp outside ±{skew} s")
     secret = secretbox.unseal(client.secret_sealed, purpose=f"apiclient:{client.id}").decode()
-    expected = sign(secret, canonical_request(method, path, query, ts_raw, nonce, body))
+    expected = sign(secret, canonical_request(method, path, query, ts_raw, nonce, body, body_sha256=body_sha256))
     if not any(hmac.compare_digest(expected, s) for s in signatures[:2]):
         raise reject("signature mismatch", "signature does not match")
     # The primary key (key, nonce) makes a replay fail even when two copies race.

@@ -36,6 +36,8 @@ CATALOGUE: dict[str, Permission] = {
         Permission("contact.reveal", Scope.INSTITUTION, "Reveal unmasked customer fields (audited)"),
         Permission("contact.import", Scope.INSTITUTION, "Import call lists"),
         Permission("data.retention", Scope.INSTITUTION, "Purge customer data past its retention period (audited)"),
+        Permission("dnc.read", Scope.ANY, "View do-not-call entries and consent records (masked)"),
+        Permission("dnc.manage", Scope.ANY, "Add and remove do-not-call entries; record and withdraw consent"),
         Permission("campaign.create", Scope.INSTITUTION, "Create and edit campaigns"),
         Permission("campaign.approve", Scope.INSTITUTION, "Approve campaigns"),
         Permission("campaign.start", Scope.INSTITUTION, "Start, pause and finish campaigns"),
@@ -81,6 +83,8 @@ _INSTITUTION_ROLES = (
                 "campaign.start",
                 "contact.import",
                 "contact.read",
+                "dnc.read",
+                "dnc.manage",
                 "billing.read",
                 "queue.manage",
             }
@@ -123,6 +127,8 @@ _OPERATOR_ROLES = (
                 "role.manage",
                 "report.read",
                 "billing.read",
+                "dnc.read",
+                "dnc.manage",
             }
         ),
         True,

@@ -121,7 +121,11 @@ def _locked_head(session: Session, tenant_id: uuid.UUID) -> AuditChainHead:
         head: AuditChainHead = cached[2]
         return head
     # FOR UPDATE serialises appends per tenant on PostgreSQL; SQLite transactions are already BEGIN IMMEDIATE.
-    found = session.scalars(select(AuditChainHead).with_for_update()).one_or_none()
+    # populate_existing: sessions keep objects across commits (expire_on_commit=False), and another session may
+    # have moved the head since this one last read it.
+    found = session.scalars(
+        select(AuditChainHead).with_for_update().execution_options(populate_existing=True)
+    ).one_or_none()
     if found is None:
         found = AuditChainHead(tenant_id=tenant_id, seq=0, hash=genesis_hash(tenant_id), checkpoint_seq=0)
         session.add(found)

@@ -76,6 +76,8 @@ def purge_tenant(db: Database, *, actor: Principal, tenant_id: uuid.UUID, settin
     with db.scoped() as session:
         set_tenant(session, tenant_id)
         for column in SENSITIVE_COLUMNS:
+            if not column.retention:
+                continue
             days = policy.days.get(retention_key(column))
             if days is None:
                 continue

@@ -38,7 +38,9 @@ class SensitiveColumn:
     """One encrypted column.
 
     `field` is the name used in the ciphertext's associated data and in API responses; `data_class` chooses the
-    masking rule (None: a JSON object of custom fields, masked per the list's field definitions).
+    masking rule (None: a JSON object of custom fields, masked per the list's field definitions). `retention`
+    False marks a legal record kept while it is in force (a do-not-call entry, consent evidence): retention
+    periods never purge it.
     """
 
     table: str
@@ -49,6 +51,7 @@ class SensitiveColumn:
     blind_index_column: str | None = None
     blind_index_scope: str | None = None
     id_column: str = "id"
+    retention: bool = True
 
     def context(self, tenant_id: uuid.UUID, row_id: uuid.UUID) -> FieldContext:
         """Where a value of this column lives (the ciphertext's associated data)."""

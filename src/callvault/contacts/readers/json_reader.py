@@ -75,8 +75,9 @@ class NdjsonReader:
 class JsonArrayReader:
     """A top-level JSON array of objects, decoded element by element from 1 MB chunks.
 
-    Positions count elements consumed (resuming re-scans the text before them). A syntax error that
-    makes the rest of the array unreadable becomes one final row with a problem naming its line.
+    Positions count elements consumed (resuming re-scans the text before them). A row's `line` is its element
+    number (1-based): a minified array is one text line, so text lines would not tell rows apart. A syntax
+    error that makes the rest of the array unreadable becomes one final row with a problem naming its line.
     """
 
     columns: list[str]
@@ -131,8 +132,8 @@ class _ArrayScanner:
                 return ""
 
     def _fatal(self, index: int, message: str) -> SourceRow:
-        problem = message + "; the rest was not read"
-        return SourceRow.from_fields(self._line, {}, Position(index + 1, self._line), problem)
+        problem = f"{message} (text line {self._line}); the rest was not read"
+        return SourceRow.from_fields(index + 1, {}, Position(index + 1, self._line), problem)
 
     def scan(self) -> Iterator[SourceRow]:
         if self._skip_whitespace() != "[":
@@ -144,7 +145,6 @@ class _ArrayScanner:
         if self._skip_whitespace() == "]":
             return
         while True:
-            start_line = self._line
             try:
                 value, end = self._decode()
             except json.JSONDecodeError as exc:
@@ -155,7 +155,7 @@ class _ArrayScanner:
             index += 1
             if index > self._skip:
                 fields, problem = flatten_object(value)
-                yield SourceRow.from_fields(start_line, fields, Position(index, self._line), problem)
+                yield SourceRow.from_fields(index, fields, Position(index, self._line), problem)
             separator = self._skip_whitespace()
             if separator == "]":
                 return
