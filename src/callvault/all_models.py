@@ -19,6 +19,7 @@ from callvault.identity.models import (
     User,
     UserRole,
 )
+from callvault.offboarding.models import TenantExport, TenantOffboarding
 from callvault.security.audit_models import AuditChainHead, AuditCheckpoint, AuditEvent
 from callvault.tenancy.models import Tenant
 
@@ -40,6 +41,8 @@ __all__ = [
     "OutboxEvent",
     "Role",
     "Tenant",
+    "TenantExport",
+    "TenantOffboarding",
     "User",
     "UserRole",
 ]

@@ -307,6 +307,15 @@ def demo(
     run_demo(host=host, port=port, serve=not seed_only)
 
 
+def _register_handback() -> None:
+    from callvault.offboarding.cli import register
+
+    register(tenant_app, database=_database, fail=fail)
+
+
+_register_handback()
+
+
 def _register_benchmarks() -> None:
     """Each domain contributes its `callvault bench ...` command."""
     from callvault.acd.cli import register as register_acd_bench
