@@ -33,6 +33,7 @@ from callvault.offboarding import service
 from callvault.offboarding.files import HashingWriter, atomic_file, sha256_of, write_atomic
 from callvault.offboarding.manifest import MANIFEST, MANIFEST_TYPE, PUBLIC_KEY, SIGNATURE, manifest_bytes
 from callvault.offboarding.recordings import RecordingReader, StoredRecording, recordings_of
+from callvault.offboarding.service import InstitutionRef
 from callvault.offboarding.tables import (
     RETAINED_TABLES,
     WITHHELD_COLUMNS,
@@ -43,7 +44,6 @@ from callvault.offboarding.tables import (
 from callvault.security import audit
 from callvault.security.canonical import format_time
 from callvault.security.principal import Principal
-from callvault.tenancy.models import Tenant
 
 STATE_FILE: Final = ".export-state.json"
 LOCK_FILE: Final = ".export.lock"
@@ -161,7 +161,7 @@ class _Exporter:
     def __init__(
         self,
         db: Database,
-        inst: Tenant,
+        inst: InstitutionRef,
         out_dir: Path,
         sensitive: SensitiveColumns,
         recordings: RecordingReader | None,
@@ -361,7 +361,6 @@ def run_export(
     os.chmod(out_dir, 0o700)  # decrypted personal data: owner only
     with db.scoped() as session:
         inst = service.exportable_institution(session, slug=slug)
-        session.expunge(inst)
     with _exclusive(out_dir):
         state = _State.load(out_dir / STATE_FILE)
         if state is not None and state.tenant_id != str(inst.id):

@@ -40,6 +40,7 @@ from callvault.offboarding.export import ExportProgress
 from callvault.offboarding.files import write_atomic
 from callvault.offboarding.models import TenantOffboarding
 from callvault.offboarding.recordings import tenant_files_dir
+from callvault.offboarding.service import InstitutionRef
 from callvault.offboarding.tables import RETAINED_TABLES, deletion_order
 from callvault.security import audit
 from callvault.security.canonical import canonical_json, format_time
@@ -100,7 +101,7 @@ class OffboardResult:
     certificate: dict[str, Any]
 
 
-def default_certificate_path(inst: Tenant) -> Path:
+def default_certificate_path(inst: InstitutionRef) -> Path:
     return get_settings().data_dir / "offboarding-certificates" / f"{inst.slug}-{inst.id}.json"
 
 
@@ -116,7 +117,7 @@ def _count_files(directory: Path) -> int:
 
 class _Offboarding:
     def __init__(
-        self, db: Database, actor: Principal, inst: Tenant, shredder: KeyShredder, progress: ExportProgress
+        self, db: Database, actor: Principal, inst: InstitutionRef, shredder: KeyShredder, progress: ExportProgress
     ) -> None:
         self.db = db
         self.actor = actor
@@ -222,6 +223,10 @@ class _Offboarding:
                 document = json.loads(job.certificate)
             else:
                 document = self._certificate(session, job)
+                # Reading the institution's chain switched the session's tenant, which drops loaded objects.
+                job = session.scalars(
+                    select(TenantOffboarding).where(TenantOffboarding.tenant_id == self.inst.id)
+                ).one()
                 raw = canonical_json(document["certificate"])
                 completed = clock.now()
                 job.completed_at = job.updated_at = completed
@@ -330,7 +335,6 @@ def run_offboarding(
     """Offboard institution `slug`, or finish an offboarding an earlier run began."""
     with db.scoped() as session:
         inst = service.start_offboarding(session, actor=actor, slug=slug, without_export=without_export)
-        session.expunge(inst)
     run = _Offboarding(db, actor, inst, shredder, progress or _Quiet())
     run.destroy_keys()
     run.delete_rows(batch_size)
@@ -386,6 +390,8 @@ class OffboardStatus:
                 f"UNFINISHED: {self.slug} is locked (no logins, API refused); keys and data still intact. "
                 f"Run `callvault tenant offboard {self.slug} --confirm {self.slug}` to continue"
             )
+        if not data_left and not self.files_remaining:
+            return f"UNFINISHED: keys, rows and files of {self.slug} are destroyed; the certificate is not issued yet"
         return (
             f"UNFINISHED: keys destroyed (every ciphertext is unreadable) but {data_left} rows and "
             f"{self.files_remaining} files remain. Run `callvault tenant offboard {self.slug} --confirm {self.slug}` "

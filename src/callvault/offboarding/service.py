@@ -4,6 +4,7 @@ operator's. The file and row work itself is in `export` and `offboard`."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -23,6 +24,19 @@ from callvault.tenancy.models import Tenant, TenantStatus
 KEYS_GONE_STEPS = frozenset({"keys_destroyed", "rows_deleted", "files_deleted", "completed"})
 
 
+@dataclass(frozen=True, slots=True)
+class InstitutionRef:
+    """The institution a job works on (plain values: the session's tenant switches drop ORM objects)."""
+
+    id: uuid.UUID
+    slug: str
+    name: str
+
+    @classmethod
+    def of(cls, inst: Tenant) -> InstitutionRef:
+        return cls(inst.id, inst.slug, inst.name)
+
+
 def institution(session: Session, *, slug: str) -> Tenant:
     """The institution with this slug (never the operator), or NotFound."""
     found = tenancy.get_by_slug(session, slug=slug)
@@ -35,12 +49,12 @@ def offboarding_of(session: Session, *, tenant_id: uuid.UUID) -> TenantOffboardi
     return session.scalars(select(TenantOffboarding).where(TenantOffboarding.tenant_id == tenant_id)).one_or_none()
 
 
-def exportable_institution(session: Session, *, slug: str) -> Tenant:
+def exportable_institution(session: Session, *, slug: str) -> InstitutionRef:
     inst = institution(session, slug=slug)
     job = offboarding_of(session, tenant_id=inst.id)
     if (job is not None and job.step in KEYS_GONE_STEPS) or inst.status == TenantStatus.OFFBOARDED.value:
         raise Conflict(f"{slug} is offboarded; its data no longer exists")
-    return inst
+    return InstitutionRef.of(inst)
 
 
 def audit_both(
@@ -132,13 +146,14 @@ def export_by_id(session: Session, *, export_id: uuid.UUID) -> TenantExport | No
     return session.get(TenantExport, export_id)
 
 
-def start_offboarding(session: Session, *, actor: Principal, slug: str, without_export: bool) -> Tenant:
+def start_offboarding(session: Session, *, actor: Principal, slug: str, without_export: bool) -> InstitutionRef:
     """Lock the institution (no logins, API clients refused, sessions ended) and create its offboarding job;
     a rerun finds the job and continues it."""
     actor.require("tenant.manage")
     inst = institution(session, slug=slug)
+    ref = InstitutionRef.of(inst)
     if offboarding_of(session, tenant_id=inst.id) is not None:
-        return inst
+        return ref
     export = latest_completed_export(session, tenant_id=inst.id)
     if export is None and not without_export:
         raise Conflict(
@@ -167,4 +182,4 @@ def start_offboarding(session: Session, *, actor: Principal, slug: str, without_
         details={"phase": "locked", "without_export": export is None, "sessions_ended": ended},
     )
     session.commit()
-    return inst
+    return ref
