@@ -25,6 +25,7 @@ os.environ.update(
         "CALLVAULT_ARGON2_MEMORY_KIB": "8192",
         "CALLVAULT_ARGON2_PARALLELISM": "1",
         "CALLVAULT_LOG_JSON": "true",
+        "CALLVAULT_MASTER_KEY_FILE": str(_TMP / "master.key"),
     }
 )
 if BACKEND == "postgresql":
@@ -36,6 +37,10 @@ from callvault.config import Settings, get_settings  # noqa: E402
 from callvault.core import clock  # noqa: E402
 from callvault.core.db import Database  # noqa: E402
 from callvault.migrations.runner import upgrade  # noqa: E402
+from callvault.security.vault import MasterKey  # noqa: E402
+
+# One master key for the run (0600, as in production); subprocess CLI tests inherit the variable.
+MasterKey.generate_to(_TMP / "master.key")
 
 pytest_plugins = ["tests.fixtures"]
 

@@ -8,6 +8,7 @@ from callvault.acd.models import (
     AcdQueue,
     AcdRoutingDecision,
 )
+from callvault.contacts.models import ContactList, ContactPhone, ContactRecord
 from callvault.core.models import Base
 from callvault.core.outbox_models import OutboxEvent
 from callvault.identity.models import (
@@ -21,6 +22,7 @@ from callvault.identity.models import (
 )
 from callvault.offboarding.models import TenantExport, TenantOffboarding
 from callvault.security.audit_models import AuditChainHead, AuditCheckpoint, AuditEvent
+from callvault.security.vault_models import TenantKeyRow, TenantKeyTombstone
 from callvault.tenancy.models import Tenant
 
 __all__ = [
@@ -37,11 +39,16 @@ __all__ = [
     "AuditEvent",
     "AuthSession",
     "Base",
+    "ContactList",
+    "ContactPhone",
+    "ContactRecord",
     "IdempotencyRecord",
     "OutboxEvent",
     "Role",
     "Tenant",
     "TenantExport",
+    "TenantKeyRow",
+    "TenantKeyTombstone",
     "TenantOffboarding",
     "User",
     "UserRole",

@@ -37,9 +37,11 @@ audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit tra
 app.add_typer(audit_app, name="audit")
 apiclient_app = typer.Typer(no_args_is_help=True, help="API clients of an institution's IT.")
 app.add_typer(apiclient_app, name="apiclient")
+vault_app = typer.Typer(no_args_is_help=True, help="The master key that wraps every institution's data keys.")
+app.add_typer(vault_app, name="vault")
 
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one error, one line (scripts grep it)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -70,7 +72,19 @@ def _database() -> Database:
         raise fail(f"cannot open the database: {type(exc).__name__}") from exc
     if not at_head:
         raise fail("the database schema is not current; run `callvault db upgrade`")
+    _require_master_key()
     return db
+
+
+def _require_master_key() -> None:
+    """Refuse to run with a missing or wrong master key: one line, exit code 2."""
+    from callvault.security.errors import VaultKeyError
+    from callvault.security.vault.runtime import require_master_key
+
+    try:
+        require_master_key(get_settings())
+    except VaultKeyError as exc:
+        raise fail(str(exc), code=2) from None
 
 
 @app.command()
@@ -88,14 +102,38 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 
     settings = get_settings()
     upgrade(settings, revision)
+    _require_master_key()
     from callvault.core.db import Database
+    from callvault.security.vault.runtime import provision_missing_keys
     from callvault.tenancy import service as tenancy
 
     db = Database(settings)
     with db.scoped() as session:
         tenancy.ensure_operator(session)
+        provisioned = provision_missing_keys(session, tenancy.all_tenant_ids(session))
+        session.commit()
     db.dispose()
+    if provisioned:
+        console.print(f"created data and index keys for {provisioned} existing tenant(s)")
     console.print("[green]database is at the latest schema[/]")
+
+
+@vault_app.command("init-key")
+def vault_init_key() -> None:
+    """Create a new master key file (mode 0600) at CALLVAULT_MASTER_KEY_FILE or data_dir/master.key.
+
+    Only for a new installation: data wrapped under another master key cannot be read with a new one.
+    """
+    from callvault.security.errors import VaultKeyError
+    from callvault.security.vault import MasterKey
+
+    path = get_settings().effective_master_key_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        key = MasterKey.generate_to(path)
+    except VaultKeyError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"created master key [bold]{key.key_id}[/] in {path}; back it up apart from the database")
 
 
 @tenant_app.command("create")
@@ -303,8 +341,12 @@ def demo(
 ) -> None:
     """Seed a demo (two institutions, users for every role) on the embedded default and serve it."""
     from callvault.demo import run_demo
+    from callvault.security.errors import VaultKeyError
 
-    run_demo(host=host, port=port, serve=not seed_only)
+    try:
+        run_demo(host=host, port=port, serve=not seed_only)
+    except VaultKeyError as exc:
+        raise fail(str(exc), code=2) from None
 
 
 def _register_handback() -> None:

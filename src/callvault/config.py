@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = 5000
 
     secret_key: SecretStr | None = None
+    # The vault's master key (32 raw bytes, mode 0600); default `data_dir/master.key`. Every command refuses to
+    # start without it; `callvault demo` and `callvault vault init-key` create it.
+    master_key_file: Path | None = None
     # Ed25519 key that signs audit checkpoints; generated (0600) in the data directory when not given.
     audit_signing_key_file: Path | None = None
     audit_checkpoint_every_records: int = Field(default=1000, ge=1)
@@ -70,6 +73,10 @@ class Settings(BaseSettings):
     @property
     def effective_admin_url(self) -> str:
         return self.database_admin_url or self.effective_database_url
+
+    @property
+    def effective_master_key_file(self) -> Path:
+        return self.master_key_file or self.data_dir / "master.key"
 
     @property
     def is_postgres(self) -> bool:

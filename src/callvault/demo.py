@@ -22,6 +22,8 @@ from callvault.identity.models import Role
 from callvault.identity.schemas import UserCreate
 from callvault.migrations.runner import upgrade
 from callvault.security.principal import system_principal
+from callvault.security.vault import MasterKey
+from callvault.security.vault.runtime import require_master_key
 from callvault.tenancy import service as tenancy
 from callvault.tenancy.schemas import TenantCreate
 
@@ -118,7 +120,11 @@ def print_users(users: list[DemoUser], *, url: str) -> None:
 
 def run_demo(*, host: str | None, port: int | None, serve: bool) -> None:
     settings = get_settings()
+    key_file = settings.effective_master_key_file
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    MasterKey.load_or_generate(key_file)  # first run: a new 0600 key; later runs: must be the same key
     upgrade(settings)
+    require_master_key(settings)
     db = Database(settings)
     users = seed(db)
     url = f"http://{host or settings.host}:{port or settings.port}"

@@ -96,3 +96,30 @@ def row_counts(db: Database, tenant_id: uuid.UUID) -> dict[str, int]:
 def manifest_of(directory: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((directory / "manifest.json").read_bytes())
     return data
+
+
+def seed_contacts(db: Database, tenant_id: uuid.UUID, *, names: list[str], phone: str = "+8613812348000") -> list[Any]:
+    """Contacts stored the production way (sealed with the tenant's keys); returns their sealed rows."""
+    from callvault.contacts.models import ContactList
+    from callvault.contacts.phones import Phone, PhoneType
+    from callvault.contacts.sealing import insert_sealed, seal_contact
+    from callvault.contacts.validate import Contact
+    from callvault.security.vault.runtime import vault
+
+    with db.scoped() as session:
+        set_tenant(session, tenant_id)
+        lst = ContactList(name=f"list-{uuid.uuid4().hex[:6]}", custom_fields=[])
+        session.add(lst)
+        session.flush()
+        sealed = [
+            seal_contact(
+                vault(),
+                tenant_id=tenant_id,
+                list_id=lst.id,
+                contact=Contact(line=i + 1, phones=(Phone(phone, PhoneType.MOBILE),), name=name, card_number=None),
+            )
+            for i, name in enumerate(names)
+        ]
+        insert_sealed(session, sealed)
+        session.commit()
+    return sealed

@@ -4,6 +4,7 @@ kill -9 with no unreported half-done state."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,12 @@ from callvault.offboarding.tables import RETAINED_TABLES
 from callvault.offboarding.vault_hooks import key_shredder
 from callvault.security import audit
 from callvault.security.audit_models import AuditEvent
+from callvault.security.errors import KeyDestroyed
+from callvault.security.vault import FieldCipher, FieldContext, Keyring, MasterKey
+from callvault.security.vault.sqlstore import SqlKeyStore
 from callvault.tenancy import service as tenancy
 from tests.fixtures import PASSWORD, World
-from tests.offboarding.helpers import cv, cv_background, row_counts, seeded_institution, wait_for
+from tests.offboarding.helpers import cv, cv_background, row_counts, seed_contacts, seeded_institution, wait_for
 from tests.offboarding.test_export import _export
 
 pytestmark = pytest.mark.sec("SEC-07")
@@ -42,6 +46,11 @@ def _status(slug: str) -> tuple[int, dict[str, Any]]:
     r = cv("tenant", "offboard-status", slug, "--json")
     assert r.returncode in (0, 2), r.stderr
     return r.returncode, json.loads(r.stdout)
+
+
+def _cert(directory: Path) -> dict[str, Any]:
+    certificate: dict[str, Any] = json.loads((directory / "cert.json").read_text())["certificate"]
+    return certificate
 
 
 def _all_text(settings: Settings) -> str:
@@ -68,6 +77,9 @@ def test_offboarding_destroys_everything_of_the_institution_and_nothing_else(
     (files / "recordings").mkdir(parents=True)
     (files / "recordings" / "one.cvr").write_bytes(b"\x00" * 100)
     (files / "import.csv").write_text("x")
+    mine = seed_contacts(db, inst.id, names=["张三", "李四"])
+    theirs = seed_contacts(db, other.id, names=["王五"])
+    kept_copy = mine[0].contact["name_ct"]  # a ciphertext copied off the database before offboarding
     other_counts = row_counts(db, other.id)
     before = row_counts(db, inst.id)
     _export(db, inst.slug, tmp_path / "export")
@@ -79,6 +91,13 @@ def test_offboarding_destroys_everything_of_the_institution_and_nothing_else(
     assert result.rows_deleted == {n: c for n, c in before.items() if c and n not in RETAINED_TABLES}
     assert result.files_deleted == 2 and not files.exists()
     assert row_counts(db, other.id) == other_counts
+    fresh = Keyring(MasterKey.from_file(os.environ["CALLVAULT_MASTER_KEY_FILE"]), SqlKeyStore.for_engine(db.engine))
+    cipher = FieldCipher(fresh)
+    with pytest.raises(KeyDestroyed):
+        cipher.decrypt_text(kept_copy, context=FieldContext(inst.id, "contacts", "name", mine[0].id))
+    other_ctx = FieldContext(other.id, "contacts", "name", theirs[0].id)
+    assert cipher.decrypt_text(theirs[0].contact["name_ct"], context=other_ctx) == "王五"
+    assert _cert(tmp_path)["key_versions_destroyed"] == {"data": [1], "index": [1]}
     assert CANARY.lower() not in _all_text(settings)
 
     # The certificate verifies with the platform key, and its audit head is the institution's chain head.
@@ -139,6 +158,7 @@ def test_offboarding_killed_mid_deletion_is_reported_and_finished_by_a_rerun(
 ) -> None:
     inst = seeded_institution(world, bulk_rows=40_000)
     _export(db, inst.slug, tmp_path / "export")
+    initial = {name: n for name, n in row_counts(db, inst.id).items() if name not in RETAINED_TABLES}
     proc = cv_background("tenant", "offboard", inst.slug, "--confirm", inst.slug, "--batch-size", "100")
 
     def mid_deletion() -> bool:
@@ -158,12 +178,13 @@ def test_offboarding_killed_mid_deletion_is_reported_and_finished_by_a_rerun(
     assert code == 2 and not status["finished"] and status["consistent"]
     assert status["keys_destroyed"] and not status["keys"] and status["rows_remaining"]
     assert status["verdict"].startswith("UNFINISHED: keys destroyed")
-    # The recorded counts are exact: deleted + remaining == what there was.
-    assert status["rows_deleted"]["outbox_events"] + status["rows_remaining"]["outbox_events"] >= 40_000
+    # The recorded counts are exact: for every table, deleted + remaining == what there was.
+    for name, count in initial.items():
+        assert status["rows_deleted"].get(name, 0) + status["rows_remaining"].get(name, 0) == count, name
 
     again = cv("tenant", "offboard", inst.slug, "--confirm", inst.slug)
     assert again.returncode == 0, again.stderr
     code, status = _status(inst.slug)
     assert code == 0 and status["step"] == "completed" and not status["rows_remaining"]
-    assert status["rows_deleted"]["outbox_events"] >= 40_000
+    assert status["rows_deleted"] == {name: n for name, n in initial.items() if n}
     assert all(n == 0 for name, n in row_counts(db, inst.id).items() if name not in RETAINED_TABLES)

@@ -55,5 +55,16 @@ class TenantScoped:
 
 # Tables that hold no institution data and are deliberately not tenant-scoped. A schema test fails for any
 # table that is neither tenant-scoped nor listed here.
-# The offboarding job tables name a tenant but must outlive its rows: they prove what was handed back and destroyed.
-PLATFORM_TABLES = frozenset({"tenants", "auth_sessions", "alembic_version", "tenant_exports", "tenant_offboardings"})
+# Wrapped keys and key tombstones: see docs/adr/0007-vault-key-tables.md. The offboarding job tables name a tenant but
+# must outlive its rows: they prove what was handed back and destroyed.
+PLATFORM_TABLES = frozenset(
+    {
+        "tenants",
+        "auth_sessions",
+        "alembic_version",
+        "tenant_keys",
+        "tenant_key_tombstones",
+        "tenant_exports",
+        "tenant_offboardings",
+    }
+)

@@ -19,7 +19,9 @@ from callvault.core.models import PLATFORM_TABLES
 HERE = Path(__file__).parent
 ROLE_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # Append-only tables: the application role may add and read rows, never change or remove them.
-APPEND_ONLY = ("audit_events", "audit_checkpoints")
+APPEND_ONLY = ("audit_events", "audit_checkpoints", "tenant_key_tombstones")
+# Wrapped keys are never changed in place: a rotation inserts a new version, retire/destroy delete.
+IMMUTABLE = ("tenant_keys",)
 
 
 def alembic_config(url: str) -> Config:
@@ -78,6 +80,8 @@ def apply_postgres_security(conn: Connection, *, app_role: str) -> None:
     conn.execute(text(f"REVOKE UPDATE, DELETE ON alembic_version FROM {app_role}"))
     for table in APPEND_ONLY:
         conn.execute(text(f"REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM {app_role}"))
+    for table in IMMUTABLE:
+        conn.execute(text(f"REVOKE UPDATE, TRUNCATE ON {table} FROM {app_role}"))
     for table in tenant_tables():
         conn.execute(text(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY"))
         conn.execute(text(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY"))

@@ -16,6 +16,7 @@ from callvault.identity import service as identity
 from callvault.identity.schemas import UserCreate
 from callvault.security import audit
 from callvault.security.principal import Principal, system_principal
+from callvault.security.vault.runtime import provision_tenant_keys
 from callvault.tenancy.models import Tenant, TenantKind, TenantStatus
 from callvault.tenancy.schemas import TenantCreate, TenantRead, TenantUpdate
 
@@ -61,6 +62,8 @@ def ensure_operator(session: Session, *, name: str = "Operator") -> Tenant:
         op = Tenant(slug=OPERATOR_SLUG, name=name, kind=TenantKind.OPERATOR.value)
         session.add(op)
         session.flush()
+    # Idempotent: also gives keys to an operator created before the vault existed.
+    provision_tenant_keys(session, op.id)
     with tenant(session, op.id):
         identity.seed_builtin_roles(session, tenant_kind=TenantKind.OPERATOR.value)
     session.commit()
@@ -83,6 +86,8 @@ def create_tenant(session: Session, *, actor: Principal, data: TenantCreate) -> 
     inst = Tenant(slug=data.slug, name=data.name, kind=TenantKind.INSTITUTION.value, settings=data.settings)
     session.add(inst)
     session.flush()
+    # The institution's data and index keys are created in the same transaction as the institution itself.
+    provision_tenant_keys(session, inst.id)
     with tenant(session, inst.id):
         roles = identity.seed_builtin_roles(session, tenant_kind=inst.kind)
         audit.record(session, actor=actor, action="tenant.create", object_type="tenant", object_id=inst.id)

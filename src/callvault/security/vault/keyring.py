@@ -156,7 +156,8 @@ class TenantKey:
         return f"TenantKey(tenant_id={self.tenant_id!r}, purpose={self.purpose.value!r}, v{self.version})"
 
 
-def _wrap_aad(tenant_id: str, purpose: KeyPurpose, version: int) -> bytes:
+def wrap_aad(tenant_id: str, purpose: KeyPurpose, version: int) -> bytes:
+    """Associated data binding a wrapped key to its tenant, purpose and version."""
     return pack_parts("callvault/tenant-key/v1", tenant_id, purpose.value, version)
 
 
@@ -272,7 +273,7 @@ class Keyring:
                 f"{purpose.value} key v{version} was wrapped by {wrapped.kek_id}, "
                 f"but the loaded master key is {self._kek.key_id}"
             )
-        material = self._kek.unwrap(wrapped.wrapped, aad=_wrap_aad(tenant_id, purpose, version))
+        material = self._kek.unwrap(wrapped.wrapped, aad=wrap_aad(tenant_id, purpose, version))
         key = TenantKey(tenant_id, purpose, version, material)
         with self._lock:
             self._cache[ck] = (now, key)
@@ -290,7 +291,7 @@ class Keyring:
                 purpose=purpose,
                 version=version,
                 kek_id=self._kek.key_id,
-                wrapped=self._kek.wrap(material, aad=_wrap_aad(tenant_id, purpose, version)),
+                wrapped=self._kek.wrap(material, aad=wrap_aad(tenant_id, purpose, version)),
                 created_at=datetime.now(UTC),
             )
         )
