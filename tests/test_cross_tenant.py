@@ -20,6 +20,7 @@ from callvault.identity.schemas import ApiClientCreate, RoleCreate, UserCreate
 from callvault.security.principal import system_principal
 from callvault.tenancy import service as tenancy
 from tests.fixtures import PASSWORD, Account, World
+from tests.vault_fixtures import store_contact
 
 pytestmark = pytest.mark.sec("SEC-02")
 
@@ -41,13 +42,15 @@ def _everything_user(world: World, slug: str) -> tuple[Account, dict[str, uuid.U
         )
         client = api_clients.create_client(session, actor=actor, data=ApiClientCreate(name="core", permissions=[]))
         builtin = session.scalars(select(Role).where(Role.name == "agent")).one()
-        ids = {
-            "user_id": user.id,
-            "role_id": role.id,
-            "client_id": client.id,
-            "tenant_id": inst.id,
-            "builtin_role_id": builtin.id,
-        }
+    stored = store_contact(world.db, slug)
+    ids = {
+        "user_id": user.id,
+        "role_id": role.id,
+        "client_id": client.id,
+        "tenant_id": inst.id,
+        "builtin_role_id": builtin.id,
+        "contact_id": stored.contact_id,
+    }
     return Account(slug, user.username, PASSWORD, user.id, None), ids
 
 

@@ -349,6 +349,15 @@ def demo(
         raise fail(str(exc), code=2) from None
 
 
+def _register_key_commands() -> None:
+    from callvault.security.cli import register
+
+    register(tenant_app, database=_database, fail=fail)
+
+
+_register_key_commands()
+
+
 def _register_handback() -> None:
     from callvault.offboarding.cli import register
 

@@ -9,9 +9,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, Integer, Table, Uuid, select
+from sqlalchemy import Column, Integer, Table, Uuid, select, update
 
 from callvault.all_models import metadata
+from callvault.contacts.models import ContactRecord
 from callvault.core.db import Database
 from callvault.core.tenant_context import set_tenant
 from callvault.migrations.runner import head_revision, tenant_tables
@@ -25,7 +26,15 @@ from callvault.security.auditchain import records_from_jsonl, verify_chain
 from callvault.security.checkpoints import Checkpoint
 from callvault.tenancy import service as tenancy
 from tests.fixtures import World
-from tests.offboarding.helpers import cv, cv_background, manifest_of, row_counts, seeded_institution, wait_for
+from tests.offboarding.helpers import (
+    cv,
+    cv_background,
+    manifest_of,
+    row_counts,
+    seed_contacts,
+    seeded_institution,
+    wait_for,
+)
 
 pytestmark = pytest.mark.sec("SEC-07")
 
@@ -198,3 +207,39 @@ def test_export_killed_mid_run_resumes_and_the_manifest_is_complete(db: Database
     assert not list(out.rglob("*.part"))
     ok = cv("tenant", "verify-export", str(out))
     assert ok.returncode == 0 and "export OK" in ok.stdout
+
+
+def test_sensitive_columns_are_exported_decrypted_under_their_field_names(
+    db: Database, world: World, tmp_path: Path
+) -> None:
+    inst = world.institution(roles=())
+    sealed = seed_contacts(db, inst.id, names=["张三", "李四"], phone="+8613812348000")
+    out = tmp_path / "export"
+    _export(db, inst.slug, out)
+    contacts = [json.loads(line) for line in (out / "tables/contacts.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert sorted(c["name"] for c in contacts) == ["张三", "李四"]
+    assert all("name_ct" not in c and c["card_number"] is None for c in contacts)
+    assert {c["id"] for c in contacts} == {str(s.id) for s in sealed}
+    phones = [json.loads(line) for line in (out / "tables/contact_phones.jsonl").read_text().splitlines()]
+    assert [p["e164"] for p in phones] == ["+8613812348000", "+8613812348000"]
+    columns = {c["name"]: c for c in manifest_of(out)["tables"]["contact_phones"]["columns"]}
+    assert columns["e164"]["encoding"].startswith("decrypted (phone)")
+
+
+def test_a_tampered_ciphertext_stops_the_export_as_a_security_event(db: Database, world: World, tmp_path: Path) -> None:
+    inst = world.institution(roles=())
+    first, second = seed_contacts(db, inst.id, names=["张三", "李四"])
+    # A ciphertext copied onto another row (SQL access) must not decrypt there, and must not vanish silently.
+    with db.scoped() as session:
+        set_tenant(session, inst.id)
+        session.execute(
+            update(ContactRecord).where(ContactRecord.id == second.id).values(name_ct=first.contact["name_ct"])
+        )
+        session.commit()
+    r = cv("tenant", "export", inst.slug, "--out", str(tmp_path / "export"))
+    assert r.returncode == 1 and "contacts.name_ct" in r.stderr and "integrity" in r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "export" / "manifest.json").exists()
+    with db.scoped() as session:
+        set_tenant(session, inst.id)
+        failure = session.scalars(select(AuditEvent).where(AuditEvent.action == "vault.integrity_failure")).one()
+        assert failure.object_id == str(second.id) and failure.outcome == "failure"

@@ -16,7 +16,8 @@ from sqlalchemy import select, update
 from callvault.config import Settings
 from callvault.contacts.models import ContactList, ContactPhone, ContactRecord
 from callvault.contacts.phones import Phone, PhoneType
-from callvault.contacts.sealing import PHONE_SCOPE, insert_sealed, seal_contact
+from callvault.contacts.sealing import insert_sealed, seal_contact
+from callvault.contacts.sensitive import PHONE_SCOPE
 from callvault.contacts.validate import Contact
 from callvault.core.db import Database
 from callvault.core.tenant_context import set_tenant

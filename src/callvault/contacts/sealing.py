@@ -12,27 +12,22 @@ import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any
 
 import phonenumbers
 from phonenumbers import timezone as phone_timezone
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from callvault.contacts import sensitive as cols
 from callvault.contacts.models import ContactPhone, ContactRecord
+from callvault.contacts.sensitive import ID_NUMBER_SCOPE, PHONE_SCOPE
 from callvault.contacts.validate import Contact
 from callvault.core import clock
 from callvault.core.ids import new_id
 from callvault.core.tenant_context import current_tenant
-from callvault.security.vault import FieldContext
+from callvault.security.sensitive import SensitiveColumn
 from callvault.security.vault.runtime import Vault
-
-CONTACTS: Final = "contacts"
-PHONES: Final = "contact_phones"
-# Blind-index scopes: the same value gives unrelated indexes in different scopes and tenants.
-PHONE_SCOPE: Final = "contacts.phone"
-ID_NUMBER_SCOPE: Final = "contacts.id_number"
-CUSTOM_SENSITIVE_COLUMN: Final = "custom_sensitive"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +70,10 @@ def seal_contact(
     contact_id = new_id()
     now = clock.now()
 
-    def seal(column: str, value: str | None) -> bytes | None:
+    def seal(column: SensitiveColumn, value: str | None) -> bytes | None:
         if value is None or value == "":
             return None
-        return v.cipher.encrypt(value, context=FieldContext(tenant_id, CONTACTS, column, contact_id))
+        return v.cipher.encrypt(value, context=column.context(tenant_id, contact_id))
 
     custom = contact.custom or {}
     secret = {k: val for k, val in custom.items() if k in sensitive_custom}
@@ -89,16 +84,16 @@ def seal_contact(
         "list_id": list_id,
         "created_at": now,
         "external_ref": external_ref,
-        "name_ct": seal("name", contact.name),
-        "id_number_ct": seal("id_number", contact.id_number),
+        "name_ct": seal(cols.NAME, contact.name),
+        "id_number_ct": seal(cols.ID_NUMBER, contact.id_number),
         "id_number_bidx": (
             v.index.id_number(contact.id_number, tenant_id=tenant_id, scope=ID_NUMBER_SCOPE)
             if contact.id_number
             else None
         ),
-        "card_number_ct": seal("card_number", contact.card_number),
+        "card_number_ct": seal(cols.CARD_NUMBER, contact.card_number),
         "custom_sensitive_ct": seal(
-            CUSTOM_SENSITIVE_COLUMN, json.dumps(secret, ensure_ascii=False, sort_keys=True) if secret else None
+            cols.CUSTOM_SENSITIVE, json.dumps(secret, ensure_ascii=False, sort_keys=True) if secret else None
         ),
         "custom": plain,
         "source_import_id": source_import_id,
@@ -114,7 +109,7 @@ def seal_contact(
                 "tenant_id": tenant_id,
                 "contact_id": contact_id,
                 "position": position,
-                "e164_ct": v.cipher.encrypt(phone.e164, context=FieldContext(tenant_id, PHONES, "e164", phone_id)),
+                "e164_ct": v.cipher.encrypt(phone.e164, context=cols.PHONE.context(tenant_id, phone_id)),
                 "e164_bidx": v.index.phone(phone.e164, tenant_id=tenant_id, scope=PHONE_SCOPE),
                 "type": phone.type.value,
                 "region": region,

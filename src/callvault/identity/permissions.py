@@ -95,6 +95,7 @@ _INSTITUTION_ROLES = (
                 "report.read",
                 "recording.play",
                 "contact.read",
+                "contact.reveal",
                 "campaign.start",
                 "agent.supervise",
                 "queue.manage",

@@ -70,7 +70,6 @@ def register(tenant_app: typer.Typer, *, database: Callable[[], Database], fail:
         """Write all of an institution's data, decrypted, with a signed manifest (resumable)."""
         from callvault.core.errors import DomainError
         from callvault.offboarding.export import run_export
-        from callvault.offboarding.vault_hooks import recording_reader, sensitive_columns
         from callvault.tenancy import service as tenancy
 
         db = database()
@@ -83,8 +82,6 @@ def register(tenant_app: typer.Typer, *, database: Callable[[], Database], fail:
                     actor=actor,
                     slug=slug,
                     out_dir=out,
-                    sensitive=sensitive_columns(),
-                    recordings=recording_reader(),
                     progress=RichExportProgress(bar),
                 )
         except DomainError as exc:

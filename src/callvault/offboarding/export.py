@@ -18,8 +18,9 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final, NoReturn, Protocol
 
+import structlog
 from sqlalchemy import Table, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
@@ -43,7 +44,11 @@ from callvault.offboarding.tables import (
 )
 from callvault.security import audit
 from callvault.security.canonical import format_time
+from callvault.security.errors import CiphertextTampered
 from callvault.security.principal import Principal
+from callvault.security.sensitive import DataIntegrityError
+
+log = structlog.get_logger(__name__)
 
 STATE_FILE: Final = ".export-state.json"
 LOCK_FILE: Final = ".export.lock"
@@ -71,19 +76,13 @@ class SensitiveColumns(Protocol):
         """Column name -> data class, for the encrypted columns of `table`."""
         ...
 
-    def decrypt(self, *, tenant_id: uuid.UUID, table: str, column: str, row: Mapping[str, Any], value: bytes) -> str:
-        """The plaintext of one stored value."""
+    def exported_name(self, table: str, column: str) -> str:
+        """The key a decrypted column is written under (its field name, e.g. ``name`` for ``name_ct``)."""
         ...
 
-
-class NoSensitiveColumns:
-    """Used when no registry is wired in: every column is exported as stored."""
-
-    def columns(self, table: str) -> Mapping[str, str]:
-        return {}
-
-    def decrypt(self, *, tenant_id: uuid.UUID, table: str, column: str, row: Mapping[str, Any], value: bytes) -> str:
-        raise NotImplementedError
+    def decrypt(self, *, tenant_id: uuid.UUID, table: str, column: str, row: Mapping[str, Any], value: bytes) -> Any:
+        """The plaintext of one stored value (JSON-ready); raises `CiphertextTampered` if it fails authentication."""
+        ...
 
 
 class _Quiet:
@@ -165,7 +164,9 @@ class _Exporter:
         out_dir: Path,
         sensitive: SensitiveColumns,
         recordings: RecordingReader | None,
+        actor: Principal,
     ) -> None:
+        self.actor = actor
         self.db = db
         self.inst = inst
         self.out_dir = out_dir
@@ -216,16 +217,43 @@ class _Exporter:
                 for name, value in row.items():
                     if name in withheld:
                         doc[name] = None
-                    elif name in encrypted and value is not None:
-                        doc[name] = self.sensitive.decrypt(
-                            tenant_id=self.inst.id, table=table.name, column=name, row=row, value=bytes(value)
-                        )
+                    elif name in encrypted:
+                        key = self.sensitive.exported_name(table.name, name)
+                        doc[key] = None
+                        if value is None:
+                            continue
+                        try:
+                            doc[key] = self.sensitive.decrypt(
+                                tenant_id=self.inst.id, table=table.name, column=name, row=row, value=bytes(value)
+                            )
+                        except CiphertextTampered:
+                            self._integrity_failure(table, name, row)
                     else:
                         doc[name] = json_value(value)
                 out.write(_jsonl(doc))
             rows += len(page)
             progress.advanced(len(page))
         return rows
+
+    def _integrity_failure(self, table: Table, column: str, row: Mapping[str, Any]) -> NoReturn:
+        """A stored value failed authentication: a security event, and the export stops (never a silent gap)."""
+        row_id = ",".join(str(row[c.name]) for c in table.primary_key.columns)
+        log.warning("vault integrity failure", event_type="vault.integrity_failure", table=table.name, row_id=row_id)
+        with self._session() as session:
+            audit.record(
+                session,
+                actor=self.actor,
+                action="vault.integrity_failure",
+                object_type=table.name,
+                object_id=row_id,
+                outcome="failure",
+                details={"column": column, "during": "tenant.export"},
+            )
+            session.commit()
+        raise DataIntegrityError(
+            f"{table.name}.{column} of row {row_id} failed its integrity check; the export stopped "
+            "(files written so far are kept; rerun after investigating)"
+        )
 
     def table_schema(self, table: Table) -> dict[str, Any]:
         encrypted = self.sensitive.columns(table.name)
@@ -234,12 +262,13 @@ class _Exporter:
             if (table.name, col.name) in WITHHELD_COLUMNS:
                 encoding = "withheld (credential material, always null)"
             elif col.name in encrypted:
-                encoding = f"decrypted ({encrypted[col.name]})"
+                encoding = f"decrypted ({encrypted[col.name]}), stored encrypted as {col.name}"
             elif column_type_name(table, col.name) in ("BLOB", "BYTEA", "LargeBinary"):
                 encoding = "base64"
             else:
                 encoding = "plain"
-            columns.append({"name": col.name, "type": column_type_name(table, col.name), "encoding": encoding})
+            name = self.sensitive.exported_name(table.name, col.name) if col.name in encrypted else col.name
+            columns.append({"name": name, "type": column_type_name(table, col.name), "encoding": encoding})
         return {"columns": columns, "primary_key": [c.name for c in table.primary_key.columns]}
 
     # -- audit trail -------------------------------------------------------------------------------------------
@@ -355,7 +384,11 @@ def run_export(
 ) -> ExportResult:
     """Export everything of institution `slug` into `out_dir`, resuming an earlier run into the same directory."""
     progress = progress or _Quiet()
-    sensitive = sensitive or NoSensitiveColumns()
+    if sensitive is None or recordings is None:
+        from callvault.offboarding import vault_hooks
+
+        sensitive = sensitive or vault_hooks.sensitive_columns()
+        recordings = recordings or vault_hooks.recording_reader()
     out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(out_dir, 0o700)  # decrypted personal data: owner only
@@ -374,7 +407,7 @@ def run_export(
         if state is None or state.export_id != str(job.id):
             state = _State(str(inst.id), str(job.id), format_time(job.started_at))
             state.save(out_dir / STATE_FILE)
-        exporter = _Exporter(db, inst, out_dir, sensitive, recordings)
+        exporter = _Exporter(db, inst, out_dir, sensitive, recordings, actor)
         known = _known_files(out_dir, state)
         entries: list[FileEntry] = []
         written = reused = 0

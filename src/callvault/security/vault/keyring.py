@@ -229,6 +229,15 @@ class Keyring:
         with self._lock:
             self._cache.pop((tenant_id, KeyPurpose.DATA, version), None)
 
+    def forget(self, tenant: TenantId) -> None:
+        """Drop the cached keys and current versions of a tenant (after another keyring rotated or destroyed)."""
+        tenant_id = str(tenant)
+        with self._lock:
+            for k in [k for k in self._cache if k[0] == tenant_id]:
+                del self._cache[k]
+            for c in [c for c in self._current if c[0] == tenant_id]:
+                del self._current[c]
+
     def destroy(self, tenant: TenantId) -> None:
         """Crypto-shred the tenant: delete every key so no ciphertext of it can be decrypted again."""
         tenant_id = str(tenant)

@@ -150,6 +150,15 @@ def provision_tenant_keys(session: Session, tenant_id: uuid.UUID) -> None:
     session_vault(session).keyring.provision(tenant_id)
 
 
+def forget_tenant(tenant_id: uuid.UUID) -> None:
+    """Make this process's vault re-read a tenant's keys: call after committing a rotation or destruction done
+    through `session_vault` (other processes notice within the keyring's cache time)."""
+    with _runtime.lock:
+        current = _runtime.vault
+    if current is not None:
+        current.keyring.forget(tenant_id)
+
+
 def provision_missing_keys(session: Session, tenant_ids: list[uuid.UUID]) -> int:
     """Give keys to tenants created before the vault existed; crypto-shredded tenants are left alone.
 
