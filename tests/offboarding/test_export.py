@@ -243,3 +243,17 @@ def test_a_tampered_ciphertext_stops_the_export_as_a_security_event(db: Database
         set_tenant(session, inst.id)
         failure = session.scalars(select(AuditEvent).where(AuditEvent.action == "vault.integrity_failure")).one()
         assert failure.object_id == str(second.id) and failure.outcome == "failure"
+
+
+def test_rerunning_a_finished_export_writes_a_fresh_one(db: Database, world: World, tmp_path: Path) -> None:
+    inst = world.institution(roles=())
+    out = tmp_path / "export"
+    _export(db, inst.slug, out)
+    world.user(inst.slug, role="agent")
+    r = cv("tenant", "export", inst.slug, "--out", str(out))
+    assert r.returncode == 0 and "0 kept from an earlier run" in r.stdout.replace("\n", " ")
+    users = next(f for f in manifest_of(out)["files"] if f["table"] == "users")
+    assert users["rows"] == 1 and verify_export(out).ok
+    other = world.institution(roles=())
+    foreign = cv("tenant", "export", other.slug, "--out", str(out))
+    assert foreign.returncode == 1 and "another institution" in foreign.stderr

@@ -346,17 +346,13 @@ def _write_public_key(out: HashingWriter, progress: ExportProgress) -> None:
     out.write(audit.signer().public_key_pem())
 
 
-def _known_files(out_dir: Path, state: _State) -> dict[str, dict[str, Any]]:
-    """Files finished by an earlier run: from the state file, or from the manifest of a completed export."""
-    known = dict(state.files)
+def _manifest_tenant(out_dir: Path) -> str | None:
     try:
         manifest = json.loads((out_dir / MANIFEST).read_bytes())
     except (OSError, ValueError):
-        return known
-    if manifest.get("tenant", {}).get("id") == state.tenant_id:
-        for entry in manifest.get("files", []):
-            known.setdefault(entry["path"], entry)
-    return known
+        return None
+    tenant_id = manifest.get("tenant", {}).get("id") if isinstance(manifest, dict) else None
+    return str(tenant_id) if tenant_id else None
 
 
 @contextmanager
@@ -399,8 +395,12 @@ def run_export(
         if state is not None and state.tenant_id != str(inst.id):
             raise Conflict(f"{out_dir} holds an export of another institution; choose an empty directory")
         if state is None:
-            leftovers = [p.name for p in out_dir.iterdir() if p.name not in (LOCK_FILE, MANIFEST)]
-            if leftovers and not (out_dir / MANIFEST).exists():
+            # A finished export of the same institution is replaced by a new one; anything else is not ours.
+            finished_for = _manifest_tenant(out_dir)
+            leftovers = [p.name for p in out_dir.iterdir() if p.name != LOCK_FILE]
+            if finished_for is not None and finished_for != str(inst.id):
+                raise Conflict(f"{out_dir} holds an export of another institution; choose an empty directory")
+            if leftovers and finished_for is None:
                 raise Conflict(f"{out_dir} is not empty and holds no export to resume; choose an empty directory")
         with db.scoped() as session:
             job = service.begin_export(session, actor=actor, inst_id=inst.id, out_dir=str(out_dir))
@@ -408,7 +408,8 @@ def run_export(
             state = _State(str(inst.id), str(job.id), format_time(job.started_at))
             state.save(out_dir / STATE_FILE)
         exporter = _Exporter(db, inst, out_dir, sensitive, recordings, actor)
-        known = _known_files(out_dir, state)
+        # Only files of the unfinished run are kept: a finished export rerun is a new, complete export.
+        known = dict(state.files)
         entries: list[FileEntry] = []
         written = reused = 0
         for item in exporter.plan():
