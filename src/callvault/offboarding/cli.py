@@ -38,6 +38,10 @@ class RichExportProgress:
     def file_started(self, path: str, total: int | None) -> None:
         if self._task is not None:
             self._bar.update(self._task, completed=self._bar.tasks[self._task].total or 0)
+        if total == 0:  # nothing to do: show it done rather than a bar stuck at 0%
+            self._bar.add_task(f"{path} [dim](empty)[/]", total=1, completed=1)
+            self._task = None
+            return
         self._task = self._bar.add_task(path, total=total)
 
     def advanced(self, n: int) -> None:
