@@ -22,6 +22,7 @@ from callvault.identity.models import (
     User,
     UserRole,
 )
+from callvault.offboarding.models import TenantExport, TenantOffboarding
 from callvault.security.audit_models import AuditChainHead, AuditCheckpoint, AuditEvent
 from callvault.security.vault_models import TenantKeyRow, TenantKeyTombstone
 from callvault.tenancy.models import Tenant
@@ -51,8 +52,10 @@ __all__ = [
     "OutboxEvent",
     "Role",
     "Tenant",
+    "TenantExport",
     "TenantKeyRow",
     "TenantKeyTombstone",
+    "TenantOffboarding",
     "User",
     "UserRole",
 ]

@@ -367,6 +367,15 @@ def _register_key_commands() -> None:
 _register_key_commands()
 
 
+def _register_handback() -> None:
+    from callvault.offboarding.cli import register
+
+    register(tenant_app, database=_database, fail=fail)
+
+
+_register_handback()
+
+
 def _register_benchmarks() -> None:
     """Each domain contributes its `callvault bench ...` command."""
     from callvault.acd.cli import register as register_acd_bench

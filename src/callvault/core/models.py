@@ -55,8 +55,19 @@ class TenantScoped:
 
 # Tables that hold no institution data and are deliberately not tenant-scoped. A schema test fails for any
 # table that is neither tenant-scoped nor listed here.
-# Wrapped keys and key tombstones: see docs/adr/0007-vault-key-tables.md.
-PLATFORM_TABLES = frozenset({"tenants", "auth_sessions", "alembic_version", "tenant_keys", "tenant_key_tombstones"})
+# Wrapped keys and key tombstones: see docs/adr/0007-vault-key-tables.md. The offboarding job tables name a tenant but
+# must outlive its rows: they prove what was handed back and destroyed.
+PLATFORM_TABLES = frozenset(
+    {
+        "tenants",
+        "auth_sessions",
+        "alembic_version",
+        "tenant_keys",
+        "tenant_key_tombstones",
+        "tenant_exports",
+        "tenant_offboardings",
+    }
+)
 # The operator's global do-not-call list binds every institution, so every tenant must read it; it holds numbers
 # only as blind indexes under the operator's index key and as ciphertext under the operator's data key.
 PLATFORM_TABLES = PLATFORM_TABLES | {"dnc_global_entries"}

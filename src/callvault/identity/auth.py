@@ -7,8 +7,9 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session
 
 from callvault.config import get_settings
@@ -364,3 +365,9 @@ def disable_inactive_users(session: Session, *, actor: Principal, inactive_days:
         )
     session.commit()
     return [u.id for u in stale]
+
+
+def end_tenant_sessions(session: Session, *, tenant_id: uuid.UUID) -> int:
+    """Delete every browser session of a tenant being offboarded (its users can no longer log in anyway)."""
+    result = session.execute(delete(AuthSession).where(AuthSession.tenant_id == tenant_id))
+    return int(cast("CursorResult[Any]", result).rowcount)

@@ -190,6 +190,38 @@ def stored_records(session: Session) -> Iterator[AuditRecord]:
         )
 
 
+def chain_head(session: Session) -> ChainHead:
+    """The bound tenant's current chain head (genesis for an empty chain)."""
+    tenant_id = current_tenant(session)
+    found = session.scalars(select(AuditChainHead)).one_or_none()
+    if found is None:
+        return ChainHead.genesis(tenant_id)
+    return ChainHead(str(tenant_id), found.seq, found.hash)
+
+
+def records_after(session: Session, *, after_seq: int, limit: int) -> list[AuditRecord]:
+    """One page of the current tenant's records in chain order (exports read in short transactions)."""
+    stmt = select(*_RECORD_COLUMNS).where(AuditEvent.seq > after_seq).order_by(AuditEvent.seq).limit(limit)
+    return [
+        AuditRecord(
+            seq=seq,
+            tenant_id=str(tid),
+            at=at,
+            actor=actor,
+            action=action,
+            object_type=otype,
+            object_id=oid,
+            outcome=outcome,
+            source_ip=ip or None,
+            request_id=rid or None,
+            details=details,
+            prev_hash=prev,
+            hash=digest,
+        )
+        for seq, tid, at, actor, action, otype, oid, outcome, ip, rid, details, prev, digest in session.execute(stmt)
+    ]
+
+
 def stored_checkpoints(session: Session) -> list[Checkpoint]:
     return [
         Checkpoint(tenant_id=str(c.tenant_id), seq=c.seq, hash=c.hash, at=c.at, key_id=c.key_id, signature=c.signature)

@@ -160,6 +160,10 @@ class CheckpointSigner:
         """The verification key as PEM (SubjectPublicKeyInfo), to hand to the institution."""
         return self.public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
+    def sign_bytes(self, document: bytes) -> bytes:
+        """Raw 64-byte Ed25519 signature of a document (export manifests, destruction certificates)."""
+        return self._key.sign(document)
+
     def sign(self, head: ChainHead, *, at: datetime) -> Checkpoint:
         """Sign the chain head."""
         payload = checkpoint_payload(head.tenant_id, head.seq, head.hash, at, self._key_id)

@@ -19,6 +19,8 @@ class TenantKind(enum.StrEnum):
 class TenantStatus(enum.StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
+    # Locked for offboarding: no logins, API clients refused, until its data is destroyed.
+    OFFBOARDING = "offboarding"
     OFFBOARDED = "offboarded"
 
 

@@ -129,6 +129,8 @@ def update_tenant(session: Session, *, actor: Principal, tenant_id: uuid.UUID, d
     inst = get(session, tenant_id=tenant_id)
     if inst.is_operator:
         raise NotFound("no such institution")
+    if inst.status in (TenantStatus.OFFBOARDING.value, TenantStatus.OFFBOARDED.value):
+        raise Conflict("the institution is being offboarded; it can no longer be changed")
     changed = []
     if data.name is not None:
         inst.name = data.name
