@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, insert, select
+from sqlalchemy.orm import Session, SessionTransaction
 
 from callvault.config import get_settings
 from callvault.core import clock
+from callvault.core.ids import new_id
 from callvault.core.tenant_context import current_tenant
 from callvault.security.audit_models import AuditChainHead, AuditCheckpoint, AuditEvent
 from callvault.security.auditchain import (
@@ -76,12 +78,16 @@ def record(
     object_id: object = "",
     outcome: str = "success",
     details: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Append an audit record to the session's tenant chain. `details` must never hold a sensitive value."""
+) -> AuditRecord:
+    """Append an audit record to the session's tenant chain. `details` must never hold a sensitive value.
+
+    The row is buffered and written with the transaction's next flush (at the latest its commit), together with
+    the head update, as one multi-row insert: per-row ORM inserts were the limit of busy transactions."""
     tenant_id = current_tenant(session)
-    head = _locked_head(session, tenant_id)
+    chain = _open_chain(session, tenant_id)
+    head = chain.head
     link = new_record(
-        ChainHead(str(tenant_id), head.seq, head.hash),
+        ChainHead(chain.tenant_text, head.seq, head.hash),
         at=clock.now(),
         actor=actor.actor,
         action=action,
@@ -92,41 +98,75 @@ def record(
         request_id=actor.request_id or None,
         details=_detail_values(details),
     )
-    event = AuditEvent(
-        tenant_id=tenant_id,
-        seq=link.seq,
-        prev_hash=link.prev_hash,
-        hash=link.hash,
-        at=link.at,
-        actor=link.actor,
-        action=link.action,
-        object_type=link.object_type,
-        object_id=link.object_id,
-        outcome=link.outcome,
-        source_ip=link.source_ip or "",
-        request_id=link.request_id or "",
-        details=dict(link.details),
+    chain.pending.append(
+        {
+            "id": new_id(),
+            "created_at": link.at,
+            "tenant_id": tenant_id,
+            "seq": link.seq,
+            "prev_hash": link.prev_hash,
+            "hash": link.hash,
+            "at": link.at,
+            "actor": link.actor,
+            "action": link.action,
+            "object_type": link.object_type,
+            "object_id": link.object_id,
+            "outcome": link.outcome,
+            "source_ip": link.source_ip or "",
+            "request_id": link.request_id or "",
+            "details": dict(link.details),
+        }
     )
-    session.add(event)
     head.seq, head.hash = link.seq, link.hash
     _checkpoint_if_due(session, head, link)
-    return event
+    return link
 
 
-def _locked_head(session: Session, tenant_id: uuid.UUID) -> AuditChainHead:
+@dataclass
+class _OpenChain:
+    """A tenant's head row locked by the current transaction and the records not yet written."""
+
+    transaction: SessionTransaction
+    tenant_id: uuid.UUID
+    tenant_text: str
+    head: AuditChainHead
+    pending: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _open_chain(session: Session, tenant_id: uuid.UUID) -> _OpenChain:
     """The tenant's head row, locked for this transaction; read once per transaction, however many appends."""
     transaction = session.get_transaction()
-    cached = session.info.get(_HEAD_KEY)
-    if cached is not None and cached[0] is transaction and cached[1] == tenant_id:
-        head: AuditChainHead = cached[2]
-        return head
+    cached: _OpenChain | None = session.info.get(_HEAD_KEY)
+    if cached is not None and cached.transaction is transaction and cached.tenant_id == tenant_id:
+        return cached
+    if cached is not None and cached.pending and cached.transaction is transaction:
+        # Another tenant's records are still buffered: `set_tenant` flushes before switching, so this is a bug.
+        raise RuntimeError("audit records of another tenant are pending in this transaction")
     # FOR UPDATE serialises appends per tenant on PostgreSQL; SQLite transactions are already BEGIN IMMEDIATE.
     found = session.scalars(select(AuditChainHead).with_for_update()).one_or_none()
     if found is None:
         found = AuditChainHead(tenant_id=tenant_id, seq=0, hash=genesis_hash(tenant_id), checkpoint_seq=0)
         session.add(found)
-    session.info[_HEAD_KEY] = (session.get_transaction(), tenant_id, found)
-    return found
+    opened = session.get_transaction()
+    assert opened is not None  # the SELECT above began it
+    chain = _OpenChain(opened, tenant_id, str(tenant_id), found)
+    session.info[_HEAD_KEY] = chain
+    return chain
+
+
+@event.listens_for(Session, "before_flush")
+def _write_pending_records(session: Session, _ctx: Any, _instances: Any) -> None:
+    """Insert the buffered records before the head update of the same flush (one executemany)."""
+    chain: _OpenChain | None = session.info.get(_HEAD_KEY)
+    if chain is None or not chain.pending:
+        return
+    rows, chain.pending = chain.pending, []
+    session.connection().execute(insert(AuditEvent.__table__), rows)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending_records(session: Session) -> None:
+    session.info.pop(_HEAD_KEY, None)
 
 
 def _checkpoint_if_due(session: Session, head: AuditChainHead, link: AuditRecord) -> None:
