@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import String, event, insert, select, type_coerce
+from sqlalchemy import String, Table, event, insert, select, type_coerce
 from sqlalchemy.orm import Session, SessionTransaction
 
 from callvault.config import get_settings
@@ -39,6 +39,7 @@ from callvault.security.checkpoints import Checkpoint, CheckpointSigner
 from callvault.security.principal import Principal
 
 _HEAD_KEY = "callvault.audit_head"
+_EVENTS = cast(Table, AuditEvent.__table__)
 
 
 def signing_key_path() -> Path:
@@ -164,7 +165,7 @@ def _write_pending_records(session: Session, _ctx: Any, _instances: Any) -> None
     if chain is None or not chain.pending:
         return
     rows, chain.pending = chain.pending, []
-    session.connection().execute(insert(AuditEvent.__table__), rows)
+    session.connection().execute(insert(_EVENTS), rows)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -207,10 +208,17 @@ _RECORD_COLUMNS = (
 )
 
 
-def stored_records(session: Session) -> Iterator[AuditRecord]:
-    """The current tenant's records in chain order, streamed as plain rows (no ORM objects: verification of
-    millions of records is bound by row handling)."""
-    stmt = select(*_RECORD_COLUMNS).order_by(AuditEvent.seq).execution_options(yield_per=5000)
+def stored_records(session: Session, *, after_seq: int = 0, to_seq: int | None = None) -> Iterator[AuditRecord]:
+    """The current tenant's records with seq in (after_seq, to_seq] in chain order, streamed as plain rows (no
+    ORM objects: verification of millions of records is bound by row handling)."""
+    stmt = (
+        select(*_RECORD_COLUMNS)
+        .where(AuditEvent.seq > after_seq)
+        .order_by(AuditEvent.seq)
+        .execution_options(yield_per=5000)
+    )
+    if to_seq is not None:
+        stmt = stmt.where(AuditEvent.seq <= to_seq)
     for seq, tid, at, actor, action, otype, oid, outcome, ip, rid, details, prev, digest in session.execute(stmt):
         yield AuditRecord(
             seq=seq,
@@ -248,8 +256,7 @@ def raw_records(
 ) -> Iterator[RawRecord]:
     """The tenant's records with seq in (after_seq, to_seq] as plain values, streamed with a Core select (no ORM
     row handling, times kept as text on SQLite): the verifier's input. The tenant filter is explicit here."""
-    table = AuditEvent.__table__
-    c = table.c
+    c = _EVENTS.c
     postgres = bool(session.info.get(POSTGRES_KEY))
     at_column = c.at if postgres else type_coerce(c.at, String())
     stmt = (
