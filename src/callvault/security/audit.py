@@ -19,7 +19,7 @@ from sqlalchemy import String, Table, event, insert, select, type_coerce
 from sqlalchemy.orm import Session, SessionTransaction
 
 from callvault.config import get_settings
-from callvault.core import clock
+from callvault.core import clock, outbox
 from callvault.core.ids import new_id
 from callvault.core.tenant_context import POSTGRES_KEY, current_tenant
 from callvault.security.audit_models import AuditChainHead, AuditCheckpoint, AuditEvent
@@ -189,6 +189,11 @@ def _checkpoint_if_due(session: Session, head: AuditChainHead, link: AuditRecord
         )
     )
     head.checkpoint_seq, head.checkpoint_at = cp.seq, cp.at
+    # Published off the database after commit (security.witness), in the same transaction as the checkpoint.
+    from callvault.tenancy import service as tenancy
+
+    slug = tenancy.get(session, tenant_id=head.tenant_id).slug
+    outbox.emit(session, tenant_slug=slug, name="audit.checkpoint", payload=cp.to_dict())
 
 
 _RECORD_COLUMNS = (

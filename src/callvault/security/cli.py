@@ -88,3 +88,28 @@ def register(audit_app: typer.Typer) -> None:
         (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         db.dispose()
         console.print(f"exported records {window.first_seq}..{window.last_seq} of [bold]{tenant}[/] to {out}")
+
+    @audit_app.command("webhook")
+    def audit_webhook_command(
+        tenant: Annotated[str, typer.Option("--tenant", help="institution slug")],
+        url: Annotated[str, typer.Option("--url", help="the institution's https endpoint for checkpoints")],
+    ) -> None:
+        """Send every signed checkpoint of the institution to its webhook (HMAC-signed); prints the key once."""
+        from callvault.cli import _bind_system, _database, console, fail, user_errors
+        from callvault.security import witness
+        from callvault.tenancy import service as tenancy
+        from callvault.tenancy.schemas import TenantUpdate
+
+        db = _database()
+        with db.scoped() as session, user_errors():
+            _bind_system(session, tenant)
+            found = tenancy.get_by_slug(session, slug=tenant)
+            assert found is not None  # _bind_system checked it
+            try:
+                settings, secret = witness.webhook_settings(found.id, url, current=dict(found.settings or {}))
+            except ValueError as exc:
+                raise fail(str(exc)) from None
+            operator = tenancy.operator_principal(session)
+            tenancy.update_tenant(session, actor=operator, tenant_id=found.id, data=TenantUpdate(settings=settings))
+        db.dispose()
+        console.print(f"checkpoints of [bold]{tenant}[/] go to {url}\nwebhook key: [bold]{secret}[/] (shown once)")
