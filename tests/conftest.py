@@ -37,7 +37,7 @@ from callvault.core import clock  # noqa: E402
 from callvault.core.db import Database  # noqa: E402
 from callvault.migrations.runner import upgrade  # noqa: E402
 
-pytest_plugins = ["tests.fixtures"]
+pytest_plugins = ["tests.fixtures", "tests.canary"]
 
 
 def _pg_admin(dbname: str = "postgres"):  # type: ignore[no-untyped-def]
@@ -72,6 +72,9 @@ def settings() -> Iterator[Settings]:
             conn.execute(f'CREATE DATABASE "{PG_DB}"')
     upgrade(s)
     yield s
+    from tests.canary import scan_database
+
+    scan_database(s.effective_admin_url)
     if BACKEND == "postgresql":
         with _pg_admin() as conn:
             conn.execute(
