@@ -10,31 +10,27 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import String, Table, event, insert, select, type_coerce
+from sqlalchemy import Table, event, insert, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from callvault.config import get_settings
 from callvault.core import clock, outbox
 from callvault.core.ids import new_id
-from callvault.core.tenant_context import POSTGRES_KEY, current_tenant
+from callvault.core.tenant_context import current_tenant
 from callvault.security.audit_models import AuditChainHead, AuditCheckpoint, AuditEvent
 from callvault.security.auditchain import (
     AuditRecord,
     ChainHead,
     DetailValue,
-    RawRecord,
     VerificationResult,
     genesis_hash,
     new_record,
-    scan_intact,
     verify_chain,
 )
-from callvault.security.canonical import format_time
 from callvault.security.checkpoints import Checkpoint, CheckpointSigner
 from callvault.security.principal import Principal
 
@@ -175,10 +171,11 @@ def _drop_pending_records(session: Session) -> None:
 
 def _checkpoint_if_due(session: Session, head: AuditChainHead, link: AuditRecord) -> None:
     settings = get_settings()
+    last_at = head.checkpoint_at
     due = (
-        head.checkpoint_at is None
+        last_at is None
         or link.seq - head.checkpoint_seq >= settings.audit_checkpoint_every_records
-        or link.at - head.checkpoint_at >= timedelta(seconds=settings.audit_checkpoint_every_seconds)
+        or (link.at - last_at).total_seconds() >= settings.audit_checkpoint_every_seconds
     )
     if not due:
         return
@@ -249,59 +246,26 @@ def stored_checkpoints(session: Session) -> list[Checkpoint]:
     ]
 
 
-def _sqlite_time(stored: str) -> str:
-    """SQLite keeps UTC times as ``YYYY-MM-DD HH:MM:SS.ffffff``: rewrite the text instead of parsing it."""
-    if len(stored) == 26 and stored[10] == " ":
-        return f"{stored[:10]}T{stored[11:]}Z"
-    return format_time(clock.as_utc(datetime.fromisoformat(stored)))
-
-
-def raw_records(
-    session: Session, tenant_id: uuid.UUID, *, after_seq: int = 0, to_seq: int | None = None
-) -> Iterator[RawRecord]:
-    """The tenant's records with seq in (after_seq, to_seq] as plain values, streamed with a Core select (no ORM
-    row handling, times kept as text on SQLite): the verifier's input. The tenant filter is explicit here."""
-    c = _EVENTS.c
-    postgres = bool(session.info.get(POSTGRES_KEY))
-    at_column = c.at if postgres else type_coerce(c.at, String())
-    stmt = (
-        select(
-            c.seq,
-            at_column,
-            c.actor,
-            c.action,
-            c.object_type,
-            c.object_id,
-            c.outcome,
-            c.source_ip,
-            c.request_id,
-            c.details,
-            c.prev_hash,
-            c.hash,
-        )
-        .where(c.tenant_id == tenant_id, c.seq > after_seq)
-        .order_by(c.seq)
-    )
-    if to_seq is not None:
-        stmt = stmt.where(c.seq <= to_seq)
-    result = session.connection().execution_options(yield_per=5000).execute(stmt)
-    as_text = format_time if postgres else _sqlite_time
-    for seq, at, actor, action, otype, oid, outcome, ip, rid, details, prev, digest in result:
-        yield seq, as_text(at), actor, action, otype, oid, outcome, ip or None, rid or None, details, prev, digest
-
-
-def verify_tenant(session: Session, *, tenant_id: uuid.UUID) -> VerificationResult:
+def verify_tenant(
+    session: Session, *, tenant_id: uuid.UUID, workers: int | None = None, parallel_from: int = 200_000
+) -> VerificationResult:
     """Recompute the bound tenant's chain and check it against its signed checkpoints.
 
-    A lean scan over plain rows answers the common case; only when it finds something wrong does the full
-    verifier run again over the records to name the first bad one and the reason."""
+    A lean scan over plain rows answers the common case (split at checkpoints over `workers` processes for
+    chains of `parallel_from` records or more); only when it finds something wrong does the full verifier run
+    again over the records to name the first bad one and the reason."""
+    from callvault.security import audit_scan
+
     checkpoints = stored_checkpoints(session)
     public_key = signer().public_key
     tenant = str(tenant_id)
     if all(cp.tenant_id == tenant and cp.verify(public_key) for cp in checkpoints):
-        pinned = {cp.seq: cp.hash for cp in checkpoints}
-        head = scan_intact(
-            raw_records(session, tenant_id), tenant_id=tenant, start=ChainHead.genesis(tenant), checkpoint_hashes=pinned
+        head_seq = session.scalar(select(AuditChainHead.seq)) or 0
+        head = audit_scan.scan_tenant(
+            session,
+            tenant_id,
+            checkpoints,
+            workers=workers if head_seq >= parallel_from else 1,
         )
         if head is not None and (not checkpoints or checkpoints[-1].seq <= head.seq):
             return VerificationResult(True, tenant, head.seq, len(checkpoints), head)

@@ -11,7 +11,6 @@ look like a phone, ID or card number.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import itertools
 import json
@@ -263,22 +262,38 @@ def new_record(
         clean[key] = value
     for name, text in (("action", action), ("object_type", object_type)):
         _check_not_sensitive(name, text)
-    format_time(at)  # refuse naive times before anything is hashed
-    record = AuditRecord(
-        seq=head.seq + 1,
+    at_text = format_time(at)  # also refuses naive times before anything is hashed
+    seq, outcome_text = head.seq + 1, str(outcome)
+    # Hash from the plain values, then build the record once (appends are a hot path too).
+    body = canonical_body(
+        seq,
+        _quote(head.tenant_id),
+        at_text,
+        actor,
+        action,
+        object_type,
+        object_id,
+        outcome_text,
+        source_ip,
+        request_id,
+        clean,
+        head.hash,
+    )
+    return AuditRecord(
+        seq=seq,
         tenant_id=head.tenant_id,
         at=at,
         actor=actor,
         action=action,
         object_type=object_type,
         object_id=object_id,
-        outcome=str(outcome),
+        outcome=outcome_text,
         source_ip=source_ip,
         request_id=request_id,
         details=clean,
         prev_hash=head.hash,
+        hash=hashlib.sha256(bytes.fromhex(head.hash) + body).hexdigest(),
     )
-    return dataclasses.replace(record, hash=link(record.prev_hash, record))
 
 
 class Failure(StrEnum):
