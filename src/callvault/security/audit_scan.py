@@ -17,12 +17,12 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Select, String, Table, create_engine, select, text, type_coerce
+from sqlalchemy import Connection, Select, String, Table, create_engine, select, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from callvault.core import clock
-from callvault.core.tenant_context import POSTGRES_KEY
+from callvault.core.tenant_context import POSTGRES_KEY, bind_connection
 from callvault.security.audit_models import AuditEvent
 from callvault.security.auditchain import ChainHead, RawRecord, scan_intact
 from callvault.security.canonical import format_time
@@ -76,8 +76,7 @@ def _scan_segment(
     postgres = engine.dialect.name == "postgresql"
     try:
         with engine.connect() as conn:
-            if postgres:
-                conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(tenant_id)})
+            bind_connection(conn, tenant_id)
             rows = _rows(conn, _statement(tenant_id, start.seq, to_seq, postgres=postgres), postgres=postgres)
             return scan_intact(rows, tenant_id=start.tenant_id, start=start, checkpoint_hashes=pinned)
     finally:
