@@ -21,5 +21,7 @@ run_pytest() {  # pytest exits 5 when it collected nothing: for this suite that 
   return "$rc"
 }
 
-run_pytest sqlite "$@"
+# The SQLite pass also runs the canary scan (tests/canary.py): no canary phone/ID/card number in any log line,
+# captured output or audit table.
+CALLVAULT_CANARY=1 run_pytest sqlite "$@"
 run_pytest postgresql "$@"

@@ -42,7 +42,7 @@ from callvault.security.vault import MasterKey  # noqa: E402
 # One master key for the run (0600, as in production); subprocess CLI tests inherit the variable.
 MasterKey.generate_to(_TMP / "master.key")
 
-pytest_plugins = ["tests.fixtures"]
+pytest_plugins = ["tests.fixtures", "tests.canary"]
 
 
 def _pg_admin(dbname: str = "postgres"):  # type: ignore[no-untyped-def]
@@ -77,6 +77,9 @@ def settings() -> Iterator[Settings]:
             conn.execute(f'CREATE DATABASE "{PG_DB}"')
     upgrade(s)
     yield s
+    from tests.canary import scan_database
+
+    scan_database(s.effective_admin_url)
     if BACKEND == "postgresql":
         with _pg_admin() as conn:
             conn.execute(

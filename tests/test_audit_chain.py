@@ -134,3 +134,28 @@ def test_concurrent_appends_keep_the_chain_valid(world: World, login: Any, db: D
         assert set(pool.map(create, range(24))) == {201}
     result = _verify(db, inst.id)
     assert result.ok, result
+
+
+def test_parallel_segment_scan_agrees_with_the_full_verifier(
+    world: World, db: Database, owner_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from callvault.config import get_settings
+    from tests.security.test_audit_export import append
+
+    monkeypatch.setattr(get_settings(), "audit_checkpoint_every_records", 4)
+    inst = world.institution(roles=())
+    append(db, inst.slug, 30)
+    with db.scoped() as s:
+        set_tenant(s, inst.id)
+        serial = audit.verify_tenant(s, tenant_id=inst.id, workers=1)
+        parallel = audit.verify_tenant(s, tenant_id=inst.id, workers=3, parallel_from=1)
+    assert serial.ok and parallel.ok
+    assert parallel.records_checked == serial.records_checked >= 30
+    assert parallel.head == serial.head and parallel.checkpoints_checked == serial.checkpoints_checked >= 7
+    tid = inst.id if db.is_postgres else inst.id.hex
+    with owner_engine.begin() as conn:
+        conn.execute(text("UPDATE audit_events SET object_id = 'x' WHERE tenant_id = :t AND seq = 17"), {"t": tid})
+    with db.scoped() as s:
+        set_tenant(s, inst.id)
+        broken = audit.verify_tenant(s, tenant_id=inst.id, workers=3, parallel_from=1)
+    assert not broken.ok and broken.first_bad_seq == 17

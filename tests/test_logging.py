@@ -11,10 +11,7 @@ import structlog
 
 from callvault.logging import configure
 from tests.fixtures import World
-
-CANARY_PHONE = "13912345678"
-CANARY_ID = "11010519491231002X"
-CANARY_CARD = "6222 0212 3456 7894"  # Luhn-valid
+from tests.security.pii import CANARY_CARD, CANARY_ID, CANARY_PHONE
 
 
 @pytest.mark.sec("SEC-24")

@@ -44,7 +44,8 @@ def test_event_after_commit_only_and_marked_published(world: World, db: Database
         assert seen[0].payload["id"] == str(read.id) and seen[0].tenant_id == inst.id
         with db.scoped() as s:
             set_tenant(s, inst.id)
-            rows = s.scalars(select(OutboxEvent)).all()
+            # The first audit record of a tenant is checkpointed, and checkpoints are events as well.
+            rows = [r for r in s.scalars(select(OutboxEvent)) if ".audit.checkpoint" not in r.name]
             assert [r.name for r in rows] == [f"t.{inst.slug}.user.created"]
             assert rows[0].published_at is not None
     finally:

@@ -390,10 +390,20 @@ def api_router() -> APIRouter:
     from callvault.dnc import views as dnc_views
     from callvault.identity import api_client_views, auth_views
     from callvault.identity import views as identity_views
+    from callvault.security import audit_views
     from callvault.tenancy import views as tenancy_views
 
     router = APIRouter(prefix="/api/v1")
-    modules = (auth_views, tenancy_views, identity_views, api_client_views, contact_views, import_views, dnc_views)
+    modules = (
+        auth_views,
+        tenancy_views,
+        identity_views,
+        api_client_views,
+        contact_views,
+        import_views,
+        dnc_views,
+        audit_views,
+    )
     for module in modules:
         router.include_router(module.router)
     return router

@@ -262,11 +262,12 @@ def audit_verify(
 ) -> None:
     """Recompute each tenant's hash chain and check its signed checkpoints; exit 1 naming the first bad record."""
     from callvault.core.tenant_context import set_tenant
-    from callvault.security import audit
+    from callvault.security import audit, witness
     from callvault.tenancy import service as tenancy
 
     db = _database()
-    table = Table("tenant", "records", "checkpoints", "result")
+    witness_dir = get_settings().audit_witness_dir
+    table = Table("tenant", "records", "checkpoints", "result", "witness")
     bad = []
     with db.scoped() as session:
         tenancy.ensure_operator(session)
@@ -280,11 +281,17 @@ def audit_verify(
         for tenant_id, slug in targets:
             set_tenant(session, tenant_id)
             result = audit.verify_tenant(session, tenant_id=tenant_id)
+            problems = []
+            if witness_dir is not None:
+                problems = witness.compare_with_directory(witness_dir, tenant_id, audit.stored_checkpoints(session))
             session.rollback()
             verdict = "ok" if result.ok else f"FAILED at seq {result.first_bad_seq}: {result.reason} ({result.detail})"
-            table.add_row(slug, str(result.records_checked), str(result.checkpoints_checked), verdict)
+            seen = "-" if witness_dir is None else ("ok" if not problems else "FAILED: " + "; ".join(problems[:3]))
+            table.add_row(slug, str(result.records_checked), str(result.checkpoints_checked), verdict, seen)
             if not result.ok:
                 bad.append(f"{slug}: first bad record seq {result.first_bad_seq} ({result.reason})")
+            if problems:
+                bad.append(f"{slug}: witness disagrees: {problems[0]}")
     console.print(table)
     if bad:
         raise fail("audit chain broken — " + "; ".join(bad))
@@ -382,9 +389,11 @@ def _register_benchmarks() -> None:
     from callvault.contacts.cli import register as register_import_bench
     from callvault.dialer.cli import register as register_dialer_bench
     from callvault.security.bench_audit import register as register_audit_bench
+    from callvault.security.audit_cli import register as register_audit_commands
 
     register_acd_bench(bench_app)
     register_audit_bench(bench_app)
+    register_audit_commands(audit_app)
     register_import_bench(bench_app)
     register_dialer_bench(bench_app)
 

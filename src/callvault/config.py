@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     audit_signing_key_file: Path | None = None
     audit_checkpoint_every_records: int = Field(default=1000, ge=1)
     audit_checkpoint_every_seconds: float = Field(default=300.0, gt=0)
+    # Append-only directory (another disk, a WORM mount) that receives a copy of every signed checkpoint.
+    audit_witness_dir: Path | None = None
 
     host: str = "127.0.0.1"
     port: int = 8000

@@ -6,6 +6,13 @@ from datetime import date
 
 from hypothesis import strategies as st
 
+# Canary customer values: tests that handle customer data use them, and the canary scan (tests/canary.py,
+# CALLVAULT_CANARY=1) fails the run if one appears in a log line, captured output or the audit tables.
+CANARY_PHONE = "13912345678"
+CANARY_ID = "11010519491231002X"
+CANARY_CARD = "6222 0212 3456 7894"  # Luhn-valid
+CANARIES = (CANARY_PHONE, CANARY_ID, CANARY_CARD)
+
 
 def luhn_check_digit(payload: str) -> str:
     total = 0

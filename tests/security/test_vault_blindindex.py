@@ -14,6 +14,7 @@ from callvault.security.vault import (
     normalize_id_number,
     normalize_phone,
 )
+from tests.security.pii import CANARY_PHONE
 
 from .conftest import TENANT_A, TENANT_B, make_keyring
 
@@ -52,10 +53,10 @@ def test_phone_spellings_normalise_to_one_index(phone: str) -> None:
 def test_scopes_are_separated_and_index_survives_data_key_rotation() -> None:
     keyring = make_keyring()
     index = BlindIndex(keyring)
-    before = index.phone("13812348000", tenant_id=TENANT_A, scope="contact.phone")
-    assert before != index.phone("13812348000", tenant_id=TENANT_A, scope="agent.phone")
+    before = index.phone(CANARY_PHONE, tenant_id=TENANT_A, scope="contact.phone")
+    assert before != index.phone(CANARY_PHONE, tenant_id=TENANT_A, scope="agent.phone")
     keyring.rotate(TENANT_A)
-    assert index.phone("13812348000", tenant_id=TENANT_A, scope="contact.phone") == before
+    assert index.phone(CANARY_PHONE, tenant_id=TENANT_A, scope="contact.phone") == before
 
 
 def test_normalizers() -> None:

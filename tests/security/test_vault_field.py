@@ -18,6 +18,7 @@ from callvault.security.vault import (
     VaultKeyError,
     key_version,
 )
+from tests.security.pii import CANARY_PHONE
 
 from .conftest import TENANT_A, TENANT_B, make_keyring
 
@@ -82,7 +83,7 @@ def test_malformed_ciphertext_is_refused(blob: bytes) -> None:
 
 @pytest.mark.sec("SEC-25")
 def test_format_is_self_describing_and_nonces_do_not_repeat() -> None:
-    blob = CIPHER.encrypt("13812348000", context=CTX)
+    blob = CIPHER.encrypt(CANARY_PHONE, context=CTX)
     assert blob[0] == 0x01
     assert key_version(blob) == 1
     assert len(blob) == 1 + 4 + 12 + 11 + 16
@@ -137,10 +138,10 @@ def test_destroy_makes_every_ciphertext_of_the_tenant_undecryptable(keyring: Key
     cipher = FieldCipher(keyring)
     ctx_a = FieldContext(TENANT_A, "contact", "phone", 1)
     ctx_b = FieldContext(TENANT_B, "contact", "phone", 1)
-    old = cipher.encrypt("13812348000", context=ctx_a)
+    old = cipher.encrypt(CANARY_PHONE, context=ctx_a)
     keyring.rotate(TENANT_A)
-    new = cipher.encrypt("13812348000", context=ctx_a)
-    other = cipher.encrypt("13812348000", context=ctx_b)
+    new = cipher.encrypt(CANARY_PHONE, context=ctx_a)
+    other = cipher.encrypt(CANARY_PHONE, context=ctx_b)
     keyring.destroy(TENANT_A)
     for blob in (old, new):
         with pytest.raises(KeyDestroyed):
@@ -149,7 +150,7 @@ def test_destroy_makes_every_ciphertext_of_the_tenant_undecryptable(keyring: Key
         cipher.encrypt("x", context=ctx_a)
     with pytest.raises(KeyDestroyed):
         keyring.provision(TENANT_A)
-    assert cipher.decrypt_text(other, context=ctx_b) == "13812348000"
+    assert cipher.decrypt_text(other, context=ctx_b) == CANARY_PHONE
 
 
 def test_destroy_reaches_other_processes_after_cache_ttl() -> None:

@@ -58,6 +58,10 @@ class Database:
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
         self.bus: EventBus = bus or InProcessEventBus()
         self.relay = OutboxRelay(self.engine, self.bus)
+        # Imported here: the audit witnesses are a security concern wired into every process that writes.
+        from callvault.security import witness
+
+        witness.install(self)
 
     def session(self) -> Session:
         session = self.session_factory()

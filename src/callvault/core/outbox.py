@@ -7,6 +7,7 @@ at the next start (at-least-once; consumers dedupe on the event id).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -14,7 +15,7 @@ from sqlalchemy import Engine, event, select, text, update
 from sqlalchemy.orm import Session
 
 from callvault.core import clock
-from callvault.core.events import Event, EventBus
+from callvault.core.events import Event, EventBus, subject_matches
 from callvault.core.ids import new_id
 from callvault.core.outbox_models import OutboxEvent
 from callvault.core.tenant_context import current_tenant, set_tenant
@@ -47,18 +48,36 @@ class OutboxRelay:
         self.engine = engine
         self.bus = bus
         self.is_postgres = engine.dialect.name == "postgresql"
+        self._consumers: list[tuple[str, Callable[[Event], None]]] = []
 
-    def deliver(self, events: list[Event]) -> None:
-        for ev in events:
-            self.bus.publish(ev)
+    def add_consumer(self, pattern: str, consumer: Callable[[Event], None]) -> None:
+        """A delivery that must succeed (e.g. to an outside witness): while it raises, the event stays unpublished
+        and `recover` delivers it again, to the bus as well (at-least-once; dedupe on the event id)."""
+        self._consumers.append((pattern, consumer))
+
+    def _consumed(self, ev: Event) -> bool:
+        for pattern, consumer in self._consumers:
+            if subject_matches(pattern, ev.subject):
+                try:
+                    consumer(ev)
+                except Exception as exc:
+                    log.warning("event delivery failed; retried later", subject=ev.subject, error=type(exc).__name__)
+                    return False
+        return True
+
+    def deliver(self, events: list[Event]) -> int:
+        """Publish the events; returns how many are done (every required consumer succeeded)."""
         by_tenant: dict[uuid.UUID, list[uuid.UUID]] = {}
         for ev in events:
-            by_tenant.setdefault(ev.tenant_id, []).append(ev.id)
+            self.bus.publish(ev)
+            if self._consumed(ev):
+                by_tenant.setdefault(ev.tenant_id, []).append(ev.id)
         for tenant_id, ids in by_tenant.items():
             with self.engine.begin() as conn:
                 if self.is_postgres:
                     conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(tenant_id)})
                 conn.execute(update(OutboxEvent).where(OutboxEvent.id.in_(ids)).values(published_at=clock.now()))
+        return sum(len(ids) for ids in by_tenant.values())
 
     def recover(self, session: Session, tenant_ids: list[uuid.UUID]) -> int:
         """Deliver events committed but never published (e.g. the process died right after commit)."""
@@ -75,8 +94,7 @@ class OutboxRelay:
             # End the read before delivering: delivery writes on another connection.
             session.rollback()
             if events:
-                self.deliver(events)
-                delivered += len(events)
+                delivered += self.deliver(events)
         set_tenant(session, None)
         return delivered
 

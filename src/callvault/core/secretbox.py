@@ -6,6 +6,7 @@ Customer data never goes through here: it is encrypted with each institution's o
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -54,6 +55,11 @@ def seal(plaintext: bytes, *, purpose: str) -> bytes:
 
 def unseal(sealed: bytes, *, purpose: str) -> bytes:
     return _aead().decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], purpose.encode())
+
+
+def derive(purpose: str) -> bytes:
+    """A 32-byte secret for `purpose` derived from the installation key (nothing to store, nothing to leak)."""
+    return hmac.new(_key_bytes(get_settings()), b"callvault-derive-v1\x00" + purpose.encode(), hashlib.sha256).digest()
 
 
 def reset_cache() -> None:

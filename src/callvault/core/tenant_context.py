@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
-from sqlalchemy import event, text
+from sqlalchemy import Connection, event, text
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.util import find_tables
@@ -38,6 +38,13 @@ def set_tenant(session: Session, tenant_id: uuid.UUID | None) -> None:
         session.connection().execute(
             text("SELECT set_config('app.tenant_id', :tid, true)"), {"tid": str(tenant_id or "")}
         )
+
+
+def bind_connection(conn: Connection, tenant_id: uuid.UUID) -> None:
+    """Put the tenant into a plain connection's transaction on PostgreSQL (row-level security reads it); for
+    readers outside the ORM, such as the audit verifier's worker processes."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT set_config('app.tenant_id', :tid, true)"), {"tid": str(tenant_id)})
 
 
 def current_tenant(session: Session) -> uuid.UUID:

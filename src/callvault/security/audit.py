@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Mapping
-from datetime import timedelta
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, event, insert, select
+from sqlalchemy.orm import Session, SessionTransaction
 
 from callvault.config import get_settings
-from callvault.core import clock
+from callvault.core import clock, outbox
+from callvault.core.ids import new_id
 from callvault.core.tenant_context import current_tenant
 from callvault.security.audit_models import AuditChainHead, AuditCheckpoint, AuditEvent
 from callvault.security.auditchain import (
@@ -34,6 +35,7 @@ from callvault.security.checkpoints import Checkpoint, CheckpointSigner
 from callvault.security.principal import Principal
 
 _HEAD_KEY = "callvault.audit_head"
+_EVENTS = cast(Table, AuditEvent.__table__)
 
 
 def signing_key_path() -> Path:
@@ -76,12 +78,16 @@ def record(
     object_id: object = "",
     outcome: str = "success",
     details: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Append an audit record to the session's tenant chain. `details` must never hold a sensitive value."""
+) -> AuditRecord:
+    """Append an audit record to the session's tenant chain. `details` must never hold a sensitive value.
+
+    The row is buffered and written with the transaction's next flush (at the latest its commit), together with
+    the head update, as one multi-row insert: per-row ORM inserts were the limit of busy transactions."""
     tenant_id = current_tenant(session)
-    head = _locked_head(session, tenant_id)
+    chain = _open_chain(session, tenant_id)
+    head = chain.head
     link = new_record(
-        ChainHead(str(tenant_id), head.seq, head.hash),
+        ChainHead(chain.tenant_text, head.seq, head.hash),
         at=clock.now(),
         actor=actor.actor,
         action=action,
@@ -92,34 +98,50 @@ def record(
         request_id=actor.request_id or None,
         details=_detail_values(details),
     )
-    event = AuditEvent(
-        tenant_id=tenant_id,
-        seq=link.seq,
-        prev_hash=link.prev_hash,
-        hash=link.hash,
-        at=link.at,
-        actor=link.actor,
-        action=link.action,
-        object_type=link.object_type,
-        object_id=link.object_id,
-        outcome=link.outcome,
-        source_ip=link.source_ip or "",
-        request_id=link.request_id or "",
-        details=dict(link.details),
+    chain.pending.append(
+        {
+            "id": new_id(),
+            "created_at": link.at,
+            "tenant_id": tenant_id,
+            "seq": link.seq,
+            "prev_hash": link.prev_hash,
+            "hash": link.hash,
+            "at": link.at,
+            "actor": link.actor,
+            "action": link.action,
+            "object_type": link.object_type,
+            "object_id": link.object_id,
+            "outcome": link.outcome,
+            "source_ip": link.source_ip or "",
+            "request_id": link.request_id or "",
+            "details": dict(link.details),
+        }
     )
-    session.add(event)
     head.seq, head.hash = link.seq, link.hash
     _checkpoint_if_due(session, head, link)
-    return event
+    return link
 
 
-def _locked_head(session: Session, tenant_id: uuid.UUID) -> AuditChainHead:
+@dataclass
+class _OpenChain:
+    """A tenant's head row locked by the current transaction and the records not yet written."""
+
+    transaction: SessionTransaction
+    tenant_id: uuid.UUID
+    tenant_text: str
+    head: AuditChainHead
+    pending: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _open_chain(session: Session, tenant_id: uuid.UUID) -> _OpenChain:
     """The tenant's head row, locked for this transaction; read once per transaction, however many appends."""
     transaction = session.get_transaction()
-    cached = session.info.get(_HEAD_KEY)
-    if cached is not None and cached[0] is transaction and cached[1] == tenant_id:
-        head: AuditChainHead = cached[2]
-        return head
+    cached: _OpenChain | None = session.info.get(_HEAD_KEY)
+    if cached is not None and cached.transaction is transaction and cached.tenant_id == tenant_id:
+        return cached
+    if cached is not None and cached.pending and cached.transaction is transaction:
+        # Another tenant's records are still buffered: `set_tenant` flushes before switching, so this is a bug.
+        raise RuntimeError("audit records of another tenant are pending in this transaction")
     # FOR UPDATE serialises appends per tenant on PostgreSQL; SQLite transactions are already BEGIN IMMEDIATE.
     # populate_existing: sessions keep objects across commits (expire_on_commit=False), and another session may
     # have moved the head since this one last read it.
@@ -129,16 +151,35 @@ def _locked_head(session: Session, tenant_id: uuid.UUID) -> AuditChainHead:
     if found is None:
         found = AuditChainHead(tenant_id=tenant_id, seq=0, hash=genesis_hash(tenant_id), checkpoint_seq=0)
         session.add(found)
-    session.info[_HEAD_KEY] = (session.get_transaction(), tenant_id, found)
-    return found
+    opened = session.get_transaction()
+    assert opened is not None  # the SELECT above began it
+    chain = _OpenChain(opened, tenant_id, str(tenant_id), found)
+    session.info[_HEAD_KEY] = chain
+    return chain
+
+
+@event.listens_for(Session, "before_flush")
+def _write_pending_records(session: Session, _ctx: Any, _instances: Any) -> None:
+    """Insert the buffered records before the head update of the same flush (one executemany)."""
+    chain: _OpenChain | None = session.info.get(_HEAD_KEY)
+    if chain is None or not chain.pending:
+        return
+    rows, chain.pending = chain.pending, []
+    session.connection().execute(insert(_EVENTS), rows)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending_records(session: Session) -> None:
+    session.info.pop(_HEAD_KEY, None)
 
 
 def _checkpoint_if_due(session: Session, head: AuditChainHead, link: AuditRecord) -> None:
     settings = get_settings()
+    last_at = head.checkpoint_at
     due = (
-        head.checkpoint_at is None
+        last_at is None
         or link.seq - head.checkpoint_seq >= settings.audit_checkpoint_every_records
-        or link.at - head.checkpoint_at >= timedelta(seconds=settings.audit_checkpoint_every_seconds)
+        or (link.at - last_at).total_seconds() >= settings.audit_checkpoint_every_seconds
     )
     if not due:
         return
@@ -149,6 +190,11 @@ def _checkpoint_if_due(session: Session, head: AuditChainHead, link: AuditRecord
         )
     )
     head.checkpoint_seq, head.checkpoint_at = cp.seq, cp.at
+    # Published off the database after commit (security.witness), in the same transaction as the checkpoint.
+    from callvault.tenancy import service as tenancy
+
+    slug = tenancy.get(session, tenant_id=head.tenant_id).slug
+    outbox.emit(session, tenant_slug=slug, name="audit.checkpoint", payload=cp.to_dict())
 
 
 _RECORD_COLUMNS = (
@@ -168,10 +214,17 @@ _RECORD_COLUMNS = (
 )
 
 
-def stored_records(session: Session) -> Iterator[AuditRecord]:
-    """The current tenant's records in chain order, streamed as plain rows (no ORM objects: verification of
-    millions of records is bound by row handling)."""
-    stmt = select(*_RECORD_COLUMNS).order_by(AuditEvent.seq).execution_options(yield_per=5000)
+def stored_records(session: Session, *, after_seq: int = 0, to_seq: int | None = None) -> Iterator[AuditRecord]:
+    """The current tenant's records with seq in (after_seq, to_seq] in chain order, streamed as plain rows (no
+    ORM objects: verification of millions of records is bound by row handling)."""
+    stmt = (
+        select(*_RECORD_COLUMNS)
+        .where(AuditEvent.seq > after_seq)
+        .order_by(AuditEvent.seq)
+        .execution_options(yield_per=5000)
+    )
+    if to_seq is not None:
+        stmt = stmt.where(AuditEvent.seq <= to_seq)
     for seq, tid, at, actor, action, otype, oid, outcome, ip, rid, details, prev, digest in session.execute(stmt):
         yield AuditRecord(
             seq=seq,
@@ -229,7 +282,27 @@ def stored_checkpoints(session: Session) -> list[Checkpoint]:
     ]
 
 
-def verify_tenant(session: Session, *, tenant_id: uuid.UUID) -> VerificationResult:
-    """Recompute the bound tenant's chain and check it against its signed checkpoints."""
+def verify_tenant(
+    session: Session, *, tenant_id: uuid.UUID, workers: int | None = None, parallel_from: int = 200_000
+) -> VerificationResult:
+    """Recompute the bound tenant's chain and check it against its signed checkpoints.
+
+    A lean scan over plain rows answers the common case (split at checkpoints over `workers` processes for
+    chains of `parallel_from` records or more); only when it finds something wrong does the full verifier run
+    again over the records to name the first bad one and the reason."""
+    from callvault.security import audit_scan
+
     checkpoints = stored_checkpoints(session)
-    return verify_chain(stored_records(session), checkpoints, signer().public_key, tenant_id=str(tenant_id))
+    public_key = signer().public_key
+    tenant = str(tenant_id)
+    if all(cp.tenant_id == tenant and cp.verify(public_key) for cp in checkpoints):
+        head_seq = session.scalar(select(AuditChainHead.seq)) or 0
+        head = audit_scan.scan_tenant(
+            session,
+            tenant_id,
+            checkpoints,
+            workers=workers if head_seq >= parallel_from else 1,
+        )
+        if head is not None and (not checkpoints or checkpoints[-1].seq <= head.seq):
+            return VerificationResult(True, tenant, head.seq, len(checkpoints), head)
+    return verify_chain(stored_records(session), checkpoints, public_key, tenant_id=tenant)

@@ -11,7 +11,6 @@ look like a phone, ID or card number.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import itertools
 import json
@@ -131,21 +130,82 @@ def body_json(record: AuditRecord) -> bytes:
     Keys are written in sorted order and strings escaped with the function `json.dumps` itself uses; a
     property test checks that both give identical bytes.
     """
+    return canonical_body(
+        record.seq,
+        _quote(record.tenant_id),
+        format_time(record.at),
+        record.actor,
+        record.action,
+        record.object_type,
+        record.object_id,
+        record.outcome,
+        record.source_ip,
+        record.request_id,
+        record.details,
+        record.prev_hash,
+    )
+
+
+def canonical_body(
+    seq: int,
+    quoted_tenant: str,
+    at: str,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    outcome: str,
+    source_ip: str | None,
+    request_id: str | None,
+    details: Mapping[str, DetailValue],
+    prev_hash: str,
+) -> bytes:
+    """`body_json` from plain values (`at` already in `format_time` form, the tenant already JSON-quoted), so a
+    scan over database rows needs no record objects."""
     q = _quote
-    details = record.details
     d = ""
     if details:
         items = sorted(details.items())
         d = ",".join([f"{q(k)}:{q(v) if type(v) is str else _scalar_json(v)}" for k, v in items])
-    ip, req = record.source_ip, record.request_id
     return (
-        f'{{"action":{q(record.action)},"actor":{q(record.actor)},"at":"{format_time(record.at)}",'
-        f'"details":{{{d}}},"object_id":{q(record.object_id)},"object_type":{q(record.object_type)},'
-        f'"outcome":{q(record.outcome)},"prev_hash":{q(record.prev_hash)},'
-        f'"request_id":{"null" if req is None else q(req)},"seq":{int.__repr__(record.seq)},'
-        f'"source_ip":{"null" if ip is None else q(ip)},"tenant_id":{q(record.tenant_id)},'
+        f'{{"action":{q(action)},"actor":{q(actor)},"at":"{at}",'
+        f'"details":{{{d}}},"object_id":{q(object_id)},"object_type":{q(object_type)},'
+        f'"outcome":{q(outcome)},"prev_hash":{q(prev_hash)},'
+        f'"request_id":{"null" if request_id is None else q(request_id)},"seq":{int.__repr__(seq)},'
+        f'"source_ip":{"null" if source_ip is None else q(source_ip)},"tenant_id":{quoted_tenant},'
         f'"v":{RECORD_VERSION}}}'
     ).encode()
+
+
+RawRecord = tuple[int, str, str, str, str, str, str, "str | None", "str | None", Mapping[str, DetailValue], str, str]
+"""A stored record as plain values: seq, at (`format_time` form), actor, action, object_type, object_id, outcome,
+source_ip, request_id, details, prev_hash, hash."""
+
+
+def scan_intact(
+    rows: Iterable[RawRecord], *, tenant_id: str, start: ChainHead, checkpoint_hashes: Mapping[int, str]
+) -> ChainHead | None:
+    """The head after `rows` if every link, and the hash of every checkpoint within them, matches; else None.
+
+    The lean pass for the common case (an intact chain); on None, `verify_chain` over the same records names
+    the first bad one and why. Checkpoint signatures are checked by the caller.
+    """
+    quoted_tenant = _quote(tenant_id)
+    head_seq, head_hash, prev_raw = start.seq, start.hash, bytes.fromhex(start.hash)
+    sha256 = hashlib.sha256
+    for seq, at, actor, action, otype, oid, outcome, ip, rid, details, prev, digest in rows:
+        if seq != head_seq + 1 or prev != head_hash:
+            return None
+        body = canonical_body(seq, quoted_tenant, at, actor, action, otype, oid, outcome, ip, rid, details, prev)
+        prev_raw = sha256(prev_raw + body).digest()
+        head_hash = prev_raw.hex()
+        if head_hash != digest:
+            return None
+        head_seq = seq
+        pinned = checkpoint_hashes.get(seq)
+        if pinned is not None and pinned != head_hash:
+            return None
+    return ChainHead(tenant_id, head_seq, head_hash)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,22 +262,38 @@ def new_record(
         clean[key] = value
     for name, text in (("action", action), ("object_type", object_type)):
         _check_not_sensitive(name, text)
-    format_time(at)  # refuse naive times before anything is hashed
-    record = AuditRecord(
-        seq=head.seq + 1,
+    at_text = format_time(at)  # also refuses naive times before anything is hashed
+    seq, outcome_text = head.seq + 1, str(outcome)
+    # Hash from the plain values, then build the record once (appends are a hot path too).
+    body = canonical_body(
+        seq,
+        _quote(head.tenant_id),
+        at_text,
+        actor,
+        action,
+        object_type,
+        object_id,
+        outcome_text,
+        source_ip,
+        request_id,
+        clean,
+        head.hash,
+    )
+    return AuditRecord(
+        seq=seq,
         tenant_id=head.tenant_id,
         at=at,
         actor=actor,
         action=action,
         object_type=object_type,
         object_id=object_id,
-        outcome=str(outcome),
+        outcome=outcome_text,
         source_ip=source_ip,
         request_id=request_id,
         details=clean,
         prev_hash=head.hash,
+        hash=hashlib.sha256(bytes.fromhex(head.hash) + body).hexdigest(),
     )
-    return dataclasses.replace(record, hash=link(record.prev_hash, record))
 
 
 class Failure(StrEnum):
