@@ -19,6 +19,7 @@ from callvault.identity.models import (
     User,
     UserRole,
 )
+from callvault.ivr.models import IvrFlow, IvrFlowVersion
 from callvault.security.audit_models import AuditChainHead, AuditCheckpoint, AuditEvent
 from callvault.tenancy.models import Tenant
 
@@ -37,6 +38,8 @@ __all__ = [
     "AuthSession",
     "Base",
     "IdempotencyRecord",
+    "IvrFlow",
+    "IvrFlowVersion",
     "OutboxEvent",
     "Role",
     "Tenant",

@@ -371,10 +371,11 @@ def domain_router(prefix: str, tag: str) -> APIRouter:
 def api_router() -> APIRouter:
     from callvault.identity import api_client_views, auth_views
     from callvault.identity import views as identity_views
+    from callvault.ivr import views as ivr_views
     from callvault.tenancy import views as tenancy_views
 
     router = APIRouter(prefix="/api/v1")
-    for module in (auth_views, tenancy_views, identity_views, api_client_views):
+    for module in (auth_views, tenancy_views, identity_views, api_client_views, ivr_views):
         router.include_router(module.router)
     return router
 

@@ -45,6 +45,8 @@ CATALOGUE: dict[str, Permission] = {
         Permission("agent.supervise", Scope.ANY, "Force agents' states; listen, whisper, barge"),
         Permission("queue.manage", Scope.ANY, "Create and change queues, skills and pause reasons"),
         Permission("billing.read", Scope.ANY, "View tariffs and invoices"),
+        Permission("ivr.read", Scope.INSTITUTION, "View IVR flows and their versions"),
+        Permission("ivr.manage", Scope.INSTITUTION, "Edit, publish and roll back IVR flows"),
     )
 }
 
@@ -82,6 +84,8 @@ _INSTITUTION_ROLES = (
                 "contact.read",
                 "billing.read",
                 "queue.manage",
+                "ivr.read",
+                "ivr.manage",
             }
         ),
         True,
@@ -98,6 +102,7 @@ _INSTITUTION_ROLES = (
                 "campaign.start",
                 "agent.supervise",
                 "queue.manage",
+                "ivr.read",
             }
         ),
         True,
