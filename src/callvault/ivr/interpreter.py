@@ -256,7 +256,10 @@ class _Run:
         failures = 0
         while True:
             await self.play(node.prompt, interruptible=True)
-            got = await self.collect(max_digits=node.max_length, wait=node.timeout, terminator=node.terminator)
+            # With a terminator, room for one more key: the caller's "#" after a full number ends the
+            # collection instead of being left over for the next menu; one digit too many is an input error.
+            room = node.max_length + (1 if node.terminator else 0)
+            got = await self.collect(max_digits=room, wait=node.timeout, terminator=node.terminator)
             if node.min_length <= len(got.digits) <= node.max_length:
                 self.ctx.variables[node.into] = got.digits
                 self.ctx.digits.append(got.digits)
