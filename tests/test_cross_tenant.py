@@ -17,6 +17,9 @@ from callvault.identity import service as identity
 from callvault.identity.models import Role
 from callvault.identity.permissions import CATALOGUE, Scope, permissions_for
 from callvault.identity.schemas import ApiClientCreate, RoleCreate, UserCreate
+from callvault.ivr import service as ivr
+from callvault.ivr.flow import parse_document
+from callvault.ivr.schemas import FlowCreate
 from callvault.security.principal import system_principal
 from callvault.tenancy import service as tenancy
 from tests.fixtures import PASSWORD, Account, World
@@ -41,12 +44,21 @@ def _everything_user(world: World, slug: str) -> tuple[Account, dict[str, uuid.U
         )
         client = api_clients.create_client(session, actor=actor, data=ApiClientCreate(name="core", permissions=[]))
         builtin = session.scalars(select(Role).where(Role.name == "agent")).one()
+        flow = ivr.create_flow(session, actor=actor, data=FlowCreate(name="main", entry_point=f"did-{slug}"))
+        draft = ivr.save_draft(
+            session,
+            actor=actor,
+            flow_id=flow.id,
+            document=parse_document({"start": "bye", "nodes": {"bye": {"type": "hangup"}}}),
+        )
         ids = {
             "user_id": user.id,
             "role_id": role.id,
             "client_id": client.id,
             "tenant_id": inst.id,
             "builtin_role_id": builtin.id,
+            "flow_id": flow.id,
+            "version_id": draft.id,
         }
     return Account(slug, user.username, PASSWORD, user.id, None), ids
 
