@@ -323,5 +323,14 @@ def _register_benchmarks() -> None:
 _register_benchmarks()
 
 
+def _register_domains() -> None:
+    from callvault.ivr.cli import register as register_ivr
+
+    register_ivr(app)
+
+
+_register_domains()
+
+
 def main() -> None:
     app()

@@ -324,9 +324,13 @@ def parse_document(raw: bytes | str | dict[str, Any], *, content_type: str = "ap
             raise InvalidInput.one("document", f"larger than {MAX_DOCUMENT_BYTES // 1024} KiB")
         try:
             data = yaml.safe_load(text) if "yaml" in content_type else json.loads(text)
-        except (json.JSONDecodeError, yaml.YAMLError) as exc:
-            kind = "YAML" if "yaml" in content_type else "JSON"
-            raise InvalidInput.one("document", f"not valid {kind}: {_first_line(exc)}") from None
+        except json.JSONDecodeError as exc:
+            raise InvalidInput.one("document", f"not valid JSON: {exc.msg} at line {exc.lineno}") from None
+        except yaml.MarkedYAMLError as exc:
+            where = f" at line {exc.problem_mark.line + 1}" if exc.problem_mark is not None else ""
+            raise InvalidInput.one("document", f"not valid YAML: {exc.problem or exc.context}{where}") from None
+        except yaml.YAMLError as exc:
+            raise InvalidInput.one("document", f"not valid YAML: {_first_line(exc)}") from None
     if not isinstance(data, dict):
         raise InvalidInput.one("document", "must be a mapping with 'start' and 'nodes'")
     try:
