@@ -31,6 +31,7 @@ class Call:
         self.sim = SpokenSimEngine(directory=Directory(), recordings_dir=tmp_path, seed=3)
         self.doc = doc
         self.at = at
+        self.prompt_root = Path("/nonexistent")
 
     def run(self, far_end: FarEnd) -> Outcome:
         async def main() -> Outcome:
@@ -39,7 +40,7 @@ class Call:
                 self.sim,
                 clock=SimClock(self.sim),
                 lookups=lookups,
-                prompt_root=Path("/nonexistent"),
+                prompt_root=self.prompt_root,
                 wall_now=lambda: self.at,
             )
             call = self.sim.offer_inbound(far_end, from_uri=f"sip:{CALLER}@pstn", to_uri=f"sip:{DID}@callvault")
@@ -243,3 +244,26 @@ def test_variables_conditions_and_final_nodes(tmp_path: Path) -> None:
         call = Call(tmp_path, doc)
         outcome = call.run(FarEnd(digits=FarEnd.presses(keys, start=0.5), hangup_after=300.0))
         assert (outcome.kind, outcome.number) == (kind, number), keys
+
+
+def test_prompt_file_removed_after_publish_does_not_end_the_call(tmp_path: Path) -> None:
+    from tests.telephony.contract.harness import write_tone
+
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    write_tone(prompts / "welcome.wav", seconds=0.5, hz=440.0)
+    doc = parse_document(
+        {
+            "start": "welcome",
+            "nodes": {
+                "welcome": {"type": "play", "prompt": {"file": "welcome.wav"}, "next": "gone"},
+                "gone": {"type": "play", "prompt": {"file": "gone.wav"}, "next": "q"},
+                "q": {"type": "queue", "queue": "cards"},
+            },
+        }
+    )
+    call = Call(tmp_path, doc)
+    call.prompt_root = prompts
+    outcome = call.run(FarEnd(hangup_after=60.0))
+    assert outcome.kind is OutcomeKind.QUEUED
+    assert call.texts() == ["welcome.wav"]

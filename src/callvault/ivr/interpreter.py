@@ -151,6 +151,10 @@ class Interpreter:
             outcome = Outcome(OutcomeKind.CALLER_HUNG_UP, ctx)
         except TelephonyError as exc:
             outcome = Outcome(OutcomeKind.FAILED, ctx, reason=type(exc).__name__)
+        except Exception as exc:
+            # A defect must not leave the caller on a dead line with nobody told: the handler gets an outcome.
+            log.exception("ivr interpreter error", node=ctx.path[-1] if ctx.path else "")
+            outcome = Outcome(OutcomeKind.FAILED, ctx, reason=type(exc).__name__)
         log.info("ivr call finished", outcome=outcome.kind.value, steps=len(ctx.path), reason=outcome.reason)
         return outcome
 
@@ -188,7 +192,12 @@ class _Run:
     async def play(self, prompt: Prompt | None, *, interruptible: bool = False) -> None:
         if prompt is None:
             return
-        ended = await self.engine.play(self.ctx.call_id, self.engine_prompt(prompt), interrupt_on_dtmf=interruptible)
+        audio = self.engine_prompt(prompt)
+        if isinstance(audio, AudioFile) and not audio.path.is_file():
+            # Checked at publish; a file removed since must not end the call: the flow goes on without it.
+            log.warning("ivr prompt file missing", node=self.ctx.path[-1], prompt=prompt.file)
+            return
+        ended = await self.engine.play(self.ctx.call_id, audio, interrupt_on_dtmf=interruptible)
         if ended is PlaybackOutcome.HANGUP:
             raise _CallerLeft()
 
