@@ -35,7 +35,7 @@ class Call:
 
     def run(self, far_end: FarEnd) -> Outcome:
         async def main() -> Outcome:
-            lookups = LookupClient(LookupCredentials(KEY_ID, SECRET))
+            lookups = LookupClient(LookupCredentials(KEY_ID, SECRET), allow_insecure=True)
             interpreter = Interpreter(
                 self.sim,
                 clock=SimClock(self.sim),

@@ -17,8 +17,10 @@ CREDENTIALS = LookupCredentials(KEY_ID, SECRET)
 PAYLOAD = {"card_last4": "6217", "caller": "+8613800138000"}
 
 
-async def _ask(url: str, *, limit: float = 2.0, credentials: LookupCredentials = CREDENTIALS) -> dict[str, object]:
-    client = LookupClient(credentials)
+async def _ask(
+    url: str, *, limit: float = 2.0, credentials: LookupCredentials = CREDENTIALS, insecure: bool = True
+) -> dict[str, object]:
+    client = LookupClient(credentials, allow_insecure=insecure)
     try:
         return await client.lookup(url, PAYLOAD, limit=limit)  # type: ignore[arg-type]
     finally:
@@ -88,3 +90,20 @@ def test_failures_are_logged_without_customer_data(
     assert "ivr lookup failed" in logged
     for value in (*PAYLOAD.values(), SECRET, json.dumps(PAYLOAD)):
         assert value not in logged
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://203.0.113.10/balance",  # plain HTTP: customer data only over TLS
+        "https://127.0.0.1/balance",
+        "https://10.1.2.3/balance",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/balance",
+        "https://localhost/balance",
+    ],
+)
+def test_lookups_go_only_over_https_to_public_addresses(url: str) -> None:
+    with pytest.raises(LookupFailed) as caught:
+        asyncio.run(_ask(url, insecure=False))
+    assert caught.value.reason == "forbidden"

@@ -31,7 +31,7 @@ def test_card_service_over_real_sip(tmp_path: Path) -> None:
         async def main() -> tuple[Outcome, list[str]]:
             await harness.start()
             log = EventLog(harness.engine)
-            lookups = LookupClient(LookupCredentials(KEY_ID, SECRET))
+            lookups = LookupClient(LookupCredentials(KEY_ID, SECRET), allow_insecure=True)
             try:
                 harness.call_in(caller, from_uri=f"sip:{CALLER}@127.0.0.1", to_uri=f"sip:{DID}@127.0.0.1")
                 offered = await harness.run(log.wait_for(CallOffered))

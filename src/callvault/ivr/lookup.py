@@ -12,8 +12,10 @@ logged with the reason and the endpoint's host only: never the request or the an
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import math
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +45,7 @@ class LookupCredentials:
 
 
 class LookupFailed(Exception):
-    """The look-up gave no usable answer; ``reason`` is one of timeout, unreachable, status, garbage, too_large."""
+    """No usable answer; ``reason``: timeout, unreachable, forbidden, status, garbage or too_large."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
@@ -73,13 +75,23 @@ def check_answer(raw: bytes) -> dict[str, Scalar]:
 
 
 class LookupClient:
-    """Signs and sends look-ups for one institution. ``in_flight`` counts look-ups on the wire."""
+    """Signs and sends look-ups for one institution. ``in_flight`` counts look-ups on the wire.
+
+    Customer data goes only over HTTPS to public addresses: a flow cannot aim signed requests at CallVault's own
+    network (loopback, private, link-local ranges). ``allow_insecure`` lifts both rules, for tests and a local
+    demo institution only."""
 
     def __init__(
-        self, credentials: LookupCredentials, *, max_answer_bytes: int = MAX_ANSWER_BYTES, verify: bool = True
+        self,
+        credentials: LookupCredentials,
+        *,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
+        verify: bool = True,
+        allow_insecure: bool = False,
     ) -> None:
         self.credentials = credentials
         self.max_answer_bytes = max_answer_bytes
+        self.allow_insecure = allow_insecure
         self.in_flight = 0
         # No redirects: a signed request goes only where the flow says.
         self._http = httpx.AsyncClient(follow_redirects=False, verify=verify, trust_env=False)
@@ -111,7 +123,25 @@ class LookupClient:
         log.warning("ivr lookup failed", reason=failure.reason, host=host, elapsed_ms=elapsed_ms)
         raise failure
 
+    async def _check_destination(self, url: str) -> None:
+        if self.allow_insecure:
+            return
+        parts = urlsplit(url)
+        if parts.scheme != "https":
+            raise LookupFailed("forbidden", "look-ups go over HTTPS only")
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                parts.hostname, parts.port or 443, type=socket.SOCK_STREAM
+            )
+        except OSError:
+            raise LookupFailed("unreachable", "name does not resolve") from None
+        # The connection resolves the name again; a name that flips to an inner address between the two is the
+        # remaining gap, closed only by an egress proxy or firewall in front of the platform.
+        if any(not ipaddress.ip_address(info[4][0]).is_global for info in infos):
+            raise LookupFailed("forbidden", "not a public address")
+
     async def _send(self, url: str, payload: dict[str, Scalar], *, limit: float) -> dict[str, Scalar]:
+        await self._check_destination(url)
         body = encode_body(payload)
         parts = urlsplit(url)
         headers = signed_headers(
