@@ -159,3 +159,14 @@ def test_yaml_and_json_text() -> None:
         with pytest.raises(InvalidInput) as caught:
             parse_document(text, content_type=kind)
         assert caught.value.errors[0].field == "document"
+
+
+def test_yaml_integer_keys_mean_keys() -> None:
+    doc = parse_document(
+        "start: m\nnodes:\n  m: {type: menu, prompt: {say: x}, options: {1: q, 0: q}, on_invalid: q}\n"
+        "  q: {type: queue, queue: cards, priority: {variable: caller, map: {1: 5}}}\n",
+        content_type="application/yaml",
+    )
+    menu, queue = doc.nodes["m"], doc.nodes["q"]
+    assert menu.type == "menu" and set(menu.options) == {"0", "1"}
+    assert queue.type == "queue" and not isinstance(queue.priority, int) and queue.priority.map == {"1": 5}

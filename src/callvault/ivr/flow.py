@@ -34,6 +34,13 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _text_keys(value: Any) -> Any:
+    # YAML reads `{1: main}` with an integer key; authors mean the key "1".
+    if isinstance(value, dict):
+        return {str(k) if isinstance(k, int) and not isinstance(k, bool) else k: v for k, v in value.items()}
+    return value
+
+
 class Prompt(Strict):
     """Exactly one of a WAV file (``file``) or text-to-speech (``say``, may contain ``{variable}`` fields)."""
 
@@ -141,6 +148,11 @@ class MenuNode(Strict):
     on_invalid: NodeId
     on_timeout: NodeId | None = None  # defaults to on_invalid
 
+    @field_validator("options", mode="before")
+    @classmethod
+    def _option_keys(cls, value: Any) -> Any:
+        return _text_keys(value)
+
 
 class CollectNode(Strict):
     """Collect a number of digits into a variable; retry when too short, too long or silent."""
@@ -201,6 +213,11 @@ class PriorityFrom(Strict):
     variable: Variable
     map: dict[str, Annotated[int, Field(ge=0, le=100)]] = Field(default_factory=dict)
     default: int = Field(default=0, ge=0, le=100)
+
+    @field_validator("map", mode="before")
+    @classmethod
+    def _map_keys(cls, value: Any) -> Any:
+        return _text_keys(value)
 
 
 class QueueNode(Strict):
