@@ -19,7 +19,7 @@ from callvault.identity.models import (
     User,
     UserRole,
 )
-from callvault.ivr.models import IvrFlow, IvrFlowVersion
+from callvault.ivr.models import IvrFlow, IvrFlowVersion, IvrLookupKey
 from callvault.security.audit_models import AuditChainHead, AuditCheckpoint, AuditEvent
 from callvault.tenancy.models import Tenant
 
@@ -40,6 +40,7 @@ __all__ = [
     "IdempotencyRecord",
     "IvrFlow",
     "IvrFlowVersion",
+    "IvrLookupKey",
     "OutboxEvent",
     "Role",
     "Tenant",

@@ -39,7 +39,7 @@ class Institution:
     seen: list[Seen] = field(default_factory=list)
 
 
-def _signature_ok(handler: BaseHTTPRequestHandler, body: bytes) -> bool:
+def _signature_ok(handler: BaseHTTPRequestHandler, body: bytes, key_id: str, secret: str) -> bool:
     h = handler.headers
     parts = urlsplit(handler.path)
     canonical = "\n".join(
@@ -52,17 +52,17 @@ def _signature_ok(handler: BaseHTTPRequestHandler, body: bytes) -> bool:
             hashlib.sha256(body).hexdigest(),
         ]
     ).encode()
-    expected = "v1=" + base64.b64encode(hmac.new(SECRET.encode(), canonical, hashlib.sha256).digest()).decode()
+    expected = "v1=" + base64.b64encode(hmac.new(secret.encode(), canonical, hashlib.sha256).digest()).decode()
     fresh = abs(time.time() - int(h.get("X-CallVault-Timestamp", "0") or 0)) < 300
     return (
         fresh
-        and h.get("X-CallVault-Key") == KEY_ID
+        and h.get("X-CallVault-Key") == key_id
         and hmac.compare_digest(expected, h.get("X-CallVault-Signature", ""))
     )
 
 
 @contextmanager
-def institution_server() -> Iterator[Institution]:
+def institution_server(*, key_id: str = KEY_ID, secret: str = SECRET) -> Iterator[Institution]:
     state = Institution(url="")
 
     class Handler(BaseHTTPRequestHandler):
@@ -83,7 +83,7 @@ def institution_server() -> Iterator[Institution]:
                 decoded = json.loads(body)
             except ValueError:
                 decoded = {}
-            state.seen.append(Seen(path, _signature_ok(self, body), decoded))
+            state.seen.append(Seen(path, _signature_ok(self, body, key_id, secret), decoded))
             if not state.seen[-1].signature_ok:
                 self._send(401, b'{"error":"bad signature"}')
             elif path == "/balance":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import select
@@ -10,11 +11,13 @@ from callvault.acd import service as acd
 from callvault.acd.schemas import QueueCreate
 from callvault.core.outbox_models import OutboxEvent
 from callvault.ivr import service as ivr
+from callvault.ivr.lookup import LookupClient
 from callvault.security.audit_models import AuditEvent
 from callvault.security.principal import system_principal
 from callvault.tenancy import service as tenancy
 from tests.fixtures import World
 from tests.ivr.flows import card_service_yaml
+from tests.ivr.institution import institution_server
 
 YAML = {"Content-Type": "application/yaml"}
 FLOWS = "/api/v1/ivr/flows"
@@ -124,3 +127,40 @@ def test_bad_drafts_and_graph_errors(world: World, login: Any) -> None:
     assert r.status_code == 422
     assert r.json()["errors"] == [{"field": "nodes.lost", "reason": "node 'lost' is unreachable from 'hello'"}]
     assert admin.get(f"{FLOWS}/{flow_id}").json()["published_number"] is None
+
+
+def test_lookup_key_is_shown_once_sealed_and_signs_lookups(world: World, login: Any) -> None:
+    bank = world.institution(roles=("admin", "supervisor"))
+    admin = login(bank.accounts["admin"])
+    assert admin.get("/api/v1/ivr/lookup-key").json() == {"key_id": None, "created_at": None}
+    first = admin.post("/api/v1/ivr/lookup-key")
+    assert first.status_code == 201, first.text
+    key_id, secret = first.json()["key_id"], first.json()["secret"]
+    assert key_id.startswith(f"cvl.{bank.slug}.")
+    shown = admin.get("/api/v1/ivr/lookup-key").json()
+    assert shown["key_id"] == key_id and "secret" not in shown
+    supervisor = login(bank.accounts["supervisor"])
+    assert supervisor.get("/api/v1/ivr/lookup-key").status_code == 200
+    assert supervisor.post("/api/v1/ivr/lookup-key").status_code == 403
+
+    with world.db.scoped() as session:
+        tenancy.bind(session, slug=bank.slug)
+        credentials = ivr.lookup_credentials(session)
+        audit_text = " ".join(str(d) for d in session.scalars(select(AuditEvent.details)).all())
+    assert credentials is not None and (credentials.key_id, credentials.secret) == (key_id, secret)
+    assert secret not in audit_text and secret not in repr(credentials)
+
+    # The institution's server verifies with the secret it was given.
+    async def ask(url: str) -> object:
+        client = LookupClient(credentials, allow_insecure=True)
+        try:
+            return await client.lookup(url, {"caller": "x"}, limit=2.0)
+        finally:
+            await client.aclose()
+
+    with institution_server(key_id=key_id, secret=secret) as server:
+        assert asyncio.run(ask(server.url + "/balance"))
+        assert server.seen[0].signature_ok
+
+    second = admin.post("/api/v1/ivr/lookup-key").json()
+    assert second["key_id"] != key_id and second["secret"] != secret

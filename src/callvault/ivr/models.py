@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint, Uuid
+from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callvault.core.models import Base, Identified, TenantScoped
@@ -38,3 +38,13 @@ class IvrFlowVersion(Identified, TenantScoped, Base):
     published_by: Mapped[str | None] = mapped_column(String(120), default=None)
     published_at: Mapped[datetime | None] = mapped_column(default=None)
     rolled_back_from: Mapped[int | None] = mapped_column(default=None)
+
+
+class IvrLookupKey(Identified, TenantScoped, Base):
+    """The institution's key for signing its look-ups: one per institution, the secret sealed at rest."""
+
+    __tablename__ = "ivr_lookup_keys"
+    __table_args__ = (UniqueConstraint("tenant_id", name="uq_ivr_lookup_keys_tenant_id"),)
+
+    key_id: Mapped[str] = mapped_column(String(100))
+    secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)

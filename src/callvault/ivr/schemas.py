@@ -43,3 +43,14 @@ class VersionSummary(ReadModel):
 
 class VersionRead(VersionSummary):
     document: dict[str, Any]
+
+
+class LookupKeyRead(ReadModel):
+    """The institution's look-up signing key; the secret is shown only once, when the key is made."""
+
+    key_id: str | None = None
+    created_at: datetime | None = None
+
+
+class LookupKeyCreated(LookupKeyRead):
+    secret: str

@@ -6,22 +6,31 @@ and refuses it with every problem named per node. Publish and rollback are audit
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from callvault.acd import service as acd
-from callvault.core import clock, outbox
+from callvault.core import clock, outbox, secretbox
 from callvault.core.errors import Conflict, InvalidInput, NotFound
 from callvault.core.pagination import paginate
 from callvault.core.schemas import Page
 from callvault.ivr import prompts
 from callvault.ivr.flow import FlowDocument, document_json
-from callvault.ivr.models import IvrFlow, IvrFlowVersion
-from callvault.ivr.schemas import FlowCreate, FlowRead, VersionRead, VersionSummary
+from callvault.ivr.lookup import LookupCredentials
+from callvault.ivr.models import IvrFlow, IvrFlowVersion, IvrLookupKey
+from callvault.ivr.schemas import (
+    FlowCreate,
+    FlowRead,
+    LookupKeyCreated,
+    LookupKeyRead,
+    VersionRead,
+    VersionSummary,
+)
 from callvault.ivr.validator import validate
 from callvault.security import audit
 from callvault.security.principal import Principal
@@ -227,3 +236,41 @@ def rollback(
     outbox.emit(session, tenant_slug=actor.tenant_slug, name="ivr.flow.rolled_back", payload=details)
     session.commit()
     return read
+
+
+# --- look-up signing key -------------------------------------------------------------------------------------
+
+
+def _lookup_key_purpose(row: IvrLookupKey) -> str:
+    return f"ivrlookup:{row.id}"
+
+
+def lookup_key(session: Session) -> LookupKeyRead:
+    row = session.scalars(select(IvrLookupKey)).first()
+    return LookupKeyRead.model_validate(row) if row is not None else LookupKeyRead()
+
+
+def rotate_lookup_key(session: Session, *, actor: Principal) -> LookupKeyCreated:
+    """Make a new key for signing the institution's look-ups (replacing any previous one); the secret is
+    returned this once for the institution's endpoint to verify with."""
+    actor.require(MANAGE)
+    previous = session.scalars(select(IvrLookupKey)).first()
+    session.execute(delete(IvrLookupKey))
+    secret = secrets.token_urlsafe(32)
+    row = IvrLookupKey(key_id=f"cvl.{actor.tenant_slug}.{secrets.token_hex(8)}", secret_sealed=b"")
+    session.add(row)
+    session.flush()
+    row.secret_sealed = secretbox.seal(secret.encode(), purpose=_lookup_key_purpose(row))
+    details = {"key_id": row.key_id, "replaced": previous.key_id if previous is not None else ""}
+    audit.record(session, actor=actor, action="ivr.lookup_key.rotate", object_type="ivr_lookup_key", details=details)
+    outbox.emit(session, tenant_slug=actor.tenant_slug, name="ivr.lookup_key.rotated", payload=details)
+    session.commit()
+    return LookupKeyCreated(key_id=row.key_id, created_at=row.created_at, secret=secret)
+
+
+def lookup_credentials(session: Session) -> LookupCredentials | None:
+    """The bound institution's look-up key for the interpreter's `LookupClient`, if one was made."""
+    row = session.scalars(select(IvrLookupKey)).first()
+    if row is None:
+        return None
+    return LookupCredentials(row.key_id, secretbox.unseal(row.secret_sealed, purpose=_lookup_key_purpose(row)).decode())

@@ -12,7 +12,7 @@ from callvault.core.errors import DomainError
 from callvault.core.schemas import Page
 from callvault.ivr import service
 from callvault.ivr.flow import parse_document
-from callvault.ivr.schemas import FlowCreate, FlowRead, VersionRead, VersionSummary
+from callvault.ivr.schemas import FlowCreate, FlowRead, LookupKeyCreated, LookupKeyRead, VersionRead, VersionSummary
 
 router = domain_router("/ivr", "IVR flows")
 
@@ -92,3 +92,18 @@ def get_version(flow_id: uuid.UUID, version_id: uuid.UUID, ctx: Reader) -> Versi
 )
 def rollback(flow_id: uuid.UUID, version_id: uuid.UUID, ctx: Manager) -> VersionRead:
     return service.rollback(ctx.session, actor=ctx.principal, flow_id=flow_id, version_id=version_id)
+
+
+@router.get("/lookup-key", response_model=LookupKeyRead, summary="The institution's look-up signing key (no secret)")
+def get_lookup_key(ctx: Reader) -> LookupKeyRead:
+    return service.lookup_key(ctx.session)
+
+
+@router.post(
+    "/lookup-key",
+    response_model=LookupKeyCreated,
+    status_code=status.HTTP_201_CREATED,
+    summary="Make a new look-up signing key; the secret is shown this once",
+)
+def rotate_lookup_key(ctx: Manager) -> LookupKeyCreated:
+    return service.rotate_lookup_key(ctx.session, actor=ctx.principal)

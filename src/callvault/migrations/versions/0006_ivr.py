@@ -1,4 +1,4 @@
-"""ivr: flows and flow versions
+"""ivr: flows, flow versions, look-up signing keys
 
 Revision ID: 0006
 Revises: 0003
@@ -61,8 +61,27 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_ivr_flow_versions_flow_id"), ["flow_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_ivr_flow_versions_tenant_id"), ["tenant_id"], unique=False)
 
+    op.create_table(
+        "ivr_lookup_keys",
+        sa.Column("key_id", sa.String(length=100), nullable=False),
+        sa.Column("secret_sealed", sa.LargeBinary(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_ivr_lookup_keys_tenant_id_tenants"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ivr_lookup_keys")),
+        sa.UniqueConstraint("tenant_id", name="uq_ivr_lookup_keys_tenant_id"),
+    )
+    with op.batch_alter_table("ivr_lookup_keys", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_ivr_lookup_keys_tenant_id"), ["tenant_id"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("ivr_lookup_keys", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_ivr_lookup_keys_tenant_id"))
+    op.drop_table("ivr_lookup_keys")
     with op.batch_alter_table("ivr_flow_versions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ivr_flow_versions_tenant_id"))
         batch_op.drop_index(batch_op.f("ix_ivr_flow_versions_flow_id"))
