@@ -121,6 +121,9 @@ class ApiSession:
     def post(self, url: str, **kw: Any) -> Any:
         return self.request("POST", url, **kw)
 
+    def put(self, url: str, **kw: Any) -> Any:
+        return self.request("PUT", url, **kw)
+
     def patch(self, url: str, **kw: Any) -> Any:
         return self.request("PATCH", url, **kw)
 

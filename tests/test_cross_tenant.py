@@ -23,6 +23,9 @@ from callvault.identity import service as identity
 from callvault.identity.models import Role
 from callvault.identity.permissions import CATALOGUE, Scope, permissions_for
 from callvault.identity.schemas import ApiClientCreate, RoleCreate, UserCreate
+from callvault.ivr import service as ivr
+from callvault.ivr.flow import parse_document
+from callvault.ivr.schemas import FlowCreate
 from callvault.security.principal import Principal, system_principal
 from callvault.tenancy import service as tenancy
 from tests.fixtures import PASSWORD, Account, World
@@ -48,6 +51,13 @@ def _everything_user(world: World, slug: str) -> tuple[Account, dict[str, uuid.U
         )
         client = api_clients.create_client(session, actor=actor, data=ApiClientCreate(name="core", permissions=[]))
         builtin = session.scalars(select(Role).where(Role.name == "agent")).one()
+        flow = ivr.create_flow(session, actor=actor, data=FlowCreate(name="main", entry_point=f"did-{slug}"))
+        draft = ivr.save_draft(
+            session,
+            actor=actor,
+            flow_id=flow.id,
+            document=parse_document({"start": "bye", "nodes": {"bye": {"type": "hangup"}}}),
+        )
     stored = store_contact(world.db, slug)
     ids = {
         "user_id": user.id,
@@ -56,6 +66,8 @@ def _everything_user(world: World, slug: str) -> tuple[Account, dict[str, uuid.U
         "tenant_id": inst.id,
         "builtin_role_id": builtin.id,
         "contact_id": stored.contact_id,
+        "flow_id": flow.id,
+        "version_id": draft.id,
     }
     ids |= _contact_objects(world, slug)
     return Account(slug, user.username, PASSWORD, user.id, None), ids

@@ -22,6 +22,7 @@ from callvault.identity.models import (
     User,
     UserRole,
 )
+from callvault.ivr.models import IvrFlow, IvrFlowVersion, IvrLookupKey
 from callvault.offboarding.models import TenantExport, TenantOffboarding
 from callvault.security.audit_models import AuditChainHead, AuditCheckpoint, AuditEvent
 from callvault.security.vault_models import TenantKeyRow, TenantKeyTombstone
@@ -49,6 +50,9 @@ __all__ = [
     "GlobalDncEntry",
     "IdempotencyRecord",
     "ImportJob",
+    "IvrFlow",
+    "IvrFlowVersion",
+    "IvrLookupKey",
     "OutboxEvent",
     "Role",
     "Tenant",

@@ -390,6 +390,7 @@ def api_router() -> APIRouter:
     from callvault.dnc import views as dnc_views
     from callvault.identity import api_client_views, auth_views
     from callvault.identity import views as identity_views
+    from callvault.ivr import views as ivr_views
     from callvault.security import audit_views
     from callvault.tenancy import views as tenancy_views
 
@@ -403,6 +404,7 @@ def api_router() -> APIRouter:
         import_views,
         dnc_views,
         audit_views,
+        ivr_views,
     )
     for module in modules:
         router.include_router(module.router)

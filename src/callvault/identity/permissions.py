@@ -48,6 +48,8 @@ CATALOGUE: dict[str, Permission] = {
         Permission("agent.supervise", Scope.ANY, "Force agents' states; listen, whisper, barge"),
         Permission("queue.manage", Scope.ANY, "Create and change queues, skills and pause reasons"),
         Permission("billing.read", Scope.ANY, "View tariffs and invoices"),
+        Permission("ivr.read", Scope.INSTITUTION, "View IVR flows and their versions"),
+        Permission("ivr.manage", Scope.INSTITUTION, "Edit, publish and roll back IVR flows"),
     )
 }
 
@@ -87,6 +89,8 @@ _INSTITUTION_ROLES = (
                 "dnc.manage",
                 "billing.read",
                 "queue.manage",
+                "ivr.read",
+                "ivr.manage",
             }
         ),
         True,
@@ -104,6 +108,7 @@ _INSTITUTION_ROLES = (
                 "campaign.start",
                 "agent.supervise",
                 "queue.manage",
+                "ivr.read",
             }
         ),
         True,

@@ -58,7 +58,7 @@ def load_layout(path: Path) -> Layout:
     text = path.read_text(encoding="utf-8-sig")
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml  # type: ignore[import-untyped]
+            import yaml
 
             raw: Any = yaml.safe_load(text)
         else:
