@@ -31,7 +31,15 @@ class StoredContact:
     contact_id: uuid.UUID
 
 
-def store_contact(db: Database, slug: str, *, list_name: str = "cards", phone: str = PHONE) -> StoredContact:
+def store_contact(
+    db: Database,
+    slug: str,
+    *,
+    list_name: str = "cards",
+    phone: str = PHONE,
+    external_ref: str | None = None,
+    minimise: bool = False,
+) -> StoredContact:
     """Create (or reuse) a list with a sensitive e-mail field and store one fully populated contact."""
     with db.scoped() as session:
         inst = tenancy.bind(session, slug=slug)
@@ -66,6 +74,8 @@ def store_contact(db: Database, slug: str, *, list_name: str = "cards", phone: s
             list_id=lst.id,
             contact=contact,
             sensitive_custom=contacts.sensitive_custom_fields(lst),
+            external_ref=external_ref,
+            minimise=minimise,
         )
         insert_sealed(session, [sealed])
         session.commit()

@@ -247,16 +247,19 @@ class CsrfRejected(DomainError):
 class Requires:
     """Route dependency declaring the permission a route needs. Every /api/v1 route must have one (or Public)."""
 
-    def __init__(self, permission: str | None, *, during_enrolment: bool = False) -> None:
+    def __init__(self, permission: str | None, *, during_enrolment: bool = False, store_responses: bool = True) -> None:
         self.permission = permission
         self.during_enrolment = during_enrolment
+        # False for POSTs that only read (reveal): their responses hold plaintext that must not be stored for
+        # replays, and every repetition must be audited again, so an Idempotency-Key is ignored.
+        self.store_responses = store_responses
 
     def __call__(self, request: Request, ctx: Annotated[RequestContext, Depends(authenticated)]) -> RequestContext:
         if ctx.stage != auth.STAGE_FULL and not self.during_enrolment:
             raise auth.TotpEnrolmentRequired()
         if self.permission:
             ctx.principal.require(self.permission)
-        if request.method == "POST" and "idempotency-key" in request.headers:
+        if request.method == "POST" and "idempotency-key" in request.headers and self.store_responses:
             begin_idempotent(request, ctx)
         return ctx
 

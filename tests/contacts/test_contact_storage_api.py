@@ -13,6 +13,7 @@ from tests.vault_fixtures import CARD, EMAIL, ID_NUMBER, NAME, PHONE, SECOND_PHO
 from callvault.contacts.models import ContactRecord
 from callvault.core.db import Database
 from callvault.core.tenant_context import set_tenant
+from callvault.identity.models import IdempotencyRecord
 from callvault.security.audit_models import AuditEvent
 
 PLAIN = (NAME, ID_NUMBER, CARD, EMAIL, "8800.00", PHONE, SECOND_PHONE, "13812348000")
@@ -77,6 +78,13 @@ def test_reveal_needs_the_permission_and_is_audited_without_values(db: Database,
     assert {e.details["reason"] for e in events} == {"complaint"}
     assert all(e.actor == f"user:{inst.accounts['supervisor'].user_id}" for e in events)
     assert not any(value in str(e.details) + e.object_id for e in events for value in PLAIN)
+    # Repeating with an Idempotency-Key is audited again and the plaintext is not kept for replays.
+    again = supervisor.post(url, json=body, headers={"Idempotency-Key": "reveal-1"})
+    assert again.status_code == 200 and "Idempotent-Replayed" not in again.headers
+    assert len(_audit(db, inst.id, "pii.reveal")) == 8
+    with db.scoped() as session:
+        set_tenant(session, inst.id)
+        assert session.scalars(select(IdempotencyRecord).where(IdempotencyRecord.key == "reveal-1")).all() == []
     # A reason is required, unknown fields and free-text reasons are refused.
     for bad in (
         {"fields": ["name"]},
@@ -101,6 +109,10 @@ def test_look_up_by_phone_uses_the_blind_index(db: Database, world: World, login
     both = agent.get("/api/v1/contacts", params={"list_id": str(wanted.list_id)}).json()["items"]
     assert {c["id"] for c in both} == {str(wanted.contact_id), str(other.contact_id)}
     assert agent.get("/api/v1/contacts", params={"phone": "13700000000"}).json()["items"] == []
+    # ID numbers too: lower-case check character and spaces are normalised before indexing.
+    by_id = agent.get("/api/v1/contacts", params={"id_number": "110105 19491231 002x", "list_id": str(wanted.list_id)})
+    assert {c["id"] for c in by_id.json()["items"]} == {str(wanted.contact_id), str(other.contact_id)}
+    assert agent.get("/api/v1/contacts", params={"id_number": "110105194912310038"}).json()["items"] == []
     refused = agent.get("/api/v1/contacts", params={"phone": "110"})
     assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
 

@@ -65,13 +65,20 @@ def seal_contact(
     sensitive_custom: Collection[str] = (),
     source_import_id: uuid.UUID | None = None,
     external_ref: str | None = None,
+    minimise: bool = False,
 ) -> SealedContact:
-    """Encrypt one validated contact; custom fields named in `sensitive_custom` are encrypted, the rest kept plain."""
+    """Encrypt one validated contact; custom fields named in `sensitive_custom` are encrypted, the rest kept plain.
+
+    With `minimise` (the institution's data-minimising mode) only `external_ref` and the phone numbers are kept:
+    name, ID and card numbers and sensitive custom fields are dropped, to be fetched live when shown.
+    """
+    if minimise and not external_ref:
+        raise ValueError("data-minimising mode needs the institution's reference id for every contact")
     contact_id = new_id()
     now = clock.now()
 
     def seal(column: SensitiveColumn, value: str | None) -> bytes | None:
-        if value is None or value == "":
+        if value is None or value == "" or minimise:
             return None
         return v.cipher.encrypt(value, context=column.context(tenant_id, contact_id))
 
@@ -88,7 +95,7 @@ def seal_contact(
         "id_number_ct": seal(cols.ID_NUMBER, contact.id_number),
         "id_number_bidx": (
             v.index.id_number(contact.id_number, tenant_id=tenant_id, scope=ID_NUMBER_SCOPE)
-            if contact.id_number
+            if contact.id_number and not minimise
             else None
         ),
         "card_number_ct": seal(cols.CARD_NUMBER, contact.card_number),

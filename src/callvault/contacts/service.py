@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callvault.contacts import sensitive as cols
+from callvault.contacts.live import Minimising
 from callvault.contacts.models import ContactList, ContactPhone, ContactRecord
 from callvault.contacts.phones import PhoneRejected, normalise_phone
 from callvault.contacts.schemas import (
@@ -32,8 +34,9 @@ from callvault.core.tenant_context import current_tenant
 from callvault.security import audit
 from callvault.security.masking import mask
 from callvault.security.principal import Principal
-from callvault.security.sensitive import audit_reveal, display, mask_opaque, open_field
-from callvault.security.vault.runtime import Vault, vault
+from callvault.security.sensitive import SensitiveColumn, audit_reveal, display, mask_opaque, open_field
+from callvault.security.vault.runtime import vault
+from callvault.tenancy import service as tenancy
 
 
 def list_lists(session: Session, *, actor: Principal, limit: int, cursor: str | None) -> Page[ContactListRead]:
@@ -91,7 +94,7 @@ def _get(session: Session, contact_id: uuid.UUID) -> ContactRecord:
 def get_contact(session: Session, *, actor: Principal, contact_id: uuid.UUID) -> ContactRead:
     """One contact, every sensitive field masked."""
     actor.require("contact.read")
-    return _read(session, actor, _get(session, contact_id), reveal=frozenset())
+    return _Reader(session, actor).read(_get(session, contact_id), reveal=frozenset()).shown
 
 
 def reveal_contact(
@@ -103,20 +106,26 @@ def reveal_contact(
     if data is None:
         raise InvalidInput.one("body", "name the fields to reveal and the reason")
     reveal = frozenset(data.fields)
-    read = _read(session, actor, row, reveal=reveal)
+    result = _Reader(session, actor).read(row, reveal=reveal)
     for name in sorted(reveal):
         column = cols.REVEALABLE[name]
         if column is cols.PHONE:
-            for phone in _phones(session, [row.id]).get(row.id, []):
+            for phone_id in result.phone_ids:
                 audit_reveal(
-                    session, actor=actor, column=column, row_id=phone.id, reason=data.reason.value, ticket=data.ticket
+                    session, actor=actor, column=column, row_id=phone_id, reason=data.reason.value, ticket=data.ticket
                 )
-        elif getattr(row, column.column) is not None:
+        elif name in result.present:
             audit_reveal(
-                session, actor=actor, column=column, row_id=row.id, reason=data.reason.value, ticket=data.ticket
+                session,
+                actor=actor,
+                column=column,
+                row_id=row.id,
+                reason=data.reason.value,
+                ticket=data.ticket,
+                source=result.source,
             )
     session.commit()
-    return read
+    return result.shown
 
 
 def find_contacts(
@@ -125,11 +134,12 @@ def find_contacts(
     actor: Principal,
     phone: str | None,
     list_id: uuid.UUID | None,
+    id_number: str | None = None,
     limit: int,
     cursor: str | None,
 ) -> Page[ContactRead]:
-    """Contacts (masked), optionally only those with exactly this phone number: a blind-index look-up that
-    decrypts no other row."""
+    """Contacts (masked), optionally only those with exactly this phone or ID number: blind-index look-ups that
+    decrypt no other row."""
     actor.require("contact.read")
     stmt = select(ContactRecord)
     if list_id is not None:
@@ -141,13 +151,17 @@ def find_contacts(
             raise InvalidInput.one("phone", exc.reason) from None
         index = vault().index.phone(e164, tenant_id=current_tenant(session), scope=cols.PHONE_SCOPE)
         stmt = stmt.where(ContactRecord.id.in_(select(ContactPhone.contact_id).where(ContactPhone.e164_bidx == index)))
+    reader = _Reader(session, actor)
+    if id_number is not None:
+        index = vault().index.id_number(id_number, tenant_id=current_tenant(session), scope=cols.ID_NUMBER_SCOPE)
+        stmt = stmt.where(ContactRecord.id_number_bidx == index)
     return paginate(
         session,
         stmt,
         id_column=ContactRecord.id,
         limit=limit,
         cursor=cursor,
-        to_read=lambda row: _read(session, actor, row, reveal=frozenset()),
+        to_read=lambda row: reader.read(row, reveal=frozenset()).shown,
     )
 
 
@@ -163,79 +177,87 @@ def _phones(session: Session, contact_ids: Iterable[uuid.UUID]) -> dict[uuid.UUI
     return out
 
 
-def _read(session: Session, actor: Principal, row: ContactRecord, *, reveal: frozenset[str]) -> ContactRead:
-    v = vault()
-    tenant_id = row.tenant_id
-    lst = session.get(ContactList, row.list_id)
-    definitions = {f["name"]: CustomField.model_validate(f) for f in (lst.custom_fields if lst else [])}
+@dataclass(frozen=True)
+class _Shown:
+    shown: ContactRead
+    present: frozenset[str]  # sensitive fields that have a value (what a reveal audits)
+    phone_ids: list[uuid.UUID]
+    source: str  # "stored" or "live"
 
-    def field(name: str) -> str:
-        column = cols.REVEALABLE[name]
-        ciphertext = getattr(row, column.column)
+
+class _Reader:
+    """Builds what a viewer sees of contacts: decrypted (or fetched live) values, masked unless revealed."""
+
+    def __init__(self, session: Session, actor: Principal) -> None:
+        self.session = session
+        self.actor = actor
+        self.vault = vault()
+        self.minimising = Minimising.from_settings(tenancy.current(session).settings)
+        self._definitions: dict[uuid.UUID, dict[str, CustomField]] = {}
+
+    def definitions(self, list_id: uuid.UUID) -> dict[str, CustomField]:
+        if list_id not in self._definitions:
+            lst = self.session.get(ContactList, list_id)
+            fields = lst.custom_fields if lst is not None else []
+            self._definitions[list_id] = {f["name"]: CustomField.model_validate(f) for f in fields}
+        return self._definitions[list_id]
+
+    def open(self, column: SensitiveColumn, row_id: uuid.UUID, ciphertext: bytes | None) -> str:
         if ciphertext is None:
             return ""
-        plain = open_field(
-            session, v, actor=actor, column=column, tenant_id=tenant_id, row_id=row.id, ciphertext=ciphertext
+        return open_field(
+            self.session,
+            self.vault,
+            actor=self.actor,
+            column=column,
+            tenant_id=current_tenant(self.session),
+            row_id=row_id,
+            ciphertext=ciphertext,
         )
-        return display(plain, column, revealed=name in reveal)
 
-    custom = {k: str(val) for k, val in row.custom.items()}
-    custom.update(_custom_sensitive(session, v, actor, row, definitions, revealed="custom" in reveal))
-    phones = [
-        PhoneRead(
-            position=p.position,
-            number=display(
-                open_field(
-                    session, v, actor=actor, column=cols.PHONE, tenant_id=tenant_id, row_id=p.id, ciphertext=p.e164_ct
-                ),
-                cols.PHONE,
-                revealed="phones" in reveal,
-            ),
-            type=p.type,
-            region=p.region,
-            timezone=p.timezone,
+    def read(self, row: ContactRecord, *, reveal: frozenset[str]) -> _Shown:
+        live = self.minimising is not None and row.external_ref is not None
+        if live:
+            assert self.minimising is not None and row.external_ref is not None
+            details = self.minimising.fetch(row.external_ref)
+            values = {"name": details.name, "id_number": details.id_number, "card_number": details.card_number}
+            secret = dict(details.custom)
+        else:
+            values = {
+                name: self.open(cols.REVEALABLE[name], row.id, getattr(row, cols.REVEALABLE[name].column))
+                for name in ("name", "id_number", "card_number")
+            }
+            raw = self.open(cols.CUSTOM_SENSITIVE, row.id, row.custom_sensitive_ct)
+            secret = {k: str(val) for k, val in json.loads(raw).items()} if raw else {}
+        custom = {k: str(val) for k, val in row.custom.items()}
+        definitions = self.definitions(row.list_id)
+        for key, value in secret.items():
+            data_class = definitions[key].data_class if key in definitions else None
+            if "custom" in reveal:
+                custom[key] = value
+            else:
+                custom[key] = mask(value, data_class) if data_class is not None else mask_opaque(value)
+        phones = _phones(self.session, [row.id]).get(row.id, [])
+        shown = ContactRead(
+            id=row.id,
+            list_id=row.list_id,
+            created_at=row.created_at,
+            external_ref=row.external_ref,
+            name=display(values["name"], cols.NAME, revealed="name" in reveal),
+            id_number=display(values["id_number"], cols.ID_NUMBER, revealed="id_number" in reveal),
+            card_number=display(values["card_number"], cols.CARD_NUMBER, revealed="card_number" in reveal),
+            phones=[
+                PhoneRead(
+                    position=p.position,
+                    number=display(self.open(cols.PHONE, p.id, p.e164_ct), cols.PHONE, revealed="phones" in reveal),
+                    type=p.type,
+                    region=p.region,
+                    timezone=p.timezone,
+                )
+                for p in phones
+            ],
+            custom=custom,
+            revealed=sorted(reveal),
         )
-        for p in _phones(session, [row.id]).get(row.id, [])
-    ]
-    return ContactRead(
-        id=row.id,
-        list_id=row.list_id,
-        created_at=row.created_at,
-        external_ref=row.external_ref,
-        name=field("name"),
-        id_number=field("id_number"),
-        card_number=field("card_number"),
-        phones=phones,
-        custom=custom,
-        revealed=sorted(reveal),
-    )
-
-
-def _custom_sensitive(
-    session: Session,
-    v: Vault,
-    actor: Principal,
-    row: ContactRecord,
-    definitions: dict[str, CustomField],
-    *,
-    revealed: bool,
-) -> dict[str, str]:
-    if row.custom_sensitive_ct is None:
-        return {}
-    plain = open_field(
-        session,
-        v,
-        actor=actor,
-        column=cols.CUSTOM_SENSITIVE,
-        tenant_id=row.tenant_id,
-        row_id=row.id,
-        ciphertext=row.custom_sensitive_ct,
-    )
-    values: dict[str, str] = {k: str(val) for k, val in json.loads(plain).items()}
-    if revealed:
-        return values
-    out = {}
-    for key, value in values.items():
-        data_class = definitions[key].data_class if key in definitions else None
-        out[key] = mask(value, data_class) if data_class is not None else mask_opaque(value)
-    return out
+        present = {name for name, value in values.items() if value} | ({"custom"} if secret else set())
+        return _Shown(shown, frozenset(present), [p.id for p in phones], "live" if live else "stored")

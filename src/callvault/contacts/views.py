@@ -15,7 +15,8 @@ from callvault.core.schemas import Page
 router = domain_router("", "contacts")
 
 CanRead = Annotated[RequestContext, Depends(Requires("contact.read"))]
-CanReveal = Annotated[RequestContext, Depends(Requires("contact.reveal"))]
+# Revealed values are never stored for idempotent replays (nor replayed without a new audit record).
+CanReveal = Annotated[RequestContext, Depends(Requires("contact.reveal", store_responses=False))]
 
 
 @router.get("/contact-lists", response_model=Page[ContactListRead], summary="List contact lists")
@@ -26,17 +27,24 @@ def list_contact_lists(ctx: CanRead, limit: Limit = 50, cursor: Cursor = None) -
 @router.get(
     "/contacts",
     response_model=Page[ContactRead],
-    summary="List contacts (masked); with `phone`, only contacts having exactly that number",
+    summary="List contacts (masked); with `phone` or `id_number`, only exact matches (blind index)",
 )
 def find_contacts(
     ctx: CanRead,
     phone: Annotated[str | None, Query(min_length=3, max_length=40, description="any common notation")] = None,
+    id_number: Annotated[str | None, Query(min_length=5, max_length=40, description="exact ID number")] = None,
     list_id: uuid.UUID | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[ContactRead]:
     return service.find_contacts(
-        ctx.session, actor=ctx.principal, phone=phone, list_id=list_id, limit=limit, cursor=cursor
+        ctx.session,
+        actor=ctx.principal,
+        phone=phone,
+        id_number=id_number,
+        list_id=list_id,
+        limit=limit,
+        cursor=cursor,
     )
 
 

@@ -35,6 +35,7 @@ CATALOGUE: dict[str, Permission] = {
         Permission("contact.read", Scope.INSTITUTION, "View customer records (masked)"),
         Permission("contact.reveal", Scope.INSTITUTION, "Reveal unmasked customer fields (audited)"),
         Permission("contact.import", Scope.INSTITUTION, "Import call lists"),
+        Permission("data.retention", Scope.INSTITUTION, "Purge customer data past its retention period (audited)"),
         Permission("campaign.create", Scope.INSTITUTION, "Create and edit campaigns"),
         Permission("campaign.approve", Scope.INSTITUTION, "Approve campaigns"),
         Permission("campaign.start", Scope.INSTITUTION, "Start, pause and finish campaigns"),

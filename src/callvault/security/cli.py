@@ -77,3 +77,44 @@ def register(tenant_app: typer.Typer, *, database: Callable[[], Database], fail:
                 f"{len(result.failed)} value(s) failed their integrity check and were not moved "
                 f"(recorded as vault.integrity_failure): {', '.join(result.failed[:5])}"
             )
+
+
+def register_retention(app: typer.Typer, *, database: Callable[[], Database], fail: Callable[..., typer.Exit]) -> None:
+    """Add `callvault retention purge`."""
+    retention_app = typer.Typer(no_args_is_help=True, help="Retention periods of customer data.")
+    app.add_typer(retention_app, name="retention")
+
+    @retention_app.command("purge")
+    def purge(
+        tenant: Annotated[str | None, typer.Option("--tenant", help="one institution; default all")] = None,
+    ) -> None:
+        """Remove customer values older than the institution's retention period per data class (audited)."""
+        from rich.table import Table
+
+        from callvault.core.errors import DomainError
+        from callvault.security.principal import system_principal
+        from callvault.security.retention import purge_tenant
+        from callvault.tenancy import service as tenancy
+        from callvault.tenancy.models import TenantKind
+
+        db = database()
+        with db.scoped() as session:
+            tenancy.ensure_operator(session)
+            if tenant:
+                found = tenancy.get_by_slug(session, slug=tenant)
+                if found is None:
+                    raise fail(f"no institution {tenant}")
+                targets = [found]
+            else:
+                targets = [tenancy.get(session, tenant_id=t) for t in tenancy.all_tenant_ids(session)]
+            targets = [t for t in targets if t.kind == TenantKind.INSTITUTION.value]
+        table = Table("institution", "values removed", "by field")
+        for inst in targets:
+            actor = system_principal(tenant_id=inst.id, tenant_slug=inst.slug, tenant_kind=inst.kind, name="retention")
+            try:
+                result = purge_tenant(db, actor=actor, tenant_id=inst.id, settings=inst.settings)
+            except DomainError as exc:
+                raise fail(f"{inst.slug}: {exc.detail}") from None
+            by_field = ", ".join(f"{k}={v}" for k, v in result.removed.items() if v) or "-"
+            table.add_row(inst.slug, str(result.total), by_field)
+        console.print(table)

@@ -127,9 +127,11 @@ def audit_reveal(
     row_id: uuid.UUID,
     reason: str,
     ticket: str | None = None,
+    source: str = "stored",
 ) -> None:
-    """Record one unmasked read: who, which object and field, why; never the value."""
-    details: dict[str, str] = {"field": column.field, "reason": reason}
+    """Record one unmasked read: who, which object and field, why, and whether the value was stored or fetched
+    live from the institution; never the value."""
+    details: dict[str, str] = {"field": column.field, "reason": reason, "source": source}
     if ticket:
         details["ticket"] = ticket
     audit.record(
