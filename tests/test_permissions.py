@@ -96,3 +96,32 @@ def test_operator_creates_institution_with_first_admin(world: World, login: Any)
     assert op.post("/api/v1/tenants", json={"slug": "huaxia-bank", "name": "x"}).status_code == 409
     listed = op.get("/api/v1/tenants?limit=200").json()["items"]
     assert "huaxia-bank" in {t["slug"] for t in listed}
+
+
+def test_upgrade_brings_builtin_roles_of_existing_tenants_to_the_catalogue(world: World) -> None:
+    """A release that adds permissions to a built-in role must reach institutions created before it."""
+    from sqlalchemy import select
+
+    from callvault.core.tenant_context import tenant
+    from callvault.identity.models import Role
+    from callvault.security.audit_models import AuditEvent
+    from callvault.tenancy import service as tenancy
+
+    inst = world.institution(roles=("admin",))
+    admin_spec = next(r for r in builtin_roles("institution") if r.name == "admin")
+    dropped = sorted(admin_spec.permissions)[0]
+    with world.db.scoped() as session, tenant(session, inst.id):
+        admin = session.scalars(select(Role).where(Role.name == "admin")).one()
+        admin.permissions = [p for p in admin.permissions if p != dropped]  # as an older release left it
+        session.commit()
+    with world.db.scoped() as session:
+        changed = tenancy.sync_builtin_roles_everywhere(session)
+        session.commit()
+        assert changed >= 1
+        with tenant(session, inst.id):
+            admin = session.scalars(select(Role).where(Role.name == "admin")).one()
+            assert admin.permissions == sorted(admin_spec.permissions)
+            synced = session.scalars(select(AuditEvent).where(AuditEvent.action == "role.builtin_sync")).all()
+            assert [e.object_id for e in synced] == [str(admin.id)]
+    with world.db.scoped() as session:
+        assert tenancy.sync_builtin_roles_everywhere(session) == 0  # idempotent

@@ -111,10 +111,13 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     with db.scoped() as session:
         tenancy.ensure_operator(session)
         provisioned = provision_missing_keys(session, tenancy.all_tenant_ids(session))
+        roles = tenancy.sync_builtin_roles_everywhere(session)
         session.commit()
     db.dispose()
     if provisioned:
         console.print(f"created data and index keys for {provisioned} existing tenant(s)")
+    if roles:
+        console.print(f"brought {roles} built-in role(s) up to date with the permission catalogue")
     console.print("[green]database is at the latest schema[/]")
 
 

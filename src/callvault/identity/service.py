@@ -155,6 +155,30 @@ def seed_builtin_roles(session: Session, *, tenant_kind: str) -> list[Role]:
     return roles
 
 
+def sync_builtin_roles(session: Session, *, actor: Principal, tenant_kind: str) -> int:
+    """Bring the current tenant's built-in roles to the catalogue's definition (after an upgrade adds
+    permissions); returns how many roles changed. Built-in roles are never edited by users, so this overwrites.
+    Part of the caller's transaction."""
+    changed = 0
+    specs = {spec.name: spec for spec in builtin_roles(tenant_kind)}
+    for role in seed_builtin_roles(session, tenant_kind=tenant_kind):
+        wanted = sorted(specs[role.name].permissions)
+        if role.permissions == wanted:
+            continue
+        added, removed = sorted(set(wanted) - set(role.permissions)), sorted(set(role.permissions) - set(wanted))
+        role.permissions = wanted
+        audit.record(
+            session,
+            actor=actor,
+            action="role.builtin_sync",
+            object_type="role",
+            object_id=role.id,
+            details={"added": added, "removed": removed},
+        )
+        changed += 1
+    return changed
+
+
 def create_user(session: Session, *, actor: Principal, data: UserCreate, commit: bool = True) -> UserRead:
     actor.require("user.manage")
     if get_user_by_username(session, username=data.username) is not None:
