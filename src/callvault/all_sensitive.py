@@ -1,8 +1,13 @@
 """Every domain's encrypted columns, for the code that must cover all of them (re-encryption, export, scanners)."""
 
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
 from callvault.contacts.sensitive import CONTACT_COLUMNS
 from callvault.dnc.sensitive import DNC_COLUMNS
 from callvault.security.sensitive import SensitiveColumn
+from callvault.security.vault.runtime import Vault
 
 SENSITIVE_COLUMNS: tuple[SensitiveColumn, ...] = (*CONTACT_COLUMNS, *DNC_COLUMNS)
 
@@ -13,3 +18,20 @@ def by_table() -> dict[str, tuple[SensitiveColumn, ...]]:
     for column in SENSITIVE_COLUMNS:
         grouped.setdefault(column.table, []).append(column)
     return {table: tuple(columns) for table, columns in grouped.items()}
+
+
+def plain_values(v: Vault, *, tenant_id: uuid.UUID, table: str, row: Mapping[str, Any]) -> dict[str, str | None]:
+    """Every registered column of one row decrypted, keyed by field (the tenant export).
+
+    `row` maps column names to values (a SQLAlchemy ``RowMapping``); NULL stays None. A value failing
+    authentication raises `CiphertextTampered`: an export must never contain garbage.
+    """
+    out: dict[str, str | None] = {}
+    for column in by_table().get(table, ()):
+        ciphertext = row[column.column]
+        out[column.field] = (
+            None
+            if ciphertext is None
+            else v.cipher.decrypt_text(bytes(ciphertext), context=column.context(tenant_id, row[column.id_column]))
+        )
+    return out

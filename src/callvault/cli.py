@@ -126,8 +126,16 @@ def vault_init_key() -> None:
     """
     from callvault.security.errors import VaultKeyError
     from callvault.security.vault import MasterKey
+    from callvault.security.vault.runtime import stored_kek_ids
 
-    path = get_settings().effective_master_key_file
+    settings = get_settings()
+    path = settings.effective_master_key_file
+    try:
+        existing = stored_kek_ids(settings)
+    except Exception:  # no database or no key table yet: a new installation
+        existing = []
+    if existing:
+        raise fail(f"the database holds keys wrapped by {', '.join(existing)}; a new master key could not read them")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         key = MasterKey.generate_to(path)

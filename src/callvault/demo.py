@@ -23,7 +23,7 @@ from callvault.identity.schemas import UserCreate
 from callvault.migrations.runner import upgrade
 from callvault.security.principal import system_principal
 from callvault.security.vault import MasterKey
-from callvault.security.vault.runtime import require_master_key
+from callvault.security.vault.runtime import require_master_key, stored_kek_ids
 from callvault.tenancy import service as tenancy
 from callvault.tenancy.schemas import TenantCreate
 
@@ -120,10 +120,12 @@ def print_users(users: list[DemoUser], *, url: str) -> None:
 
 def run_demo(*, host: str | None, port: int | None, serve: bool) -> None:
     settings = get_settings()
-    key_file = settings.effective_master_key_file
-    key_file.parent.mkdir(parents=True, exist_ok=True)
-    MasterKey.load_or_generate(key_file)  # first run: a new 0600 key; later runs: must be the same key
     upgrade(settings)
+    key_file = settings.effective_master_key_file
+    if not key_file.exists() and not stored_kek_ids(settings):
+        # First run: a new 0600 key. Never when keys exist: a new key could not read them.
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        MasterKey.generate_to(key_file)
     require_master_key(settings)
     db = Database(settings)
     users = seed(db)

@@ -109,6 +109,10 @@ def test_look_up_by_phone_uses_the_blind_index(db: Database, world: World, login
     both = agent.get("/api/v1/contacts", params={"list_id": str(wanted.list_id)}).json()["items"]
     assert {c["id"] for c in both} == {str(wanted.contact_id), str(other.contact_id)}
     assert agent.get("/api/v1/contacts", params={"phone": "13700000000"}).json()["items"] == []
+    # ID numbers too: lower-case check character and spaces are normalised before indexing.
+    by_id = agent.get("/api/v1/contacts", params={"id_number": "110105 19491231 002x", "list_id": str(wanted.list_id)})
+    assert {c["id"] for c in by_id.json()["items"]} == {str(wanted.contact_id), str(other.contact_id)}
+    assert agent.get("/api/v1/contacts", params={"id_number": "110105194912310038"}).json()["items"] == []
     refused = agent.get("/api/v1/contacts", params={"phone": "110"})
     assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
 

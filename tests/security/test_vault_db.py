@@ -9,6 +9,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -244,3 +245,67 @@ def test_upgrade_gives_keys_to_tenants_that_predate_the_vault(db: Database, worl
         session.commit()
     assert _keys(db, old.id) == {("data", 1), ("index", 1)}
     assert _keys(db, shredded.id) == set()
+
+
+def test_no_stored_ciphertext_decrypts_anywhere_but_its_own_place(db: Database, world: World) -> None:
+    """Property over real stored values: each registered ciphertext decrypts in its own (tenant, table, field, row)
+    and fails in every other combination of tenant, registered field and row."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from callvault.all_sensitive import SENSITIVE_COLUMNS
+    from tests.vault_fixtures import store_contact
+
+    a, b = world.institution(roles=()), world.institution(roles=())
+    stored = [store_contact(db, a.slug), store_contact(db, a.slug, phone="+8613900003333"), store_contact(db, b.slug)]
+    places = []  # (tenant, column, row id, ciphertext)
+    with db.scoped() as session:
+        for s in stored:
+            set_tenant(session, s.tenant_id)
+            for column in SENSITIVE_COLUMNS:
+                table = ContactRecord.__table__ if column.table == "contacts" else ContactPhone.__table__
+                key = table.c.id if column.table == "contacts" else table.c.contact_id
+                for row_id, ct in session.execute(
+                    select(table.c.id, table.c[column.column]).where(key == s.contact_id)
+                ):
+                    places.append((s.tenant_id, column, row_id, bytes(ct)))
+    v = vault()
+    for tenant_id, column, row_id, ct in places:
+        assert v.cipher.decrypt(ct, context=column.context(tenant_id, row_id))
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.sampled_from(places), st.sampled_from(places))
+    def moved(source: tuple[Any, ...], target: tuple[Any, ...]) -> None:
+        tenant_id, column, row_id, _ = target
+        ciphertext = source[3]
+        if source[:3] == target[:3]:
+            return
+        with pytest.raises(CiphertextTampered):
+            v.cipher.decrypt(ciphertext, context=column.context(tenant_id, row_id))
+
+    moved()
+
+
+def test_demo_creates_the_master_key_once_and_init_key_never_replaces_one(tmp_path: Path) -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("CALLVAULT_DATABASE") and k != "CALLVAULT_MASTER_KEY_FILE"
+    }
+    env |= {"CALLVAULT_DATA_DIR": str(tmp_path), "COLUMNS": "200"}
+
+    def cv(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "callvault", *args], capture_output=True, text=True, timeout=300, env=env
+        )
+
+    assert cv("demo", "--seed-only").returncode == 0
+    key = tmp_path / "master.key"
+    assert key.stat().st_mode & 0o777 == 0o600 and key.stat().st_size == 32
+    first = key.read_bytes()
+    assert cv("demo", "--seed-only").returncode == 0 and key.read_bytes() == first
+    key.rename(tmp_path / "elsewhere.key")
+    missing = cv("demo", "--seed-only")
+    assert missing.returncode == 2 and "does not exist" in missing.stderr and not key.exists()
+    refused = cv("vault", "init-key")
+    assert refused.returncode == 1 and "could not read them" in refused.stderr and not key.exists()

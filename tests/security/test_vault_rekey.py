@@ -63,6 +63,28 @@ def test_registry_covers_every_ciphertext_column() -> None:
     assert set(by_table()) == {"contacts", "contact_phones", "dnc_entries", "consent_records"}
 
 
+def test_plain_values_decrypts_every_registered_column_of_a_row(db: Database, world: World) -> None:
+    from callvault.all_sensitive import plain_values
+    from callvault.security.vault.runtime import vault
+
+    inst = world.institution(roles=())
+    stored = store_contact(db, inst.slug)
+    with db.scoped() as session:
+        set_tenant(session, inst.id)
+        contacts = ContactRecord.__table__
+        row = session.execute(select(contacts).where(contacts.c.id == stored.contact_id)).mappings().one()
+        phones = ContactPhone.__table__
+        phone = (
+            session.execute(select(phones).where(phones.c.contact_id == stored.contact_id, phones.c.position == 0))
+            .mappings()
+            .one()
+        )
+    plain = plain_values(vault(), tenant_id=inst.id, table="contacts", row=row)
+    assert plain["name"] == NAME and plain["card_number"] == "6222021234567890123"
+    assert plain["custom_sensitive"] == '{"balance": "8800.00", "email": "zhang.san@example.com"}'
+    assert plain_values(vault(), tenant_id=inst.id, table="contact_phones", row=phone) == {"e164": PHONE}
+
+
 def test_rotate_keeps_old_values_readable_and_reencrypt_moves_all(db: Database, world: World, login: Any) -> None:
     inst = world.institution(roles=("supervisor",))
     for i in range(3):

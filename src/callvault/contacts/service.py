@@ -134,11 +134,12 @@ def find_contacts(
     actor: Principal,
     phone: str | None,
     list_id: uuid.UUID | None,
+    id_number: str | None = None,
     limit: int,
     cursor: str | None,
 ) -> Page[ContactRead]:
-    """Contacts (masked), optionally only those with exactly this phone number: a blind-index look-up that
-    decrypts no other row."""
+    """Contacts (masked), optionally only those with exactly this phone or ID number: blind-index look-ups that
+    decrypt no other row."""
     actor.require("contact.read")
     stmt = select(ContactRecord)
     if list_id is not None:
@@ -151,6 +152,9 @@ def find_contacts(
         index = vault().index.phone(e164, tenant_id=current_tenant(session), scope=cols.PHONE_SCOPE)
         stmt = stmt.where(ContactRecord.id.in_(select(ContactPhone.contact_id).where(ContactPhone.e164_bidx == index)))
     reader = _Reader(session, actor)
+    if id_number is not None:
+        index = vault().index.id_number(id_number, tenant_id=current_tenant(session), scope=cols.ID_NUMBER_SCOPE)
+        stmt = stmt.where(ContactRecord.id_number_bidx == index)
     return paginate(
         session,
         stmt,

@@ -27,17 +27,24 @@ def list_contact_lists(ctx: CanRead, limit: Limit = 50, cursor: Cursor = None) -
 @router.get(
     "/contacts",
     response_model=Page[ContactRead],
-    summary="List contacts (masked); with `phone`, only contacts having exactly that number",
+    summary="List contacts (masked); with `phone` or `id_number`, only exact matches (blind index)",
 )
 def find_contacts(
     ctx: CanRead,
     phone: Annotated[str | None, Query(min_length=3, max_length=40, description="any common notation")] = None,
+    id_number: Annotated[str | None, Query(min_length=5, max_length=40, description="exact ID number")] = None,
     list_id: uuid.UUID | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[ContactRead]:
     return service.find_contacts(
-        ctx.session, actor=ctx.principal, phone=phone, list_id=list_id, limit=limit, cursor=cursor
+        ctx.session,
+        actor=ctx.principal,
+        phone=phone,
+        id_number=id_number,
+        list_id=list_id,
+        limit=limit,
+        cursor=cursor,
     )
 
 

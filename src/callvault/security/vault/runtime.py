@@ -126,6 +126,15 @@ def require_master_key(settings: Settings | None = None) -> MasterKey:
     return kek
 
 
+def stored_kek_ids(settings: Settings) -> list[str]:
+    """Ids of the master keys that wrapped the stored tenant keys (empty for a new installation)."""
+    engine = _key_engine(settings)
+    try:
+        return SqlKeyStore.for_engine(engine).kek_ids()
+    finally:
+        engine.dispose()
+
+
 def vault() -> Vault:
     """The process-wide vault (created on first use from `get_settings()`)."""
     with _runtime.lock:
