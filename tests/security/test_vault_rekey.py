@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from callvault.all_models import metadata
 from callvault.all_sensitive import SENSITIVE_COLUMNS, by_table
-from callvault.contacts.models import ContactRecord
+from callvault.contacts.models import ContactPhone, ContactRecord
 from callvault.core.db import Database
 from callvault.core.tenant_context import set_tenant
 from callvault.security.audit_models import AuditEvent
