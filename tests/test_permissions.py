@@ -53,6 +53,14 @@ def test_institution_admin_cannot_escalate(world: World, login: Any) -> None:
     roles = {x["name"]: x["id"] for x in s.get("/api/v1/roles").json()["items"]}
     r = s.patch(f"/api/v1/users/{inst.accounts['agent'].user_id}", json={"role_ids": [roles["auditor"]]})
     assert r.status_code == 403
+    # Staffing with the operational built-in roles is the admin's job, though: agents and supervisors.
+    r = s.patch(
+        f"/api/v1/users/{inst.accounts['agent'].user_id}", json={"role_ids": [roles["agent"], roles["supervisor"]]}
+    )
+    assert r.status_code == 200, r.text
+    # But never to itself: an admin cannot give itself the supervisor's reveal permission.
+    r = s.patch(f"/api/v1/users/{inst.accounts['admin'].user_id}", json={"role_ids": [roles["supervisor"]]})
+    assert r.status_code == 403
     # The agent itself can do none of this.
     agent = login(inst.accounts["agent"])
     assert agent.get("/api/v1/users").status_code == 403
