@@ -54,7 +54,7 @@ def multipart(file_name: str, data: bytes, **fields: str) -> tuple[bytes, dict[s
 
 
 def _wait(session: Any, import_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         body: dict[str, Any] = session.get(f"/api/v1/imports/{import_id}").json()
         if body["status"] not in ("queued", "running"):
@@ -125,12 +125,13 @@ def test_uploads_above_the_body_limit_stream_to_disk(world: World, db: Database,
     inst = world.institution()
     s = login(inst.accounts["admin"])
     list_id = _list(db, inst.slug, "大")
-    rows = "".join(f"客户{i},{13700000000 + i}\n" for i in range(80_000))
+    # Wide rows rather than many: the point is the body size, not the import's speed on a loaded machine.
+    rows = "".join(f"客户{i}{'甲' * 30},{13700000000 + i}\n" for i in range(10_000))
     data = ("姓名,手机\n" + rows).encode()
     assert len(data) > 1024 * 1024  # above the JSON body limit
     r = s.post(f"/api/v1/contact-lists/{list_id}/imports", files={"file": ("big.csv", data, "text/csv")})
     assert r.status_code == 202, r.text
-    assert _wait(s, r.json()["id"])["accepted"] == 80_000
+    assert _wait(s, r.json()["id"])["accepted"] == 10_000
     # Other routes keep the small limit.
     assert s.post("/api/v1/dnc", content=b"{" + b" " * (2 * 1024 * 1024) + b"}").status_code == 413
 
@@ -253,7 +254,7 @@ def test_an_upload_left_unfinished_resumes_when_the_server_starts(
         )
     # The process that took the upload died before running it; a new server start picks it up.
     with TestClient(app, base_url="https://testserver"):
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             [job] = [j for j in jobs(db, inst.id) if j.id == started.job_id]
             if job.status == "finished":
