@@ -81,8 +81,12 @@ def register_commands(app: typer.Typer) -> None:
         layout: Annotated[Path | None, typer.Option("--layout", help="layout file of a fixed-width file")] = None,
         report: Annotated[Path | None, typer.Option("--report", help="where to write the error report (CSV)")] = None,
         purpose: Annotated[
-            str, typer.Option("--purpose", help="what the list is called for; decides which DNC entries apply")
-        ] = "marketing",
+            str | None,
+            typer.Option(
+                "--purpose",
+                help="purpose of a NEW list (default marketing); an existing list keeps its own purpose",
+            ),
+        ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="print the counters as JSON")] = False,
     ) -> None:
         """Import FILE into list NAME: validated, normalised, deduplicated, DNC-checked; resumable after a crash."""
@@ -97,7 +101,7 @@ def _import_command(
     fmt: str,
     layout: Path | None,
     report: Path | None,
-    purpose_name: str,
+    purpose_name: str | None,
     as_json: bool,
 ) -> None:
     from contextlib import nullcontext
@@ -112,7 +116,7 @@ def _import_command(
 
     if fmt not in FORMATS:
         raise fail(f"--format must be one of {', '.join(FORMATS)}")
-    if purpose_name not in PURPOSES:
+    if purpose_name is not None and purpose_name not in PURPOSES:
         raise fail(f"--purpose must be one of {', '.join(PURPOSES)}")
     if not file.is_file():
         raise fail(f"no such file: {file}")
@@ -129,7 +133,9 @@ def _import_command(
     with user_errors():
         with db.scoped() as session:
             actor = _bind_system(session, tenant)
-            list_id, created = import_service.ensure_list(session, actor=actor, name=list_name)
+            list_id, created = import_service.ensure_list(
+                session, actor=actor, name=list_name, purpose=Purpose(purpose_name) if purpose_name else None
+            )
             started = import_service.start_import(
                 session,
                 actor=actor,
@@ -138,7 +144,6 @@ def _import_command(
                 file_name=file.name,
                 fmt="fixed" if layout is not None and fmt == "auto" else fmt,
                 mapping=mapping,
-                purpose=Purpose(purpose_name),
                 report_path=report.resolve() if report is not None else None,
                 data_dir=settings.data_dir,
             )
