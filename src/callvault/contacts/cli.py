@@ -92,6 +92,64 @@ def register_commands(app: typer.Typer) -> None:
         """Import FILE into list NAME: validated, normalised, deduplicated, DNC-checked; resumable after a crash."""
         _import_command(file, tenant, list_name, mapping, fmt, layout, report, purpose, as_json)
 
+    _register_watch(contacts_app)
+
+
+def _register_watch(contacts_app: typer.Typer) -> None:
+    @contacts_app.command("watch")
+    def watch(
+        once: Annotated[bool, typer.Option("--once", help="one pass over the drop directories, then exit")] = False,
+        interval: Annotated[float, typer.Option(min=0.1, help="seconds between passes")] = 10.0,
+        settle: Annotated[
+            float | None, typer.Option(min=0, help="seconds a file without a .done marker must be unchanged")
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="print one JSON line per file handled")] = False,
+    ) -> None:
+        """Import the files dropped in DATA_DIR/dropbox/<institution>/incoming (the SFTP landing point)."""
+        import threading
+
+        from callvault.cli import _database, err
+        from callvault.config import get_settings
+        from callvault.contacts import dropbox
+        from callvault.logging import configure
+
+        settings = get_settings()
+        configure(level=settings.log_level, json=settings.log_json)  # log lines to stderr; stdout is the JSON
+        settle_seconds = settings.dropbox_settle_seconds if settle is None else settle
+        db = _database()
+
+        def one_pass() -> None:
+            for outcome in dropbox.poll(db, data_dir=settings.data_dir, settle_seconds=settle_seconds):
+                line = {
+                    "tenant": outcome.tenant_slug,
+                    "file": outcome.file_name,
+                    "status": outcome.status,
+                    "import_id": str(outcome.import_id) if outcome.import_id else None,
+                    **outcome.counts,
+                    "error": outcome.error,
+                    "moved_to": str(outcome.moved_to),
+                }
+                if as_json:
+                    typer.echo(json.dumps(line, ensure_ascii=False))
+                else:
+                    counts = ", ".join(f"{k} {v:,}" for k, v in outcome.counts.items())
+                    err.print(
+                        f"{outcome.tenant_slug}: {outcome.file_name}: {outcome.status} {counts}{outcome.error}",
+                        markup=False,
+                    )
+
+        if once:
+            one_pass()
+        else:
+            stop = threading.Event()
+            try:
+                while not stop.is_set():
+                    one_pass()
+                    stop.wait(interval)
+            except KeyboardInterrupt:
+                pass
+        db.dispose()
+
 
 def _import_command(
     file: Path,
