@@ -237,3 +237,58 @@ def test_watch_once_from_the_command_line(world: World, db: Database, settings: 
         "accepted": 2,
     }
     assert (root / "processed" / "a.csv").exists()
+
+
+def test_a_file_whose_job_finished_before_the_crash_is_only_moved(world: World, db: Database, tmp_path: Path) -> None:
+    inst = world.institution(roles=())
+    root = dropbox.prepare(tmp_path, inst.slug)
+    path = root / "processing" / "a.csv"
+    path.write_text(CSV, encoding="utf-8")
+    actor = actor_for(db, inst.slug)
+    with db.scoped() as session:
+        tenancy.bind(session, slug=inst.slug)
+        list_id, _ = import_service.ensure_list(session, actor=actor, name="L")
+        started = import_service.start_import(
+            session,
+            actor=actor,
+            list_id=list_id,
+            path=path,
+            file_name="a.csv",
+            fmt="auto",
+            mapping=None,
+            report_path=None,
+            data_dir=tmp_path,
+        )
+    import_service.run_job(db, actor=actor, job_id=started.job_id, path=path)
+    settings = {"list": "L", "purpose": None, "format": "auto", "mapping": None, "layout": None}
+    (root / "processing" / "a.csv.import.json").write_text(
+        json.dumps({**settings, "import_id": str(started.job_id)}), "utf-8"
+    )
+    [outcome] = poll(db, tmp_path)
+    assert (outcome.status, outcome.import_id, outcome.counts["accepted"]) == ("imported", started.job_id, 2)
+    assert (root / "processed" / "a.csv.errors.csv").exists() and len(jobs(db, inst.id)) == 1
+    # Damaged stored settings fail the file instead of retrying it forever.
+    (root / "processing" / "b.csv").write_text(CSV + "x,13700137000\n", encoding="utf-8")
+    (root / "processing" / "b.csv.import.json").write_text("{", "utf-8")
+    [damaged] = poll(db, tmp_path)
+    assert damaged.status == "failed" and "damaged" in damaged.error
+
+
+def test_the_server_polls_the_drop_directories_in_the_background(
+    world: World, db: Database, settings: Any, tmp_path: Path
+) -> None:
+    from callvault.main import _start_dropbox_watcher
+
+    inst = world.institution(roles=())
+    root = dropbox.prepare(tmp_path, inst.slug)
+    drop(root, "a.csv", CSV, settings={"list": "L"})
+    stop = _start_dropbox_watcher(settings.model_copy(update={"data_dir": tmp_path, "dropbox_poll_seconds": 0.05}), db)
+    try:
+        # The one bounded wait of this module: it is the background thread itself that is under test.
+        deadline = time.monotonic() + 60
+        while not (root / "processed" / "a.csv.result.json").exists():
+            assert time.monotonic() < deadline, "the background poll did not take the file"
+            time.sleep(0.05)
+    finally:
+        stop.set()
+    assert result_of(root / "processed" / "a.csv")["accepted"] == 2

@@ -122,13 +122,7 @@ def prepare(data_dir: Path, slug: str) -> Path:
 def _is_auxiliary(name: str) -> bool:
     """Files that travel with a data file, or a transfer still in progress: never imported themselves."""
     lowered = name.lower()
-    return (
-        name.startswith(".")
-        or name == DIRECTORY_SETTINGS
-        or lowered.endswith((SIDECAR, MARKER, *_TEMPORARY))
-        or lowered.endswith(".result.json")
-        or lowered.endswith(".errors.csv")
-    )
+    return name.startswith(".") or name == DIRECTORY_SETTINGS or lowered.endswith((SIDECAR, MARKER, *_TEMPORARY))
 
 
 def _bad_name(name: str) -> str | None:
@@ -227,6 +221,18 @@ def _load_settings(incoming: Path, name: str) -> dict[str, Any]:
         raise Rejected(str(exc)) from None
     if settings["format"] == "fixed" and settings["layout"] is None:
         raise Rejected("fixed-width files need a layout")
+    return settings
+
+
+def _stored_settings(path: Path) -> dict[str, Any]:
+    """The settings kept with a taken file in processing/."""
+    try:
+        settings: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        DropSettings.model_validate({k: v for k, v in settings.items() if k != "import_id"})
+    except FileNotFoundError:
+        raise Rejected("its settings were lost; drop the file again with its settings") from None
+    except (ValueError, ValidationError):
+        raise Rejected("its stored settings are damaged; drop the file again with its settings") from None
     return settings
 
 
@@ -359,9 +365,13 @@ class _DropDirectory:
         path, settings_path = self.processing / name, self.processing / f"{name}{SIDECAR}"
         job_id: uuid.UUID | None = None
         try:
-            if not os.path.lexists(settings_path):
-                raise Rejected("its settings were lost; drop the file again with its settings")
-            settings = json.loads(settings_path.read_text(encoding="utf-8"))
+            settings = _stored_settings(settings_path)
+            if settings.get("import_id"):
+                # Taken before a crash: if its job already finished, only the move was missing.
+                job = self._job(uuid.UUID(settings["import_id"]))
+                if job is not None and job.status == "finished":
+                    counts = {k: getattr(job, k) for k in ("total", "accepted", "rejected", "duplicates")}
+                    return self._done(name, "imported", job.id, counts, "", report=Path(job.report_path))
             digest = _sha256(path)
             earlier = self._imported_before(digest)
             if earlier is not None:
@@ -385,6 +395,7 @@ class _DropDirectory:
                     sha256=digest,
                 )
             job_id = started.job_id
+            _write_json(settings_path, {**settings, "import_id": str(job_id)})
             layout = parse_layout(settings["layout"]) if settings["layout"] else None
             result = import_service.run_job(self.db, actor=self.actor, job_id=job_id, path=path, layout=layout)
         except Rejected as exc:
@@ -393,6 +404,15 @@ class _DropDirectory:
             return self._done(name, "failed", job_id, {}, _message(exc))
         counts = {k: v for k, v in result.to_json().items() if isinstance(v, int)}
         return self._done(name, "imported", job_id, counts, "", report=result.report_path)
+
+    def _job(self, job_id: uuid.UUID) -> ImportJob | None:
+        with self.db.scoped() as session:
+            set_tenant(session, self.actor.tenant_id)
+            job = session.get(ImportJob, job_id)
+            if job is not None:
+                session.expunge(job)
+            session.rollback()
+            return job
 
     def _imported_before(self, digest: str) -> uuid.UUID | None:
         with self.db.scoped() as session:
