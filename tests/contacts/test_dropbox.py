@@ -218,16 +218,25 @@ def test_fixed_width_with_a_layout_file(world: World, db: Database, tmp_path: Pa
 
 
 def test_watch_once_from_the_command_line(world: World, db: Database, settings: Any) -> None:
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "callvault", "contacts", *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "COLUMNS": "200"},
+        )
+
     inst = world.institution(roles=())
-    root = dropbox.prepare(settings.data_dir, inst.slug)
+    made = cli("dropbox", "--tenant", inst.slug)
+    assert made.returncode == 0, made.stderr
+    root = Path(made.stdout.strip())
+    assert root == dropbox.tenant_dir(settings.data_dir, inst.slug).resolve()
+    assert sorted(os.listdir(root)) == ["failed", "incoming", "processed", "processing"]
+    missing = cli("dropbox", "--tenant", "no-such-bank")
+    assert missing.returncode == 1 and "no institution" in missing.stderr and "Traceback" not in missing.stderr
     drop(root, "a.csv", CSV, settings={"list": "CLI"})
-    proc = subprocess.run(
-        [sys.executable, "-m", "callvault", "contacts", "watch", "--once", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "COLUMNS": "200"},
-    )
+    proc = cli("watch", "--once", "--json")
     assert proc.returncode == 0, proc.stderr
     [line] = [json.loads(x) for x in proc.stdout.splitlines()]
     assert {k: line[k] for k in ("tenant", "file", "status", "accepted")} == {

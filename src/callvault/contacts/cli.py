@@ -96,6 +96,19 @@ def register_commands(app: typer.Typer) -> None:
 
 
 def _register_watch(contacts_app: typer.Typer) -> None:
+    @contacts_app.command("dropbox")
+    def dropbox_init(tenant: Annotated[str, typer.Option("--tenant", help="institution slug")]) -> None:
+        """Create the institution's drop directory (incoming/, processing/, processed/, failed/); print its path."""
+        from callvault.cli import _bind_system, _database, user_errors
+        from callvault.config import get_settings
+        from callvault.contacts import dropbox
+
+        db = _database()
+        with user_errors(), db.scoped() as session:
+            slug = _bind_system(session, tenant).tenant_slug
+        db.dispose()
+        typer.echo(dropbox.prepare(get_settings().data_dir, slug).resolve())
+
     @contacts_app.command("watch")
     def watch(
         once: Annotated[bool, typer.Option("--once", help="one pass over the drop directories, then exit")] = False,
