@@ -26,6 +26,8 @@ os.environ.update(
         "CALLVAULT_ARGON2_PARALLELISM": "1",
         "CALLVAULT_LOG_JSON": "true",
         "CALLVAULT_MASTER_KEY_FILE": str(_TMP / "master.key"),
+        # Drop directories are polled by direct calls in tests, never by a server's background thread.
+        "CALLVAULT_DROPBOX_POLL_SECONDS": "0",
     }
 )
 if BACKEND == "postgresql":

@@ -82,7 +82,7 @@ def _contact_objects(world: World, slug: str) -> dict[str, uuid.UUID]:
 
 
 def _contact_objects_in(world: World, session: Session, actor: Principal) -> dict[str, uuid.UUID]:
-    list_id, _ = import_service.ensure_list(session, actor=actor, name="matrix")
+    list_id, _ = import_service.ensure_list(session, actor=actor, name="matrix", purpose=Purpose.CARE)
     path = world.db.settings.data_dir / f"matrix-{uuid.uuid4().hex}.csv"
     path.write_text("手机\n13800138000\n119\n", encoding="utf-8")
     started = import_service.start_import(
@@ -93,7 +93,6 @@ def _contact_objects_in(world: World, session: Session, actor: Principal) -> dic
         file_name=path.name,
         fmt="auto",
         mapping=None,
-        purpose=Purpose.CARE,
         report_path=None,
         data_dir=world.db.settings.data_dir,
     )

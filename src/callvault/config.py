@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     # File uploads (list imports) stream to disk and have their own, larger limit.
     max_upload_bytes: int = Field(default=2 * 1024**3, ge=1024)
 
+    # Drop directories (data_dir/dropbox/<slug>/incoming): `serve` polls them every `dropbox_poll_seconds`
+    # (0: off); a file without a FILE.done marker is taken once unchanged for `dropbox_settle_seconds`.
+    dropbox_poll_seconds: float = Field(default=10.0, ge=0)
+    dropbox_settle_seconds: float = Field(default=120.0, ge=0)
+
     session_idle_seconds: int = 15 * 60
     session_absolute_seconds: int = 12 * 3600
     lockout_threshold: int = 5

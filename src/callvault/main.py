@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -54,7 +55,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         resumed = await run_in_threadpool(resume_pending_uploads, database)
         if resumed:
             log.info("resumed list imports interrupted by the previous run", count=resumed)
+        stop_watching = _start_dropbox_watcher(settings, database)
         yield
+        stop_watching.set()
         database.dispose()
 
     app = FastAPI(
@@ -82,6 +85,27 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         max_upload_bytes=settings.max_upload_bytes,
     )
     return app
+
+
+def _start_dropbox_watcher(settings: Settings, database: Database) -> threading.Event:
+    """Poll the institutions' drop directories in a background thread (unless `dropbox_poll_seconds` is 0)."""
+    from callvault.contacts import dropbox
+
+    stop = threading.Event()
+    if settings.dropbox_poll_seconds > 0:
+        threading.Thread(
+            target=dropbox.watch,
+            kwargs={
+                "db": database,
+                "data_dir": settings.data_dir,
+                "settle_seconds": settings.dropbox_settle_seconds,
+                "interval": settings.dropbox_poll_seconds,
+                "stop": stop,
+            },
+            name="dropbox-watch",
+            daemon=True,
+        ).start()
+    return stop
 
 
 def _add_platform_routes(app: FastAPI, database: Database) -> None:

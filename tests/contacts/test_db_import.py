@@ -39,14 +39,14 @@ def import_file(
     path: Path,
     *,
     mapping: ColumnMapping | None = MAPPING,
-    purpose: Purpose = Purpose.MARKETING,
+    purpose: Purpose | None = None,
     layout: Path | None = None,
     fmt: str = "auto",
 ) -> ImportResult:
     actor = actor_for(db, slug)
     with db.scoped() as session:
         tenancy.bind(session, slug=slug)
-        list_id, _ = import_service.ensure_list(session, actor=actor, name=list_name)
+        list_id, _ = import_service.ensure_list(session, actor=actor, name=list_name, purpose=purpose)
         started = import_service.start_import(
             session,
             actor=actor,
@@ -55,7 +55,6 @@ def import_file(
             file_name=path.name,
             fmt=fmt,
             mapping=mapping,
-            purpose=purpose,
             report_path=None,
             data_dir=settings.data_dir,
         )
@@ -198,6 +197,16 @@ def test_cli_json_contract(world: World, db: Database, tmp_path: Path) -> None:
     assert code == 1 and "no such file" in err and "Traceback" not in err
     code, _, err = _run_cli("contacts", "import", str(path), "--tenant", inst.slug, "--list", "x", "--format", "doc")
     assert code == 1 and "--format" in err
+    # --purpose chooses the purpose of a new list; an existing list keeps its own.
+    code, _, err = _run_cli(
+        "contacts", "import", str(path), "--tenant", inst.slug, "--list", "CLI", "--purpose", "care"
+    )
+    assert code == 1 and "is for marketing" in err and "Traceback" not in err
+    code, out, err = _run_cli(
+        "contacts", "import", str(path), "--tenant", inst.slug, "--list", "关怀", "--purpose", "care", "--json"
+    )
+    assert code == 0, err
+    assert [j.purpose for j in jobs(db, inst.id)] == ["marketing", "care"]
 
 
 def _big_file(path: Path, rows: int) -> None:

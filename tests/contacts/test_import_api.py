@@ -33,11 +33,11 @@ from callvault.tenancy import service as tenancy
 CSV = "姓名,手机\n张三,13800138000\n李四,119\n王五,13800138000\n赵六,139-0013-9000\n".encode("gb18030")
 
 
-def _list(db: Database, slug: str, name: str) -> uuid.UUID:
+def _list(db: Database, slug: str, name: str, purpose: Purpose | None = None) -> uuid.UUID:
     actor = actor_for(db, slug)
     with db.scoped() as session:
         tenancy.bind(session, slug=slug)
-        list_id, _ = import_service.ensure_list(session, actor=actor, name=name)
+        list_id, _ = import_service.ensure_list(session, actor=actor, name=name, purpose=purpose)
         return list_id
 
 
@@ -66,7 +66,7 @@ def _wait(session: Any, import_id: str) -> dict[str, Any]:
 def test_upload_runs_in_the_background_and_reports_errors(world: World, db: Database, login: Any) -> None:
     inst = world.institution()
     s = login(inst.accounts["admin"])
-    list_id = _list(db, inst.slug, "上传")
+    list_id = _list(db, inst.slug, "上传", Purpose.CARE)
     body, headers = multipart("名单.csv", CSV, purpose="care")
     url = f"/api/v1/contact-lists/{list_id}/imports"
     r = s.post(url, content=body, headers={**headers, "Idempotency-Key": "upload-1"})
@@ -110,6 +110,9 @@ def test_bad_uploads_are_clear_problems(world: World, db: Database, login: Any) 
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "mapping"
     r = s.post(url, files={"file": ("a.csv", CSV, "text/csv")}, data={"purpose": "spam"})
     assert r.status_code == 422
+    # The list's purpose decides; an upload cannot screen a marketing list for another purpose.
+    r = s.post(url, files={"file": ("a.csv", CSV, "text/csv")}, data={"purpose": "care"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "purpose"
     r = s.post(url, files={"file": ("a.csv", b"a,b\n1,2\n", "text/csv")})
     assert r.status_code == 202
     failed = _wait(s, r.json()["id"])
@@ -234,7 +237,7 @@ def test_an_upload_left_unfinished_resumes_when_the_server_starts(
 ) -> None:
     inst = world.institution(roles=())
     actor = actor_for(db, inst.slug)
-    list_id = _list(db, inst.slug, "重启")
+    list_id = _list(db, inst.slug, "重启", Purpose.CARE)
     upload = import_service.reports_dir(settings.data_dir, inst.id) / f"{uuid.uuid4().hex}.csv"
     upload.write_bytes(CSV)
     with db.scoped() as session:
@@ -247,7 +250,6 @@ def test_an_upload_left_unfinished_resumes_when_the_server_starts(
             file_name="名单.csv",
             fmt="auto",
             mapping=None,
-            purpose=Purpose.CARE,
             report_path=None,
             data_dir=settings.data_dir,
             keep_source=True,
@@ -262,3 +264,22 @@ def test_an_upload_left_unfinished_resumes_when_the_server_starts(
             time.sleep(0.05)
     assert (job.status, job.accepted, job.rejected, job.duplicates) == ("finished", 2, 1, 1)
     assert not upload.exists()  # the institution's file is not kept after the import
+
+
+def test_a_list_is_created_with_its_purpose(world: World, db: Database, login: Any) -> None:
+    inst = world.institution()
+    s = login(inst.accounts["admin"])
+    r = s.post("/api/v1/contact-lists", json={"name": "回访", "purpose": "return_visit"})
+    assert r.status_code == 201, r.text
+    assert r.json()["purpose"] == "return_visit"
+    r = s.post("/api/v1/contact-lists", json={"name": "默认"})
+    assert r.status_code == 201 and r.json()["purpose"] == "marketing"
+    assert s.post("/api/v1/contact-lists", json={"name": "x", "purpose": "spam"}).status_code == 422
+    assert s.post("/api/v1/contact-lists", json={"name": "回访"}).status_code == 409
+    listed = {item["name"]: item["purpose"] for item in s.get("/api/v1/contact-lists").json()["items"]}
+    assert listed == {"回访": "return_visit", "默认": "marketing"}
+    visits = next(item["id"] for item in s.get("/api/v1/contact-lists").json()["items"] if item["name"] == "回访")
+    body, headers = multipart("名单.csv", CSV)
+    r = s.post(f"/api/v1/contact-lists/{visits}/imports", content=body, headers=headers)
+    assert r.status_code == 202 and r.json()["purpose"] == "return_visit"
+    _wait(s, r.json()["id"])

@@ -81,12 +81,87 @@ def register_commands(app: typer.Typer) -> None:
         layout: Annotated[Path | None, typer.Option("--layout", help="layout file of a fixed-width file")] = None,
         report: Annotated[Path | None, typer.Option("--report", help="where to write the error report (CSV)")] = None,
         purpose: Annotated[
-            str, typer.Option("--purpose", help="what the list is called for; decides which DNC entries apply")
-        ] = "marketing",
+            str | None,
+            typer.Option(
+                "--purpose",
+                help="purpose of a NEW list (default marketing); an existing list keeps its own purpose",
+            ),
+        ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="print the counters as JSON")] = False,
     ) -> None:
         """Import FILE into list NAME: validated, normalised, deduplicated, DNC-checked; resumable after a crash."""
         _import_command(file, tenant, list_name, mapping, fmt, layout, report, purpose, as_json)
+
+    _register_watch(contacts_app)
+
+
+def _register_watch(contacts_app: typer.Typer) -> None:
+    @contacts_app.command("dropbox")
+    def dropbox_init(tenant: Annotated[str, typer.Option("--tenant", help="institution slug")]) -> None:
+        """Create the institution's drop directory (incoming/, processing/, processed/, failed/); print its path."""
+        from callvault.cli import _bind_system, _database, user_errors
+        from callvault.config import get_settings
+        from callvault.contacts import dropbox
+
+        db = _database()
+        with user_errors(), db.scoped() as session:
+            slug = _bind_system(session, tenant).tenant_slug
+        db.dispose()
+        typer.echo(dropbox.prepare(get_settings().data_dir, slug).resolve())
+
+    @contacts_app.command("watch")
+    def watch(
+        once: Annotated[bool, typer.Option("--once", help="one pass over the drop directories, then exit")] = False,
+        interval: Annotated[float, typer.Option(min=0.1, help="seconds between passes")] = 10.0,
+        settle: Annotated[
+            float | None, typer.Option(min=0, help="seconds a file without a .done marker must be unchanged")
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="print one JSON line per file handled")] = False,
+    ) -> None:
+        """Import the files dropped in DATA_DIR/dropbox/<institution>/incoming (the SFTP landing point)."""
+        import threading
+
+        from callvault.cli import _database, err
+        from callvault.config import get_settings
+        from callvault.contacts import dropbox
+        from callvault.logging import configure
+
+        settings = get_settings()
+        configure(level=settings.log_level, json=settings.log_json)  # log lines to stderr; stdout is the JSON
+        settle_seconds = settings.dropbox_settle_seconds if settle is None else settle
+        db = _database()
+
+        def one_pass() -> None:
+            for outcome in dropbox.poll(db, data_dir=settings.data_dir, settle_seconds=settle_seconds):
+                line = {
+                    "tenant": outcome.tenant_slug,
+                    "file": outcome.file_name,
+                    "status": outcome.status,
+                    "import_id": str(outcome.import_id) if outcome.import_id else None,
+                    **outcome.counts,
+                    "error": outcome.error,
+                    "moved_to": str(outcome.moved_to),
+                }
+                if as_json:
+                    typer.echo(json.dumps(line, ensure_ascii=False))
+                else:
+                    counts = ", ".join(f"{k} {v:,}" for k, v in outcome.counts.items())
+                    err.print(
+                        f"{outcome.tenant_slug}: {outcome.file_name}: {outcome.status} {counts}{outcome.error}",
+                        markup=False,
+                    )
+
+        if once:
+            one_pass()
+        else:
+            stop = threading.Event()
+            try:
+                while not stop.is_set():
+                    one_pass()
+                    stop.wait(interval)
+            except KeyboardInterrupt:
+                pass
+        db.dispose()
 
 
 def _import_command(
@@ -97,7 +172,7 @@ def _import_command(
     fmt: str,
     layout: Path | None,
     report: Path | None,
-    purpose_name: str,
+    purpose_name: str | None,
     as_json: bool,
 ) -> None:
     from contextlib import nullcontext
@@ -112,7 +187,7 @@ def _import_command(
 
     if fmt not in FORMATS:
         raise fail(f"--format must be one of {', '.join(FORMATS)}")
-    if purpose_name not in PURPOSES:
+    if purpose_name is not None and purpose_name not in PURPOSES:
         raise fail(f"--purpose must be one of {', '.join(PURPOSES)}")
     if not file.is_file():
         raise fail(f"no such file: {file}")
@@ -129,7 +204,9 @@ def _import_command(
     with user_errors():
         with db.scoped() as session:
             actor = _bind_system(session, tenant)
-            list_id, created = import_service.ensure_list(session, actor=actor, name=list_name)
+            list_id, created = import_service.ensure_list(
+                session, actor=actor, name=list_name, purpose=Purpose(purpose_name) if purpose_name else None
+            )
             started = import_service.start_import(
                 session,
                 actor=actor,
@@ -138,7 +215,6 @@ def _import_command(
                 file_name=file.name,
                 fmt="fixed" if layout is not None and fmt == "auto" else fmt,
                 mapping=mapping,
-                purpose=Purpose(purpose_name),
                 report_path=report.resolve() if report is not None else None,
                 data_dir=settings.data_dir,
             )

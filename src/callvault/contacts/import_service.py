@@ -89,17 +89,36 @@ def job_read(job: ImportJob) -> ImportRead:
 # --- actions -------------------------------------------------------------------------------------------------
 
 
-def ensure_list(session: Session, *, actor: Principal, name: str) -> tuple[uuid.UUID, bool]:
-    """The list called `name`, created (audited) when missing; returns its id and whether it was created."""
+def ensure_list(
+    session: Session, *, actor: Principal, name: str, purpose: Purpose | None = None
+) -> tuple[uuid.UUID, bool]:
+    """The list called `name`, created (audited) when missing; returns its id and whether it was created.
+
+    `purpose` is the new list's purpose (default marketing, the strictest). An existing list keeps its own: a
+    different `purpose` is refused rather than ignored, since it would change which numbers may be called.
+    """
     actor.require(IMPORT)
     name = name.strip()
     if not name or len(name) > 120:
         raise InvalidInput.one("list", "a list name has 1 to 120 characters")
     found = contacts.get_list_by_name(session, name=name)
     if found is not None:
+        check_purpose(found, purpose)
         return found.id, False
-    created = contacts.create_list(session, actor=actor, data=ContactListCreate(name=name))
+    created = contacts.create_list(
+        session, actor=actor, data=ContactListCreate(name=name, purpose=purpose or Purpose.MARKETING)
+    )
     return created.id, True
+
+
+def check_purpose(lst: ContactList, purpose: Purpose | None) -> None:
+    """Refuse a purpose that differs from the list's own (a purpose is chosen only when a list is created)."""
+    if purpose is not None and purpose.value != lst.purpose:
+        raise InvalidInput.one(
+            "purpose",
+            f"list {lst.name!r} is for {lst.purpose}; its imports are screened for that purpose "
+            "(create another list for another purpose)",
+        )
 
 
 def start_import(
@@ -111,7 +130,6 @@ def start_import(
     file_name: str,
     fmt: str,
     mapping: ColumnMapping | None,
-    purpose: Purpose,
     report_path: Path | None,
     data_dir: Path,
     sha256: str | None = None,
@@ -119,10 +137,12 @@ def start_import(
 ) -> StartedImport:
     """Open a job for `path`, or return the unfinished job of the same file for this list (resume).
 
+    The job screens do-not-call entries for the list's purpose.
+
     `keep_source`: `path` is an upload kept under data_dir; a restarted server resumes the job from it.
     """
     actor.require(IMPORT)
-    get_list(session, list_id=list_id)
+    purpose = get_list(session, list_id=list_id).purpose
     if Minimising.from_settings(tenancy.current(session).settings) is not None:
         # Minimising mode keeps only the institution's reference id and the phones, which needs a mapped
         # reference column; until mappings have one, importing would store what the institution opted out of.
@@ -150,7 +170,7 @@ def start_import(
         file_name=file_name[:255],
         file_sha256=digest,
         format=source_format.value,
-        purpose=purpose.value,
+        purpose=purpose,
         mapping=mapping.to_json() if mapping is not None else {},
         status="running",
         source_path=str(path) if keep_source else "",

@@ -205,14 +205,14 @@ def extract_form(spooled: Path, content_type: str, directory: Path) -> UploadFor
     return form
 
 
-def _options(form: UploadForm) -> tuple[str, ColumnMapping | None, Purpose]:
+def _options(form: UploadForm) -> tuple[str, ColumnMapping | None, Purpose | None]:
     fmt = form.fields.get("format", "auto") or "auto"
     if fmt != "auto" and fmt not in {f.value for f in SourceFormat}:
         raise InvalidInput.one("format", "one of auto, csv, xlsx, json, ndjson")
     if fmt == SourceFormat.FIXED.value:
         raise InvalidInput.one("format", "fixed-width files are imported with the CLI (they need a layout file)")
     try:
-        purpose = Purpose(form.fields.get("purpose", "marketing") or "marketing")
+        purpose = Purpose(form.fields["purpose"]) if form.fields.get("purpose") else None
     except ValueError:
         raise InvalidInput.one("purpose", f"one of {', '.join(p.value for p in Purpose)}") from None
     mapping = None
@@ -271,7 +271,7 @@ Importer = Annotated[RequestContext, Depends(Requires("contact.import"))]
     "/contact-lists/{list_id}/imports",
     response_model=ImportRead,
     status_code=status.HTTP_202_ACCEPTED,
-    summary="Upload a call list file (multipart field 'file'; optional 'format', 'mapping', 'purpose')",
+    summary="Upload a call list file (multipart 'file'; optional 'format', 'mapping'; 'purpose' must be the list's)",
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -299,13 +299,14 @@ def create_import(
     body: Annotated[SpooledBody, Depends(spooled_body)],
 ) -> ImportRead:
     session, actor = ctx.session, ctx.principal
-    import_service.get_list(session, list_id=list_id)  # another institution's list: 404 before reading the body
+    target = import_service.get_list(session, list_id=list_id)  # another institution's list: 404 first
     settings = request.app.state.settings
     directory = import_service.reports_dir(settings.data_dir, actor.tenant_id)
     form = extract_form(body.path, request.headers.get("content-type", ""), directory)
     assert form.file_path is not None
     try:
         fmt, mapping, purpose = _options(form)
+        import_service.check_purpose(target, purpose)  # the list's purpose decides; a different one is refused
         started = import_service.start_import(
             session,
             actor=actor,
@@ -314,7 +315,6 @@ def create_import(
             file_name=form.file_name,
             fmt=fmt,
             mapping=mapping,
-            purpose=purpose,
             report_path=None,
             data_dir=settings.data_dir,
             sha256=form.file_sha256,

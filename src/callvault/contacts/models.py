@@ -24,7 +24,8 @@ BLIND_INDEX_BYTES = 32
 class ContactList(Identified, TenantScoped, Base):
     """A named list of contacts; `custom_fields` defines the list's extra columns.
 
-    Each definition is ``{"name": str, "label": str, "sensitive": bool, "data_class": str | None}``; sensitive
+    `purpose` is fixed when the list is created. Each custom field definition is
+    ``{"name": str, "label": str, "sensitive": bool, "data_class": str | None}``; sensitive
     custom values are encrypted together in `ContactRecord.custom_sensitive_ct`, the others kept in `custom`.
     """
 
@@ -34,6 +35,8 @@ class ContactList(Identified, TenantScoped, Base):
     name: Mapped[str] = mapped_column(String(120))
     description: Mapped[str] = mapped_column(String(500), default="")
     custom_fields: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # What the list is called for (dnc.policy.Purpose): decides which do-not-call entries its import screens out.
+    purpose: Mapped[str] = mapped_column(String(24), default="marketing", server_default="marketing")
 
 
 class ContactRecord(TenantScoped, Base):

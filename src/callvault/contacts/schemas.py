@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from callvault.core.schemas import ReadModel, StrictInput
+from callvault.dnc.policy import Purpose
 from callvault.security.masking import DataClass
 from callvault.security.redaction import redact_text
 
@@ -26,6 +27,9 @@ class CustomField(StrictInput):
 class ContactListCreate(StrictInput):
     name: str = Field(min_length=1, max_length=120)
     description: str = Field(default="", max_length=500)
+    purpose: Purpose = Field(
+        default=Purpose.MARKETING, description="what the list is called for; decides which DNC entries apply"
+    )
     custom_fields: list[CustomField] = Field(default_factory=list, max_length=50)
 
 
@@ -33,6 +37,7 @@ class ContactListRead(ReadModel):
     id: uuid.UUID
     name: str
     description: str
+    purpose: Purpose
     custom_fields: list[CustomField]
     created_at: datetime
 

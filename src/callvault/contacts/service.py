@@ -66,11 +66,19 @@ def create_list(session: Session, *, actor: Principal, data: ContactListCreate) 
     lst = ContactList(
         name=data.name,
         description=data.description,
+        purpose=data.purpose.value,
         custom_fields=[f.model_dump(mode="json") for f in data.custom_fields],
     )
     session.add(lst)
     session.flush()
-    audit.record(session, actor=actor, action="contact_list.create", object_type="contact_list", object_id=lst.id)
+    audit.record(
+        session,
+        actor=actor,
+        action="contact_list.create",
+        object_type="contact_list",
+        object_id=lst.id,
+        details={"purpose": lst.purpose},
+    )
     read = ContactListRead.model_validate(lst)
     outbox.emit(
         session, tenant_slug=actor.tenant_slug, name="contact_list.created", payload=read.model_dump(mode="json")

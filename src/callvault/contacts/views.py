@@ -5,16 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, status
 
 from callvault.api import Cursor, Limit, RequestContext, Requires, domain_router
 from callvault.contacts import service
-from callvault.contacts.schemas import ContactListRead, ContactRead, RevealRequest
+from callvault.contacts.schemas import ContactListCreate, ContactListRead, ContactRead, RevealRequest
 from callvault.core.schemas import Page
 
 router = domain_router("", "contacts")
 
 CanRead = Annotated[RequestContext, Depends(Requires("contact.read"))]
+CanCreateList = Annotated[RequestContext, Depends(Requires("contact.import"))]
 # Revealed values are never stored for idempotent replays (nor replayed without a new audit record).
 CanReveal = Annotated[RequestContext, Depends(Requires("contact.reveal", store_responses=False))]
 
@@ -22,6 +23,16 @@ CanReveal = Annotated[RequestContext, Depends(Requires("contact.reveal", store_r
 @router.get("/contact-lists", response_model=Page[ContactListRead], summary="List contact lists")
 def list_contact_lists(ctx: CanRead, limit: Limit = 50, cursor: Cursor = None) -> Page[ContactListRead]:
     return service.list_lists(ctx.session, actor=ctx.principal, limit=limit, cursor=cursor)
+
+
+@router.post(
+    "/contact-lists",
+    response_model=ContactListRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a contact list; its purpose decides which do-not-call entries its imports screen out",
+)
+def create_contact_list(data: ContactListCreate, ctx: CanCreateList) -> ContactListRead:
+    return service.create_list(ctx.session, actor=ctx.principal, data=data)
 
 
 @router.get(
