@@ -70,7 +70,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.settings = settings
     install_problem_handlers(app)
     app.include_router(api_router())
-    app.include_router(pages.router)
+    for router in pages.routers():
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static")
     _add_platform_routes(app, database)
     check_route_policies(app)
