@@ -206,4 +206,4 @@ def test_idle_warning_shows_a_minute_before_the_session_ends(live_server: str, w
     assert page.locator("#idle-warning").is_visible()
     screenshot(page, "idle-warning-zh")
     page.click("#stay-signed-in")
-    page.wait_for_function("document.getElementById('idle-warning').hidden")
+    page.locator("#idle-warning").wait_for(state="hidden")
