@@ -7,14 +7,18 @@ import time
 import uuid
 from typing import Any
 
+import pytest
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from callvault.api import mounted_routes
 from callvault.contacts import import_service
 from callvault.core.db import Database
 from callvault.core.tenant_context import set_tenant
 from callvault.security.audit_models import AuditEvent
 from callvault.tenancy import service as tenancy
+from callvault.web.console import check_console_policies
 from tests.contacts.db_helpers import actor_for
 from tests.contacts.test_import_api import CSV, multipart
 from tests.fixtures import PASSWORD, World
@@ -207,3 +211,30 @@ def test_operator_sees_institutions_with_totals_only(world: World, db: Database,
     assert _form(operator, f"/console/institutions/{new_id}/status", status="suspended").status_code == 303
     assert 'id="activate-' + slug + '"' in operator.get("/console/institutions").text
     assert operator.get("/console/lists").status_code == 403  # no contact.read for operator staff
+
+
+def test_every_console_page_declares_its_permission(app: Any) -> None:
+    pages = [(m.path, m.route) for m in mounted_routes(app) if m.path.startswith("/console")]
+    assert len(pages) >= 25
+    check_console_policies(pages)
+    unguarded = APIRoute("/console/oops", lambda: None)
+    with pytest.raises(RuntimeError, match="/console/oops"):
+        check_console_policies([*pages, ("/console/oops", unguarded)])
+
+
+def test_admin_creates_a_role_within_its_own_permissions(world: World, db: Database, login: Any) -> None:
+    inst = world.institution()
+    admin = login(inst.accounts["admin"])
+    page = admin.get("/console/roles")
+    assert page.status_code == 200 and 'id="perm-agent.handle"' not in page.text  # not held: not offered
+    r = _form(admin, "/console/roles", name="list-clerk", permissions=["contact.read", "contact.import"])
+    assert r.status_code == 303
+    r = _form(admin, "/console/roles", name="escalate", permissions=["agent.handle"])
+    assert r.status_code == 422 and "you can only grant what you hold" in r.text
+    listing = admin.get("/console/roles").text
+    assert re.search(r'data-role="list-clerk">.*?contact.import, contact.read', listing, re.S)
+    role_id = re.search(r'action="/console/roles/([0-9a-f-]+)/delete"', listing)
+    assert role_id is not None
+    assert _form(admin, f"/console/roles/{role_id.group(1)}/delete").status_code == 303
+    assert "list-clerk" not in admin.get("/console/roles").text
+    assert {"role.create", "role.delete"} <= set(_actions(db, inst.id))

@@ -54,15 +54,26 @@ def test_institution_admin_operator_import_ivr_reveal_and_audit_export(
     assert page.locator(".sidenav a", has_text="审计日志").count() == 0  # the admin has no audit.read
     screenshot(page, "console-home-zh")
 
-    # Creates an operator with the admin role (the only built-in role holding nothing the admin lacks).
+    # Creates a role within its own permissions, then an operator holding it.
+    page.click(".sidenav >> text=角色")
+    page.fill("#role-name", "list-clerk")
+    page.check("#perm-contact\\.read")
+    page.check("#perm-contact\\.import")
+    page.uncheck("#role-mfa")
+    with page.expect_navigation():
+        page.click("#create-role button[type=submit]")
+    assert page.locator("tr[data-role=list-clerk] .perms").inner_text() == "contact.import, contact.read"
+    screenshot(page, "roles-zh")
     page.click(".sidenav >> text=坐席与用户")
-    page.fill("#new-username", "ops-zhang")
+    page.fill("#new-username", "clerk-zhang")
     page.fill("#new-display-name", "张工")
     page.fill("#new-password", "Correct-horse-42-battery")
-    page.check("#create-user #role-admin")
+    page.check("#create-user #role-list-clerk")
+    assert page.locator("#create-user #role-agent").is_disabled()  # holds agent.handle, which the admin lacks
     with page.expect_navigation():
         page.click("#create-user button[type=submit]")
-    assert page.locator("#user-name").inner_text() == "ops-zhang"
+    assert page.locator("#user-name").inner_text() == "clerk-zhang"
+    assert page.locator("#user-roles").inner_text() == "list-clerk"
     assert page.locator("#notice").inner_text() == "已创建。"
     screenshot(page, "user-zh")
 
@@ -207,3 +218,26 @@ def test_idle_warning_shows_a_minute_before_the_session_ends(live_server: str, w
     screenshot(page, "idle-warning-zh")
     page.click("#stay-signed-in")
     page.locator("#idle-warning").wait_for(state="hidden")
+
+
+def test_screenshots_of_every_section_in_both_languages(live_server: str, world: World, browser: Any) -> None:
+    inst = world.institution(roles=("admin", "auditor"))
+    for account, sections in (
+        (inst.accounts["admin"], ("users", "roles", "api-clients", "lists", "dnc", "ivr")),
+        (inst.accounts["auditor"], ("audit",)),
+        (world.operator_user(), ("institutions",)),
+    ):
+        context = browser.new_context(locale="zh-CN")
+        page = context.new_page()
+        sign_in(page, live_server, account)
+        for locale in ("zh_CN", "en"):
+            page.goto(f"{live_server}/lang/{locale}?next=/console")
+            for section in sections:
+                response = page.goto(f"{live_server}/console/{section}")
+                assert response.status == 200, section
+                assert response.headers["cache-control"] == "no-store"
+                assert page.locator("#watermark").count() == 1
+                if locale == "zh_CN":
+                    assert page.locator("html").get_attribute("lang") == "zh-CN"
+                screenshot(page, f"{section}-{locale.split('_')[0]}")
+        context.close()

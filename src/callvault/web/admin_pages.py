@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from callvault.core.errors import DomainError, FieldError, InvalidInput, PermissionDenied
 from callvault.identity import api_clients
 from callvault.identity import service as identity
-from callvault.identity.schemas import ApiClientCreate, RoleRead, UserCreate, UserUpdate
+from callvault.identity.permissions import CATALOGUE, permissions_for
+from callvault.identity.schemas import ApiClientCreate, RoleCreate, RoleRead, UserCreate, UserUpdate
 from callvault.web.console import Console, allowed, console_router, object_id, see_other
 from callvault.web.forms import field_errors
 
@@ -170,3 +171,66 @@ def create_client(
 def revoke_client(client_id: str, console: Annotated[Console, allowed("apiclient.manage")]) -> Response:
     api_clients.revoke_client(console.session, actor=console.principal, client_id=object_id(client_id))
     return see_other("/console/api-clients", notice="revoked")
+
+
+# --- roles ------------------------------------------------------------------------------------------------------
+
+
+@router.get("/roles")
+def roles_page(console: Annotated[Console, allowed("role.read")]) -> Response:
+    return _roles_page(console)
+
+
+def _roles_page(
+    console: Console, *, errors: list[FieldError] | None = None, form: dict[str, str] | None = None
+) -> Response:
+    kind = "operator" if console.principal.is_operator else "institution"
+    offered = sorted(console.principal.permissions & permissions_for(kind))
+    return console.render(
+        "roles.html",
+        status=422 if errors else 200,
+        roles=_roles(console),
+        offered=[(name, CATALOGUE[name].description) for name in offered],
+        errors=errors or [],
+        form=form or {},
+    )
+
+
+@router.post("/roles")
+def create_role(
+    console: Annotated[Console, allowed("role.manage")],
+    name: Annotated[str, Form(max_length=60)] = "",
+    description: Annotated[str, Form(max_length=300)] = "",
+    permissions: Annotated[list[str] | None, Form()] = None,
+    requires_mfa: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    form = {"name": name, "description": description}
+    try:
+        data = RoleCreate(
+            name=name, description=description, permissions=permissions or [], requires_mfa=bool(requires_mfa)
+        )
+        identity.create_role(console.session, actor=console.principal, data=data)
+    except ValidationError as exc:
+        return _roles_page(console, errors=field_errors(exc), form=form)
+    except InvalidInput as exc:
+        return _roles_page(console, errors=exc.errors, form=form)
+    except PermissionDenied:
+        console.session.rollback()
+        return _roles_page(console, errors=[FieldError("permissions", "you can only grant what you hold")], form=form)
+    except DomainError as exc:
+        if exc.status != 409:
+            raise
+        return _roles_page(console, errors=[FieldError("name", "a role with this name exists")], form=form)
+    return see_other("/console/roles", notice="created")
+
+
+@router.post("/roles/{role_id}/delete")
+def delete_role(role_id: str, console: Annotated[Console, allowed("role.manage")]) -> Response:
+    try:
+        identity.delete_role(console.session, actor=console.principal, role_id=object_id(role_id))
+    except DomainError as exc:
+        if exc.status != 409:
+            raise
+        console.session.rollback()
+        return _roles_page(console, errors=[FieldError("role", exc.detail)])
+    return see_other("/console/roles", notice="removed")

@@ -43,6 +43,7 @@ class NavItem:
 NAV: Final = (
     NavItem("/console/institutions", "Institutions", "tenant.read"),
     NavItem("/console/users", "Operators", "user.read"),
+    NavItem("/console/roles", "Roles", "role.read"),
     NavItem("/console/api-clients", "API clients", "apiclient.read"),
     NavItem("/console/lists", "Contact lists", "contact.read"),
     NavItem("/console/dnc", "Do not call", "dnc.read"),
@@ -213,3 +214,20 @@ class ConsoleRoute(APIRoute):
 
 def console_router() -> APIRouter:
     return APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)
+
+
+def page_policy(route: APIRoute) -> Allowed | None:
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dep = stack.pop()
+        if isinstance(dep.call, Allowed):
+            return dep.call
+        stack.extend(dep.dependencies)
+    return None
+
+
+def check_console_policies(routes: list[tuple[str, APIRoute]]) -> None:
+    """Deny by default, as for the API: refuse to start if a console page declares no `Allowed(...)`."""
+    missing = [path for path, route in routes if path.startswith("/console") and page_policy(route) is None]
+    if missing:
+        raise RuntimeError("console pages without a declared permission: " + ", ".join(sorted(missing)))

@@ -8,6 +8,7 @@ from typing import Final
 
 from callvault.contacts.schemas import RevealReason
 from callvault.dnc.policy import Purpose
+from callvault.identity.permissions import CATALOGUE, builtin_roles
 from callvault.tenancy.totals import COUNTED
 from callvault.web.console import NAV, NOTICES
 from callvault.web.contact_pages import REVEALABLE
@@ -38,4 +39,6 @@ def dynamic_message_ids() -> list[str]:
     ids += [r.value for r in RevealReason]
     ids += list(REVEALABLE)
     ids += list(COUNTED)
+    ids += [p.description for p in CATALOGUE.values()]
+    ids += [r.description for kind in ("institution", "operator") for r in builtin_roles(kind)]
     return list(dict.fromkeys(ids))
