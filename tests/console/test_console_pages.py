@@ -170,6 +170,7 @@ def test_ivr_publish_shows_node_errors_then_publishes_and_rolls_back(world: Worl
     assert _form(admin, f"{flow_url}/draft", document=second).status_code == 303
     assert _form(admin, f"{flow_url}/publish").status_code == 303
     page = admin.get(flow_url).text
+    assert "再见" in page and "null" not in page  # the editor shows the document as written, not every default
     first_version = re.findall(r'action="(/console/ivr/[^"]+/rollback)"', page)
     assert len(first_version) == 1
     assert _form(admin, first_version[0]).status_code == 303

@@ -5,7 +5,7 @@ A draft that does not validate is not published; the page lists every problem by
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 import yaml
 from fastapi import Form
@@ -20,6 +20,19 @@ from callvault.web.console import Console, allowed, console_router, object_id, s
 from callvault.web.forms import field_errors
 
 router = console_router()
+
+
+def _without_nulls(value: Any) -> Any:
+    """The stored document spells out every unset option as null; the editor shows what the author wrote."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def as_yaml(document: dict[str, Any]) -> str:
+    return yaml.safe_dump(_without_nulls(document), allow_unicode=True, sort_keys=False)
 
 
 @router.get("/ivr")
@@ -72,7 +85,7 @@ def _flow(
             (v for v in versions if v.status == "published"), None
         )
         document = ivr.get_version(session, flow_id=flow_id, version_id=source.id).document if source else {}
-        draft_text = yaml.safe_dump(document, allow_unicode=True, sort_keys=False) if document else ""
+        draft_text = as_yaml(document) if document else ""
     return console.render(
         "ivr_flow.html",
         status=status,
@@ -138,5 +151,5 @@ def version_page(flow_id: str, version_id: str, console: Annotated[Console, allo
     fid = object_id(flow_id)
     flow = ivr.flow_read(console.session, ivr.get_flow(console.session, flow_id=fid))
     version = ivr.get_version(console.session, flow_id=fid, version_id=object_id(version_id))
-    text = yaml.safe_dump(version.document, allow_unicode=True, sort_keys=False)
+    text = as_yaml(version.document)
     return console.render("ivr_version.html", flow=flow, version=version, document_text=text)
