@@ -184,6 +184,8 @@ def test_audit_view_filters_and_export_is_audited(world: World, db: Database, lo
     page = auditor.get("/console/audit?action=user.")
     assert page.status_code == 200 and "user.create" in page.text and "auth.login" not in page.text
     assert auditor.get("/console/audit?since=yesterday").status_code == 422
+    bad = auditor.get("/console/audit?before=abc")
+    assert bad.status_code == 400 and bad.headers["content-type"].startswith("text/html")
     r = auditor.get("/console/audit/export")
     assert r.status_code == 200 and r.headers["content-disposition"].startswith("attachment")
     assert r.headers["cache-control"] == "no-store"

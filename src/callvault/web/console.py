@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Final
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute, APIRouter
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -208,6 +209,9 @@ class ConsoleRoute(APIRoute):
                 return render(
                     request, "error.html", status=exc.status, headers=NO_STORE, code=exc.status, principal=None
                 )
+            except RequestValidationError:
+                # A hand-edited query string or form (say ?before=abc): a page, not a JSON problem.
+                return render(request, "error.html", status=400, headers=NO_STORE, code=400, principal=None)
 
         return route
 
