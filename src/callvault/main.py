@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from callvault import __version__
-from callvault.api import UPLOAD_PATHS, api_router, check_route_policies, install_problem_handlers
+from callvault.api import UPLOAD_PATHS, api_router, check_route_policies, install_problem_handlers, mounted_routes
 from callvault.config import Settings, get_settings
 from callvault.contacts.import_views import resume_pending_uploads
 from callvault.core.db import Database
@@ -23,6 +23,7 @@ from callvault.middleware import PlatformMiddleware
 from callvault.migrations.runner import is_at_head
 from callvault.tenancy import service as tenancy
 from callvault.web import pages
+from callvault.web.console import check_console_policies
 
 log = structlog.get_logger(__name__)
 
@@ -73,10 +74,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.settings = settings
     install_problem_handlers(app)
     app.include_router(api_router())
-    app.include_router(pages.router)
+    for router in pages.routers():
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static")
     _add_platform_routes(app, database)
     check_route_policies(app)
+    check_console_policies([(m.path, m.route) for m in mounted_routes(app)])
     app.add_middleware(
         PlatformMiddleware,
         max_body_bytes=settings.max_body_bytes,

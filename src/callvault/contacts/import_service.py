@@ -336,3 +336,13 @@ def error_report(session: Session, *, actor: Principal, import_id: uuid.UUID) ->
     audit.record(session, actor=actor, action="contact.import.report.export", object_type="import", object_id=job.id)
     session.commit()
     return path
+
+
+def list_jobs(session: Session, *, actor: Principal, list_id: uuid.UUID, limit: int = 20) -> list[ImportRead]:
+    """The list's most recent imports, newest first (counters only, no customer data)."""
+    actor.require(IMPORT)
+    get_list(session, list_id=list_id)
+    rows = session.scalars(
+        select(ImportJob).where(ImportJob.list_id == list_id).order_by(ImportJob.id.desc()).limit(limit)
+    )
+    return [job_read(job) for job in rows]

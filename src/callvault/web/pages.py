@@ -4,35 +4,23 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import segno
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
 from callvault.api import SESSION_COOKIE, client_ip, db_session, set_session_cookie
 from callvault.core.errors import DomainError
 from callvault.identity import auth
 from callvault.identity.schemas import LoginRequest
-from callvault.web.i18n import LANG_COOKIE, LOCALES, negotiate, translations
+from callvault.web.console import Console, allowed, console_router, render
+from callvault.web.i18n import LANG_COOKIE, LOCALES
 
 router = APIRouter(include_in_schema=False)
+home = console_router()
 LOGIN_CSRF_COOKIE = "callvault_login_csrf"
-_env = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(["html"]),
-    extensions=["jinja2.ext.i18n"],
-)
-
-
-def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    locale = negotiate(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
-    _env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
-    html = _env.get_template(template).render(locale=locale, locales=LOCALES, request=request, **context)
-    return HTMLResponse(html, status_code=status)
 
 
 def _secure(request: Request) -> bool:
@@ -49,6 +37,21 @@ def _session_principal(request: Request, session: Session) -> auth.SessionPrinci
         )
     except DomainError:
         return None
+
+
+def routers() -> list[APIRouter]:
+    """Every router of the web consoles: sign-in pages, then the console sections."""
+    from callvault.web import admin_pages, audit_pages, contact_pages, ivr_pages, operator_pages
+
+    return [
+        router,
+        home,
+        admin_pages.router,
+        contact_pages.router,
+        ivr_pages.router,
+        audit_pages.router,
+        operator_pages.router,
+    ]
 
 
 @router.get("/login")
@@ -122,22 +125,9 @@ def enrol_submit(
     return RedirectResponse("/console", status_code=303)
 
 
-@router.get("/console")
-def console_page(request: Request, session: Annotated[Session, Depends(db_session)]) -> Response:
-    current = _session_principal(request, session)
-    if current is None:
-        return RedirectResponse("/login", status_code=303)
-    if current.stage != auth.STAGE_FULL:
-        return RedirectResponse("/enrol", status_code=303)
-    p = current.principal
-    return render(
-        request,
-        "console.html",
-        principal=p,
-        permissions=sorted(p.permissions),
-        csrf=current.csrf_token,
-        idle_seconds=request.app.state.settings.session_idle_seconds,
-    )
+@home.get("")
+def console_page(console: Annotated[Console, allowed(None)]) -> Response:
+    return console.render("console.html", permissions=sorted(console.principal.permissions))
 
 
 @router.post("/logout")

@@ -1,14 +1,16 @@
-// Idle-timeout warning: the server ends a session after the idle limit; warn two minutes before and let the
-// user keep it with one request.
+// Idle-timeout warning: the server ends a session after the idle limit; warn one minute before and let the
+// user keep it with one request. When the limit has passed, go to the sign-in page.
 (function () {
   var box = document.getElementById("idle-warning");
   if (!box) return;
   var idle = parseInt(box.dataset.idleSeconds || "900", 10) * 1000;
-  var timer;
+  var warnTimer, endTimer;
   function arm() {
-    clearTimeout(timer);
+    clearTimeout(warnTimer);
+    clearTimeout(endTimer);
     box.hidden = true;
-    timer = setTimeout(function () { box.hidden = false; }, Math.max(idle - 120000, 1000));
+    warnTimer = setTimeout(function () { box.hidden = false; }, Math.max(idle - 60000, 1000));
+    endTimer = setTimeout(function () { window.location.assign("/login"); }, idle + 1000);
   }
   document.getElementById("stay-signed-in").addEventListener("click", function () {
     fetch("/api/v1/auth/me", { credentials: "same-origin" }).then(arm);
