@@ -44,7 +44,7 @@ def _actions(db: Database, tenant_id: uuid.UUID) -> list[str]:
 
 
 def _import(s: Any, list_id: uuid.UUID) -> str:
-    body, headers = multipart("名单.csv", CSV, purpose="care")
+    body, headers = multipart("名单.csv", CSV)  # screened for the list's own purpose
     r = s.post(f"/api/v1/contact-lists/{list_id}/imports", content=body, headers=headers)
     assert r.status_code == 202, r.text
     import_id: str = r.json()["id"]
@@ -82,10 +82,14 @@ def test_admin_creates_an_operator_assigns_roles_and_disables_it(world: World, d
     page = admin.get("/console/users").text
     roles = dict(re.findall(r'name="role_ids" value="([0-9a-f-]+)" id="role-([a-z_-]+)"', page))
     role_ids = {name: rid for rid, name in roles.items()}
-    # An admin cannot hand out a role holding permissions it lacks (agent.handle): offered greyed out, refused.
-    assert re.search(r'id="role-agent" disabled', page)
-    r = _form(admin, "/console/users", username="agent-wu", password="pw-123456789", role_ids=[role_ids["agent"]])
+    # The admin staffs agents with the built-in role, but cannot hand out the auditor's (separation of duties):
+    # offered greyed out, and refused.
+    assert not re.search(r'id="role-agent" disabled', page)
+    assert re.search(r'id="role-auditor" disabled', page)
+    r = _form(admin, "/console/users", username="audit-wu", password="pw-123456789", role_ids=[role_ids["auditor"]])
     assert r.status_code == 422 and "permissions you do not have" in r.text
+    r = _form(admin, "/console/users", username="agent-wu", password="pw-123456789", role_ids=[role_ids["agent"]])
+    assert r.status_code == 303, r.text
     # Without the CSRF token the form is refused and nothing is created.
     r = admin.client.post("/console/users", data={"username": "nocsrf", "password": "x" * 12}, follow_redirects=False)
     assert r.status_code == 403

@@ -69,7 +69,8 @@ def test_institution_admin_operator_import_ivr_reveal_and_audit_export(
     page.fill("#new-display-name", "张工")
     page.fill("#new-password", "Correct-horse-42-battery")
     page.check("#create-user #role-list-clerk")
-    assert page.locator("#create-user #role-agent").is_disabled()  # holds agent.handle, which the admin lacks
+    assert page.locator("#create-user #role-auditor").is_disabled()  # audit readers: separation of duties
+    assert not page.locator("#create-user #role-agent").is_disabled()  # staffing agents is the admin's job
     with page.expect_navigation():
         page.click("#create-user button[type=submit]")
     assert page.locator("#user-name").inner_text() == "clerk-zhang"
@@ -80,12 +81,13 @@ def test_institution_admin_operator_import_ivr_reveal_and_audit_export(
     # Imports a list and downloads the error report.
     page.goto(f"{live_server}/console/lists")
     page.fill("#list-name", "十二月回访")
+    page.select_option("#list-purpose", "care")
     with page.expect_navigation():
         page.click("#create-list button[type=submit]")
     source = tmp_path / "名单.csv"
     source.write_bytes(CSV)
     page.set_input_files("#import-file", str(source))
-    page.select_option("#import-purpose", "care")
+    assert page.locator("#list-purpose").inner_text() == "关怀"
     with page.expect_navigation(url=re.compile(r".*/console/imports/[0-9a-f-]+$")):
         page.click("#import-submit")
     page.wait_for_selector("#import-status[data-status=finished]", timeout=30_000)

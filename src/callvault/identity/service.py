@@ -106,12 +106,7 @@ def _resolve_roles(session: Session, *, actor: Principal, role_ids: list[uuid.UU
         session.commit()
         raise InvalidInput.one("role_ids", "unknown role id")
     for role in roles:
-        missing = set(role.permissions) - actor.permissions
-        if missing and _delegable_builtin(role):
-            # The platform defines built-in roles, so handing out "agent" or "supervisor" is staffing, not an
-            # escalation crafted by the admin; admins cannot take them themselves (update_user refuses).
-            continue
-        if missing and actor.kind != "system":
+        if not may_grant(actor, permissions=role.permissions, builtin=role.builtin):
             audit.record(
                 session,
                 actor=actor,
@@ -126,10 +121,15 @@ def _resolve_roles(session: Session, *, actor: Principal, role_ids: list[uuid.UU
     return roles
 
 
-def _delegable_builtin(role: Role) -> bool:
-    """Built-in roles an institution's user manager may assign: all but those reading the audit trail, which
-    stay with the operator's onboarding (separation of duties between administration and audit)."""
-    return role.builtin and "audit.read" not in role.permissions
+def may_grant(actor: Principal, *, permissions: list[str], builtin: bool) -> bool:
+    """Whether `actor` may assign a role holding `permissions`: one holding only what the actor holds, or a
+    built-in role other than those reading the audit trail. The platform defines built-in roles, so handing out
+    "agent" or "supervisor" is staffing, not an escalation crafted by the admin (who cannot take them itself:
+    update_user refuses changes to one's own roles); audit readers stay with the operator's onboarding
+    (separation of duties between administration and audit)."""
+    if actor.kind == "system" or set(permissions) <= actor.permissions:
+        return True
+    return builtin and "audit.read" not in permissions
 
 
 def _set_roles(session: Session, user: User, roles: list[Role]) -> None:

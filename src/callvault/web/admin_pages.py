@@ -51,9 +51,11 @@ def _users(
 
 
 def _grantable(console: Console) -> set[str]:
-    """Roles this user may hand out: none holding a permission they lack (the action refuses escalation too)."""
-    held = console.principal.permissions
-    return {str(r.id) for r in _roles(console) if set(r.permissions) <= held}
+    """Roles this user may hand out (the same rule the action enforces)."""
+    actor = console.principal
+    return {
+        str(r.id) for r in _roles(console) if identity.may_grant(actor, permissions=r.permissions, builtin=r.builtin)
+    }
 
 
 ESCALATION = FieldError("role_ids", "a chosen role holds permissions you do not have")

@@ -36,7 +36,12 @@ def lists_page(console: Annotated[Console, allowed("contact.read")], cursor: str
 def _lists(console: Console, *, cursor: str | None = None, errors: list[FieldError] | None = None) -> Response:
     page = contacts.list_lists(console.session, actor=console.principal, limit=50, cursor=cursor)
     return console.render(
-        "lists.html", status=422 if errors else 200, lists=page.items, next_cursor=page.next_cursor, errors=errors or []
+        "lists.html",
+        status=422 if errors else 200,
+        lists=page.items,
+        next_cursor=page.next_cursor,
+        purposes=[p.value for p in Purpose],
+        errors=errors or [],
     )
 
 
@@ -45,11 +50,11 @@ def create_list(
     console: Annotated[Console, allowed("contact.import")],
     name: Annotated[str, Form(max_length=120)] = "",
     description: Annotated[str, Form(max_length=500)] = "",
+    purpose: Annotated[str, Form(max_length=32)] = Purpose.MARKETING.value,
 ) -> Response:
     try:
-        created = contacts.create_list(
-            console.session, actor=console.principal, data=ContactListCreate(name=name, description=description)
-        )
+        data = ContactListCreate.model_validate({"name": name, "description": description, "purpose": purpose})
+        created = contacts.create_list(console.session, actor=console.principal, data=data)
     except ValidationError as exc:
         return _lists(console, errors=field_errors(exc))
     except InvalidInput as exc:
@@ -79,7 +84,6 @@ def list_page(
         contacts=page.items,
         next_cursor=page.next_cursor,
         imports=imports,
-        purposes=[p.value for p in Purpose],
     )
 
 
