@@ -13,6 +13,7 @@ import calendar
 import re
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -63,21 +64,42 @@ class Line:
     amount: Decimal
 
 
-def usage_lines(legs: list[BillingRatedLeg]) -> list[Line]:
+@dataclass(frozen=True)
+class RatedItem:
+    """A rated leg as an invoice needs it."""
+
+    id: uuid.UUID
+    channel: str
+    direction: str
+    rate_key: str
+    unit_price: Decimal
+    billed_seconds: int
+    price: Decimal
+
+
+@dataclass
+class _Group:
+    count: int = 0
+    seconds: int = 0
+    amount: Decimal = Decimal(0)
+
+
+def usage_lines(items: Iterable[RatedItem]) -> list[Line]:
     """One line per (channel, direction, rate, price): its amount is the exact sum of its legs' prices."""
-    groups: dict[tuple[str, str, str, Decimal], list[BillingRatedLeg]] = defaultdict(list)
-    for leg in legs:
-        groups[(leg.channel, leg.direction, leg.rate_key, leg.unit_price)].append(leg)
+    groups: dict[tuple[str, str, str, Decimal], _Group] = defaultdict(_Group)
+    for item in items:
+        group = groups[(item.channel, item.direction, item.rate_key, item.unit_price)]
+        group.count += 1
+        group.seconds += item.billed_seconds
+        group.amount += item.price
     lines = []
-    for (channel, direction, rate_key, unit_price), members in sorted(groups.items()):
-        amount = sum((leg.price for leg in members), Decimal(0))
+    for (channel, direction, rate_key, unit_price), group in sorted(groups.items()):
         if channel == "message":
-            lines.append(Line("message", "Messages", Decimal(len(members)), "msg", unit_price, amount))
+            lines.append(Line("message", "Messages", Decimal(group.count), "msg", unit_price, group.amount))
             continue
-        seconds = sum(leg.billed_seconds for leg in members)
-        minutes = (Decimal(seconds) / 60).quantize(LEG_QUANTUM, rounding=ROUND_HALF_UP)
-        text = f"{_DIRECTION_TEXT.get(direction, direction)} to {rate_key} ({len(members)} calls)"
-        lines.append(Line("voice", text, minutes, "min", unit_price, amount))
+        minutes = (Decimal(group.seconds) / 60).quantize(LEG_QUANTUM, rounding=ROUND_HALF_UP)
+        text = f"{_DIRECTION_TEXT.get(direction, direction)} to {rate_key} ({group.count} calls)"
+        lines.append(Line("voice", text, minutes, "min", unit_price, group.amount))
     return lines
 
 
@@ -97,13 +119,12 @@ def with_rounding(lines: list[Line]) -> tuple[list[Line], Decimal]:
     return lines, total
 
 
-def _uninvoiced(session: Session, institution_id: uuid.UUID, month: str) -> list[BillingRatedLeg]:
-    stmt = select(BillingRatedLeg).where(
-        BillingRatedLeg.institution_id == institution_id,
-        BillingRatedLeg.invoice_id.is_(None),
-        BillingRatedLeg.billing_month <= month,
-    )
-    return list(session.scalars(stmt.order_by(BillingRatedLeg.id)))
+def _uninvoiced(session: Session, institution_id: uuid.UUID, month: str) -> list[RatedItem]:
+    leg = BillingRatedLeg
+    stmt = select(
+        leg.id, leg.channel, leg.direction, leg.rate_key, leg.unit_price, leg.billed_seconds, leg.price
+    ).where(leg.institution_id == institution_id, leg.invoice_id.is_(None), leg.billing_month <= month)
+    return [RatedItem(*row) for row in session.execute(stmt.order_by(leg.id).execution_options(yield_per=5000))]
 
 
 def _detail(session: Session, invoice: BillingInvoice) -> InvoiceDetail:
@@ -140,7 +161,9 @@ def issue_invoice(
     invoice_id = new_id()
     for start in range(0, len(legs), _CHUNK):
         ids = [leg.id for leg in legs[start : start + _CHUNK]]
-        session.execute(update(BillingRatedLeg).where(BillingRatedLeg.id.in_(ids)).values(invoice_id=invoice_id))
+        # The ids read above, not the same criteria again: a leg rated meanwhile must not join unseen.
+        stmt = update(BillingRatedLeg).where(BillingRatedLeg.id.in_(ids)).values(invoice_id=invoice_id)
+        session.execute(stmt.execution_options(synchronize_session=False))
     details = {"institution_id": str(institution.id), "month": month, "legs": len(legs), "total": str(total)}
     audit.record(
         session,

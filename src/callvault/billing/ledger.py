@@ -137,7 +137,7 @@ def _rate_batch(session: Session, actor: Principal, book: PriceBook, batch: list
     owner = current_tenant(session)
     for row in rows:
         row["tenant_id"] = owner
-    inserted = session.execute(_insert_new(session, rows)).all()
+    inserted = session.execute(_insert_new(session), rows).all()
     run.rated += len(inserted)
     run.already_rated += len(rows) - len(inserted)  # another run stored them between our look-up and insert
     amount = sum((price for _, price in inserted), Decimal(0))
@@ -181,13 +181,14 @@ def _rated_row(book: PriceBook, leg: RatingLeg, run: RatingRun) -> dict[str, Any
     }
 
 
-def _insert_new(session: Session, rows: list[dict[str, Any]]) -> Any:
-    """One multi-row INSERT that skips legs already in the ledger and returns those it stored."""
+def _insert_new(session: Session) -> Any:
+    """An INSERT, run for many rows at once, that skips legs already in the ledger and returns those it stored.
+    (Executed with a list of rows, it is compiled once and sent as multi-row statements.)"""
     table = BillingRatedLeg.__table__
     assert isinstance(table, Table)
     stmt: Insert
     if session.get_bind().dialect.name == "postgresql":
-        stmt = postgresql.insert(table).values(rows).on_conflict_do_nothing(index_elements=["leg_id"])
+        stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=["leg_id"])
     else:
-        stmt = sqlite.insert(table).values(rows).on_conflict_do_nothing(index_elements=["leg_id"])
+        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=["leg_id"])
     return stmt.returning(table.c.leg_id, table.c.price)
