@@ -51,7 +51,7 @@ def invoice_csv(invoice: InvoiceDetail, institution_name: str) -> bytes:
             )
         )
     writer.writerow(
-        (invoice.number, invoice.month, "", "total", _safe_cell(institution_name), "", "", "", invoice.total)
+        (invoice.number, invoice.month, "", "total", _safe_cell(institution_name), "", "", "", money(invoice.total))
     )
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
