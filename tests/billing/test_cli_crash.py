@@ -90,3 +90,33 @@ def test_kill_9_during_rating_then_rerun_rates_each_leg_exactly_once(
     assert pdf_path.read_bytes().startswith(b"%PDF-")
     rows = csv_path.read_text(encoding="utf-8-sig").splitlines()
     assert rows[0].startswith("invoice,month,position") and rows[-1].split(",")[-1] == body["total"]
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "callvault", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+def test_cli_tables_and_clear_errors(world: World, db: Database, tmp_path: Path) -> None:
+    inst = world.institution(roles=())
+    tariff_for(db, inst.id)
+    path = tmp_path / "legs.ndjson"
+    write_ndjson(path, [make_leg(inst.id, seconds=90), make_leg(inst.id, closed=False)])
+    rated = _run("billing", "rate", "--legs", str(path))
+    assert rated.returncode == 0, rated.stderr
+    assert "rated" in rated.stdout and "still open" in rated.stdout
+    margin = _run("billing", "margin", "--month", "2026-10", "--tenant", inst.slug, "--json")
+    assert margin.returncode == 0 and json.loads(margin.stdout)[0]["legs"] == 1
+    for args, message in (
+        (("billing", "invoice", "--tenant", "no-such-bank", "--month", "2026-10", "--out", str(tmp_path)), "no-such"),
+        (("billing", "invoice", "--tenant", inst.slug, "--month", "2026-13", "--out", str(tmp_path)), "YYYY-MM"),
+        (("billing", "invoice", "--tenant", inst.slug, "--month", "2099-01", "--out", str(tmp_path)), "not over"),
+    ):
+        failed = _run(*args)
+        assert failed.returncode == 1 and message in failed.stderr, failed.stderr
+        assert "Traceback" not in failed.stderr and len(failed.stderr.strip().splitlines()) == 1

@@ -117,7 +117,8 @@ def in_force(rows: Sequence[Any], day: date) -> Any | None:
 def _audit_and_emit(
     session: Session, actor: Principal, action: str, object_id: uuid.UUID, details: dict[str, Any]
 ) -> None:
-    audit.record(session, actor=actor, action=action, object_type="billing", object_id=object_id, details=details)
+    table = "billing_tariffs" if action.startswith("billing.tariff.") else "billing_trunk_costs"
+    audit.record(session, actor=actor, action=action, object_type=table, object_id=object_id, details=details)
     outbox.emit(session, tenant_slug=actor.tenant_slug, name=action, payload={"id": str(object_id), **details})
 
 
