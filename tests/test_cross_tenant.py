@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import date
 from typing import Any
 
 import pytest
@@ -13,6 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callvault.api import Requires, mounted_routes, route_policy
+from callvault.billing import invoicing, ledger
+from callvault.billing import service as billing
+from callvault.billing.schemas import TrunkCostCreate
 from callvault.contacts import import_service
 from callvault.core import clock
 from callvault.dnc import service as dnc
@@ -28,6 +32,7 @@ from callvault.ivr.flow import parse_document
 from callvault.ivr.schemas import FlowCreate
 from callvault.security.principal import Principal, system_principal
 from callvault.tenancy import service as tenancy
+from tests.billing.helpers import make_leg, tariff_for
 from tests.fixtures import PASSWORD, Account, World
 from tests.vault_fixtures import store_contact
 
@@ -70,6 +75,7 @@ def _everything_user(world: World, slug: str) -> tuple[Account, dict[str, uuid.U
         "version_id": draft.id,
     }
     ids |= _contact_objects(world, slug)
+    ids |= _billing_objects(world, inst.id)
     return Account(slug, user.username, PASSWORD, user.id, None), ids
 
 
@@ -104,6 +110,19 @@ def _contact_objects_in(world: World, session: Session, actor: Principal) -> dic
         data=ConsentCreate(phone="13800138002", granted_at=clock.now(), channel="web_form", evidence_ref="form-1"),
     )
     return {"list_id": list_id, "import_id": started.job_id, "entry_id": entry.id, "consent_id": consent.id}
+
+
+def _billing_objects(world: World, institution_id: uuid.UUID) -> dict[str, uuid.UUID]:
+    """A tariff and a trunk cost (the operator's, naming the institution) and an invoice of the institution."""
+    tariff = tariff_for(world.db, institution_id)
+    with world.db.scoped() as session:
+        actor = tenancy.operator_principal(session)
+        cost = billing.create_trunk_cost(
+            session, actor=actor, data=TrunkCostCreate(trunk=f"trunk-{institution_id}", valid_from=date(2026, 1, 1))
+        )
+        ledger.rate_legs(session, actor=actor, legs=[make_leg(institution_id)])
+        invoice, _ = invoicing.issue_invoice(session, actor=actor, institution_id=institution_id, month="2026-10")
+    return {"tariff_id": tariff.id, "trunk_cost_id": cost.id, "invoice_id": invoice.id}
 
 
 def _id_routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:

@@ -8,6 +8,13 @@ from callvault.acd.models import (
     AcdQueue,
     AcdRoutingDecision,
 )
+from callvault.billing.models import (
+    BillingInvoice,
+    BillingInvoiceLine,
+    BillingRatedLeg,
+    BillingTariff,
+    BillingTrunkCost,
+)
 from callvault.contacts.import_models import ImportJob
 from callvault.contacts.models import ContactList, ContactPhone, ContactRecord
 from callvault.core.models import Base
@@ -42,6 +49,11 @@ __all__ = [
     "AuditEvent",
     "AuthSession",
     "Base",
+    "BillingInvoice",
+    "BillingInvoiceLine",
+    "BillingRatedLeg",
+    "BillingTariff",
+    "BillingTrunkCost",
     "ConsentRecord",
     "ContactList",
     "ContactPhone",

@@ -403,6 +403,7 @@ _register_benchmarks()
 
 
 def _register_domain_commands() -> None:
+    from callvault.billing.cli import register as register_billing
     from callvault.contacts.cli import register_commands as register_contacts
     from callvault.ivr.cli import register as register_ivr
     from callvault.security.audit_cli import register as register_audit_commands
@@ -410,6 +411,7 @@ def _register_domain_commands() -> None:
     register_audit_commands(audit_app)
     register_contacts(app)
     register_ivr(app)
+    register_billing(app)
 
 
 _register_domain_commands()

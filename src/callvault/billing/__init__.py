@@ -1,0 +1,1 @@
+"""Rating and billing: tariffs, rated call legs, monthly invoices, cost and margin."""
