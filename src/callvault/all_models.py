@@ -27,6 +27,8 @@ from callvault.offboarding.models import TenantExport, TenantOffboarding
 from callvault.security.audit_models import AuditChainHead, AuditCheckpoint, AuditEvent
 from callvault.security.vault_models import TenantKeyRow, TenantKeyTombstone
 from callvault.tenancy.models import Tenant
+from callvault.trigger.models import CallRequest
+from callvault.webhooks.models import WebhookDelivery, WebhookSecret
 
 __all__ = [
     "AcdAgent",
@@ -42,6 +44,7 @@ __all__ = [
     "AuditEvent",
     "AuthSession",
     "Base",
+    "CallRequest",
     "ConsentRecord",
     "ContactList",
     "ContactPhone",
@@ -62,6 +65,8 @@ __all__ = [
     "TenantOffboarding",
     "User",
     "UserRole",
+    "WebhookDelivery",
+    "WebhookSecret",
 ]
 
 metadata = Base.metadata
