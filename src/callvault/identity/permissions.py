@@ -92,6 +92,7 @@ _INSTITUTION_ROLES = (
                 "queue.manage",
                 "ivr.read",
                 "ivr.manage",
+                "call.trigger",
                 "webhook.manage",
             }
         ),

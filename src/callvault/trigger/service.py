@@ -93,8 +93,13 @@ def _number(session: Session, data: TriggerCreate) -> str:
 
 
 def _check_target(session: Session, data: TriggerCreate) -> None:
-    if data.flow is not None and ivr.published_flow_named(session, name=data.flow) is None:
-        raise InvalidInput.one("flow", "no published IVR flow with this name")
+    if data.flow is not None:
+        published = ivr.published_flow_named(session, name=data.flow)
+        if published is None:
+            raise InvalidInput.one("flow", "no published IVR flow with this name")
+        missing = sorted(set(published.document.inputs) - set(data.variables))
+        if missing:
+            raise InvalidInput.one("variables", f"the flow needs: {', '.join(missing)}")
     if data.queue is not None and data.queue not in {q.name for q in acd.list_queues(session)}:
         raise InvalidInput.one("queue", "no queue with this name")
 

@@ -53,6 +53,7 @@ class TriggerWorker:
     dial_uri: str = "sip:{number}@pstn"
     wall_now: Callable[[], datetime] = wall_clock.now
     queue_handoff: QueueHandoff | None = None
+    tenants: list[uuid.UUID] | None = None  # only these institutions (None: all)
     placed: list[uuid.UUID] = field(default_factory=list)  # requests dialled by this worker (for tests, metrics)
 
     @property
@@ -72,6 +73,8 @@ class TriggerWorker:
         return handled
 
     def _tenants(self) -> list[uuid.UUID]:
+        if self.tenants is not None:
+            return list(self.tenants)
         with self.db.scoped() as session:
             return tenancy.all_tenant_ids(session)
 

@@ -10,6 +10,7 @@ import asyncio
 import ipaddress
 import random
 import socket
+import ssl
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -56,8 +57,9 @@ class Dispatcher:
     timeout: float = 10.0
     batch: int = 100
     allow_private: bool = False
-    verify: object = True
+    verify: ssl.SSLContext | str | bool = True
     rng: random.Random = field(default_factory=random.Random)
+    tenants: list[uuid.UUID] | None = None  # only these institutions (None: all)
 
     async def deliver_due(self) -> int:
         """Send every delivery due now (one pass); returns how many were attempted."""
@@ -66,7 +68,7 @@ class Dispatcher:
             follow_redirects=False,
             verify=self.verify,
             trust_env=False,
-            timeout=self.timeout,  # type: ignore[arg-type]
+            timeout=self.timeout,
         ) as http:
             for tenant_id in self._tenants():
                 while True:
@@ -80,6 +82,8 @@ class Dispatcher:
         return attempted
 
     def _tenants(self) -> list[uuid.UUID]:
+        if self.tenants is not None:
+            return list(self.tenants)
         with self.db.scoped() as session:
             return tenancy.all_tenant_ids(session)
 
