@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ from fastapi.testclient import TestClient
 from tests.fixtures import World
 from tests.trigger.helpers import E164, bank, callee, deliver, dispatcher, order, run_worker, signed_get, signed_post
 from tests.trigger.receiver import webhook_receiver
+from tests.vault_fixtures import PHONE as CONTACT_PHONE
+from tests.vault_fixtures import store_contact
 
 
 @pytest.mark.parametrize(("keys", "result"), [("1", "verified"), ("2", "refused")])
@@ -50,3 +53,21 @@ def test_ordered_call_runs_the_flow_and_reports_by_signed_webhook(
 
         # Delivered once: another pass sends nothing.
         assert deliver(dispatcher(world.db, hook.ssl_context(), b.tenant_id)) == 0
+
+
+def test_order_for_a_stored_contact_dials_its_first_number(
+    world: World, login: Any, client: TestClient, tmp_path: Path
+) -> None:
+    b = bank(world, login)
+    stored = store_contact(world.db, b.slug)
+    accepted = signed_post(
+        client, b.creds, order("https://bank.example/hooks", phone=None, contact_id=str(stored.contact_id))
+    )
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.json()["phone_masked"].endswith(CONTACT_PHONE[-4:])
+    worker = run_worker(world.db, tmp_path, b.tenant_id, {f"sip:{CONTACT_PHONE}@pstn": callee("1")})
+    assert len(worker.placed) == 1
+    call = signed_get(client, b.creds, f"/api/v1/calls/{accepted.json()['id']}").json()
+    assert (call["result"], call["keypresses"]) == ("verified", ["1"])
+    other = signed_post(client, b.creds, order("https://bank.example/hooks", phone=None, contact_id=str(uuid.uuid4())))
+    assert other.status_code == 404
