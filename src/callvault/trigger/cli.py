@@ -17,7 +17,7 @@ def register(bench_app: typer.Typer) -> None:
     def bench_trigger(
         rate: Annotated[float, typer.Option(help="requests per second (open loop)")] = 500.0,
         seconds: Annotated[float, typer.Option(help="measured duration")] = 10.0,
-        warmup: Annotated[float, typer.Option(help="seconds' worth of requests sent first, sequentially")] = 1.0,
+        warmup: Annotated[int, typer.Option(help="requests sent first, one at a time, not measured")] = 20,
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Signed POST /api/v1/calls/trigger against the real app (uvicorn on loopback, SQLite) at a fixed rate,
