@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -32,6 +32,9 @@ from callvault.ivr.flow import parse_document
 from callvault.ivr.schemas import FlowCreate
 from callvault.security.principal import Principal, system_principal
 from callvault.tenancy import service as tenancy
+from callvault.trigger import service as trigger
+from callvault.trigger.schemas import TriggerCreate
+from callvault.webhooks import service as webhooks
 from tests.billing.helpers import make_leg, tariff_for
 from tests.fixtures import PASSWORD, Account, World
 from tests.vault_fixtures import store_contact
@@ -76,7 +79,47 @@ def _everything_user(world: World, slug: str) -> tuple[Account, dict[str, uuid.U
     }
     ids |= _contact_objects(world, slug)
     ids |= _billing_objects(world, inst.id)
+    ids |= _trigger_objects(world, slug, client.id)
     return Account(slug, user.username, PASSWORD, user.id, None), ids
+
+
+def _trigger_objects(world: World, slug: str, client_id: uuid.UUID) -> dict[str, uuid.UUID]:
+    """A call ordered through the trigger API and a dead-lettered webhook delivery."""
+    with world.db.scoped() as session:
+        inst = tenancy.bind(session, slug=slug)
+        actor = system_principal(tenant_id=inst.id, tenant_slug=inst.slug, tenant_kind=inst.kind)
+        flow = ivr.create_flow(session, actor=actor, data=FlowCreate(name="trigger", entry_point=f"out-{slug}"))
+        ivr.save_draft(
+            session,
+            actor=actor,
+            flow_id=flow.id,
+            document=parse_document({"start": "bye", "nodes": {"bye": {"type": "hangup"}}}),
+        )
+        ivr.publish(session, actor=actor, flow_id=flow.id, prompt_exists=lambda _: True)
+        webhooks.rotate_secret(session, actor=actor, api_client_id=client_id)
+        api_client = Principal(
+            kind="api_client",
+            id=client_id,
+            name="core",
+            tenant_id=inst.id,
+            tenant_slug=inst.slug,
+            tenant_kind=inst.kind,
+            permissions=frozenset({"call.trigger"}),
+        )
+        order = TriggerCreate(
+            purpose=Purpose.VERIFICATION,
+            phone="13800138003",
+            flow="trigger",
+            deadline=clock.now() + timedelta(hours=1),
+            callback_url="https://bank.example/hooks",
+        )
+        call = trigger.trigger_call(session, actor=api_client, data=order)
+        delivery = webhooks.enqueue(
+            session, api_client_id=client_id, url="https://bank.example/hooks", event_type="call.result", payload={}
+        )
+        delivery.status = webhooks.DEAD
+        session.commit()
+        return {"request_id": call.id, "delivery_id": delivery.id}
 
 
 def _contact_objects(world: World, slug: str) -> dict[str, uuid.UUID]:

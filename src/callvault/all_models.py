@@ -34,6 +34,8 @@ from callvault.offboarding.models import TenantExport, TenantOffboarding
 from callvault.security.audit_models import AuditChainHead, AuditCheckpoint, AuditEvent
 from callvault.security.vault_models import TenantKeyRow, TenantKeyTombstone
 from callvault.tenancy.models import Tenant
+from callvault.trigger.models import CallRequest
+from callvault.webhooks.models import WebhookDelivery, WebhookSecret
 
 __all__ = [
     "AcdAgent",
@@ -54,6 +56,7 @@ __all__ = [
     "BillingRatedLeg",
     "BillingTariff",
     "BillingTrunkCost",
+    "CallRequest",
     "ConsentRecord",
     "ContactList",
     "ContactPhone",
@@ -74,6 +77,8 @@ __all__ = [
     "TenantOffboarding",
     "User",
     "UserRole",
+    "WebhookDelivery",
+    "WebhookSecret",
 ]
 
 metadata = Base.metadata

@@ -8,8 +8,10 @@ from callvault.contacts.sensitive import CONTACT_COLUMNS
 from callvault.dnc.sensitive import DNC_COLUMNS
 from callvault.security.sensitive import SensitiveColumn
 from callvault.security.vault.runtime import Vault
+from callvault.trigger.sensitive import TRIGGER_COLUMNS
+from callvault.webhooks.sensitive import WEBHOOK_COLUMNS
 
-SENSITIVE_COLUMNS: tuple[SensitiveColumn, ...] = (*CONTACT_COLUMNS, *DNC_COLUMNS)
+SENSITIVE_COLUMNS: tuple[SensitiveColumn, ...] = (*CONTACT_COLUMNS, *DNC_COLUMNS, *TRIGGER_COLUMNS, *WEBHOOK_COLUMNS)
 
 
 def by_table() -> dict[str, tuple[SensitiveColumn, ...]]:

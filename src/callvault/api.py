@@ -394,6 +394,8 @@ def api_router() -> APIRouter:
     from callvault.ivr import views as ivr_views
     from callvault.security import audit_views
     from callvault.tenancy import views as tenancy_views
+    from callvault.trigger import views as trigger_views
+    from callvault.webhooks import views as webhook_views
 
     router = APIRouter(prefix="/api/v1")
     modules = (
@@ -407,6 +409,8 @@ def api_router() -> APIRouter:
         audit_views,
         ivr_views,
         billing_views,
+        trigger_views,
+        webhook_views,
     )
     for module in modules:
         router.include_router(module.router)

@@ -392,11 +392,13 @@ def _register_benchmarks() -> None:
     from callvault.contacts.cli import register as register_import_bench
     from callvault.dialer.cli import register as register_dialer_bench
     from callvault.security.bench_audit import register as register_audit_bench
+    from callvault.trigger.cli import register as register_trigger_bench
 
     register_acd_bench(bench_app)
     register_audit_bench(bench_app)
     register_import_bench(bench_app)
     register_dialer_bench(bench_app)
+    register_trigger_bench(bench_app)
 
 
 _register_benchmarks()

@@ -99,6 +99,17 @@ def _get(session: Session, contact_id: uuid.UUID) -> ContactRecord:
     return found
 
 
+def primary_number(session: Session, *, contact_id: uuid.UUID) -> str:
+    """The contact's first phone number (E.164), for placing a call ordered for the contact; never shown."""
+    _get(session, contact_id)
+    phone = session.scalars(
+        select(ContactPhone).where(ContactPhone.contact_id == contact_id).order_by(ContactPhone.position)
+    ).first()
+    if phone is None:
+        raise NotFound("the contact has no phone number")
+    return vault().cipher.decrypt_text(phone.e164_ct, context=cols.PHONE.context(current_tenant(session), phone.id))
+
+
 def get_contact(session: Session, *, actor: Principal, contact_id: uuid.UUID) -> ContactRead:
     """One contact, every sensitive field masked."""
     actor.require("contact.read")

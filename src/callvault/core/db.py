@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,8 +20,14 @@ from callvault.core.outbox import RELAY_KEY, OutboxRelay
 def make_engine(url: str, *, settings: Settings) -> Engine:
     """Create an engine with the pragmas CallVault relies on."""
     if url.startswith("sqlite"):
+        # A committing session keeps its connection while the outbox relay (an after-commit hook) takes a second
+        # one: with the default pool (5 + 10), fifteen concurrent commits waited on each other until the pool
+        # timeout. Room for every request thread (40) twice over.
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": settings.sqlite_busy_timeout_ms / 1000}
+            url,
+            connect_args={"check_same_thread": False, "timeout": settings.sqlite_busy_timeout_ms / 1000},
+            pool_size=20,
+            max_overflow=80,
         )
         busy = int(settings.sqlite_busy_timeout_ms)
 
@@ -35,11 +43,41 @@ def make_engine(url: str, *, settings: Settings) -> Engine:
             cur.execute("PRAGMA synchronous=FULL")
             cur.close()
 
+        # SQLite has one writer at a time. Threads of this process queue on a lock instead of polling SQLite's
+        # busy handler, whose growing sleeps turn a burst of concurrent requests into a convoy.
+        writer = threading.Lock()
+        wait = settings.sqlite_busy_timeout_ms / 1000
+
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
             # Take the write lock up front: a deferred transaction that reads and then writes cannot wait for a
             # concurrent writer (SQLite answers "database is locked" at once), an immediate one waits its turn.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if not writer.acquire(timeout=wait):
+                raise sqlite3.OperationalError("database is locked (waited for this process's writer)")
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                writer.release()
+                raise
+            conn.info["callvault.writer"] = True
+
+        def _end(conn: Any, sql: str) -> None:
+            if not conn.info.pop("callvault.writer", False):
+                return
+            try:
+                # End the transaction here so the lock is free the moment SQLite's is; the driver's own
+                # commit/rollback that follows finds no transaction and does nothing.
+                conn.exec_driver_sql(sql)
+            finally:
+                writer.release()
+
+        @event.listens_for(engine, "commit")
+        def _sqlite_commit(conn: Any) -> None:
+            _end(conn, "COMMIT")
+
+        @event.listens_for(engine, "rollback")
+        def _sqlite_rollback(conn: Any) -> None:
+            _end(conn, "ROLLBACK")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)

@@ -42,6 +42,7 @@ CATALOGUE: dict[str, Permission] = {
         Permission("campaign.approve", Scope.INSTITUTION, "Approve campaigns"),
         Permission("campaign.start", Scope.INSTITUTION, "Start, pause and finish campaigns"),
         Permission("call.trigger", Scope.INSTITUTION, "Order a call through the real-time trigger API"),
+        Permission("webhook.manage", Scope.INSTITUTION, "Create webhook secrets; list and redeliver dead letters"),
         Permission("recording.play", Scope.INSTITUTION, "Stream recordings (audited)"),
         Permission("recording.download", Scope.INSTITUTION, "Download recordings (audited)"),
         Permission("agent.handle", Scope.ANY, "Take calls at the agent desktop"),
@@ -91,6 +92,8 @@ _INSTITUTION_ROLES = (
                 "queue.manage",
                 "ivr.read",
                 "ivr.manage",
+                "call.trigger",
+                "webhook.manage",
             }
         ),
         True,

@@ -284,6 +284,8 @@ class FlowDocument(Strict):
     max_silence_seconds: float = Field(default=3.0, ge=0.5, le=15)
     max_steps: int = Field(default=200, ge=10, le=5000)
     filler: Prompt = Prompt(say="请稍候。")
+    # Variables given by whoever starts the call (an institution ordering an outbound call): set from the start.
+    inputs: list[Annotated[str, Field(pattern=VARIABLE)]] = Field(default_factory=list, max_length=20)
     nodes: dict[Annotated[str, Field(pattern=NODE_ID)], Node] = Field(min_length=1, max_length=500)
 
     @field_validator("timezone")

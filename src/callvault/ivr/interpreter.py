@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -141,9 +141,18 @@ class Interpreter:
         self.prompt_root = prompt_root
         self.wall_now = wall_now
 
-    async def run(self, doc: FlowDocument, call_id: CallId, *, caller: str = "", dialled: str = "") -> Outcome:
-        """Run ``doc`` for an answered call until it reaches a final node, the caller leaves or the step limit."""
-        ctx = CallContext(call_id=call_id, variables={"caller": caller, "dialled": dialled})
+    async def run(
+        self,
+        doc: FlowDocument,
+        call_id: CallId,
+        *,
+        caller: str = "",
+        dialled: str = "",
+        variables: Mapping[str, Scalar] | None = None,
+    ) -> Outcome:
+        """Run ``doc`` for an answered call until it reaches a final node, the caller leaves or the step limit.
+        ``variables`` are known before the call (e.g. given by the institution that ordered an outbound call)."""
+        ctx = CallContext(call_id=call_id, variables={**(variables or {}), "caller": caller, "dialled": dialled})
         run = _Run(self, doc, ctx)
         try:
             outcome = await run.execute()

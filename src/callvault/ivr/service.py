@@ -112,6 +112,15 @@ def published_flow(session: Session, *, entry_point: str) -> PublishedFlow | Non
     return PublishedFlow(flow.id, version.number, FlowDocument.model_validate(version.document))
 
 
+def published_flow_named(session: Session, *, name: str) -> PublishedFlow | None:
+    """The published version of the flow called ``name`` (outbound calls name their flow)."""
+    flow = session.scalars(select(IvrFlow).where(IvrFlow.name == name)).first()
+    version = _version_with(session, flow.id, PUBLISHED) if flow is not None else None
+    if flow is None or version is None:
+        return None
+    return PublishedFlow(flow.id, version.number, FlowDocument.model_validate(version.document))
+
+
 def check(
     session: Session, *, actor: Principal, document: FlowDocument, prompt_exists: PromptCheck | None = None
 ) -> None:

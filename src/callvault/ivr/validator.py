@@ -206,12 +206,13 @@ def _sets(node: Node, field: str) -> set[str]:
 
 def _variables(doc: FlowDocument, reachable: set[str]) -> list[FieldError]:
     """Each variable used must be set on every path to its use (a forward must-analysis over the graph)."""
-    everything = set(BUILTIN_VARIABLES)
+    given = set(BUILTIN_VARIABLES) | set(doc.inputs)
+    everything = set(given)
     for node in doc.nodes.values():
         for field, _ in edges(node):
             everything |= _sets(node, field)
     assigned: dict[str, set[str]] = {n: set(everything) for n in reachable}
-    assigned[doc.start] = set(BUILTIN_VARIABLES)
+    assigned[doc.start] = set(given)
     changed = True
     while changed:
         changed = False

@@ -32,6 +32,7 @@ WITHHELD_COLUMNS: Final = frozenset(
         ("users", "password_history"),
         ("users", "totp_secret"),
         ("api_clients", "secret_sealed"),
+        ("webhook_secrets", "secret_sealed"),
     }
 )
 

@@ -1,0 +1,297 @@
+"""`callvault bench trigger`: the trigger API under an open-loop load next to a bare FastAPI endpoint.
+
+Both servers run as uvicorn processes on loopback (the real app on a SQLite file in a temporary directory, with
+an institution, an API client, its webhook secret and a published flow); the load generator in this process sends
+signed ``POST /api/v1/calls/trigger`` requests (fresh nonce and Idempotency-Key each) at a fixed rate, and the same
+JSON body unsigned to the bare endpoint. Latency is measured from each request's *scheduled* send time, so a server
+that falls behind is charged for the queue it builds (no coordinated omission). A request unanswered after 10 s
+counts as an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import BaseModel
+
+TRIGGER_PATH = "/api/v1/calls/trigger"
+BARE_PATH = "/bare/trigger"
+
+
+@dataclass
+class LoadResult:
+    name: str
+    sent: int
+    ok: int
+    errors: int
+    seconds: float
+    throughput: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    error_kinds: dict[str, int]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def bare_app() -> Any:
+    """The baseline: a FastAPI endpoint parsing a similar body and answering 202, nothing else."""
+    from fastapi import FastAPI, status
+
+    app = FastAPI()
+
+    @app.post(BARE_PATH, status_code=status.HTTP_202_ACCEPTED)
+    def trigger(order: BareOrder) -> dict[str, str]:
+        return {"id": str(uuid.uuid4()), "status": "accepted", "reference": order.reference}
+
+    return app
+
+
+class BareOrder(BaseModel):
+    purpose: str
+    phone: str
+    flow: str
+    variables: dict[str, str]
+    deadline: str
+    callback_url: str
+    reference: str
+
+
+def serve(which: str, port: int) -> None:
+    """Entry point of a server process (``which``: callvault or bare)."""
+    import uvicorn
+
+    if which == "bare":
+        app = bare_app()
+    else:
+        from callvault.config import get_settings
+        from callvault.main import create_app
+
+        app = create_app(get_settings())
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def _setup(data_dir: Path) -> dict[str, str]:
+    """A fresh installation with one institution ready to order calls; returns the API client's credentials."""
+    from callvault.config import get_settings
+    from callvault.core.db import Database
+    from callvault.identity import api_clients
+    from callvault.identity.schemas import ApiClientCreate
+    from callvault.ivr import service as ivr
+    from callvault.ivr.flow import parse_document
+    from callvault.ivr.schemas import FlowCreate
+    from callvault.migrations.runner import upgrade
+    from callvault.security.principal import system_principal
+    from callvault.security.vault import MasterKey
+    from callvault.security.vault import runtime as vault_runtime
+    from callvault.tenancy import service as tenancy
+    from callvault.tenancy.schemas import TenantCreate
+    from callvault.webhooks import service as webhooks
+
+    os.environ["CALLVAULT_DATA_DIR"] = str(data_dir)
+    os.environ["CALLVAULT_MASTER_KEY_FILE"] = str(data_dir / "master.key")
+    os.environ["CALLVAULT_LOG_LEVEL"] = "warning"
+    for name in ("CALLVAULT_DATABASE_URL", "CALLVAULT_DATABASE_ADMIN_URL"):
+        os.environ.pop(name, None)
+    get_settings.cache_clear()
+    settings = get_settings()
+    MasterKey.generate_to(data_dir / "master.key")
+    vault_runtime.reset()
+    upgrade(settings)
+    db = Database(settings)
+    with db.scoped() as session:
+        read = tenancy.create_tenant(
+            session, actor=tenancy.operator_principal(session), data=TenantCreate(slug="bench-bank", name="Bench Bank")
+        )
+        actor = system_principal(tenant_id=read.id, tenant_slug=read.slug, tenant_kind=read.kind, name="bench")
+        tenancy.bind(session, slug=read.slug)
+        client = api_clients.create_client(
+            session, actor=actor, data=ApiClientCreate(name="core-banking", permissions=["call.trigger"])
+        )
+        webhooks.rotate_secret(session, actor=actor, api_client_id=client.id)
+        flow = ivr.create_flow(session, actor=actor, data=FlowCreate(name="verify-payment", entry_point="out-verify"))
+        document = {
+            "start": "ask",
+            "inputs": ["amount"],
+            "nodes": {
+                "ask": {
+                    "type": "menu",
+                    "prompt": {"say": "{amount}"},
+                    "options": {"1": "bye"},
+                    "on_invalid": "bye",
+                },
+                "bye": {"type": "hangup"},
+            },
+        }
+        ivr.save_draft(session, actor=actor, flow_id=flow.id, document=parse_document(document))
+        ivr.publish(session, actor=actor, flow_id=flow.id, prompt_exists=lambda _: True)
+    db.dispose()
+    return {"key_id": client.key_id, "secret": client.secret}
+
+
+def _body(i: int) -> bytes:
+    from callvault.core import clock
+
+    return json.dumps(
+        {
+            "purpose": "verification",
+            "phone": f"1380013{i % 10000:04d}",
+            "flow": "verify-payment",
+            "variables": {"amount": "1999.00"},
+            "deadline": (clock.now() + timedelta(minutes=10)).isoformat(),
+            "callback_url": "https://bank.example/hooks/calls",
+            "reference": f"txn-{i}",
+        }
+    ).encode()
+
+
+def _start(which: str, port: int, env: dict[str, str], log: Any) -> subprocess.Popen[bytes]:
+    code = f"from callvault.trigger.bench import serve; serve({which!r}, {port})"
+    return subprocess.Popen(  # noqa: S603 - this interpreter running this module
+        [sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, stderr=log
+    )
+
+
+def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server on port {port} exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+async def _load(name: str, url: str, make: Any, *, rate: float, seconds: float, warmup: int) -> LoadResult:
+    """Open loop: request i is due at start + i/rate; its latency counts from then."""
+    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
+    async with httpx.AsyncClient(limits=limits, timeout=10.0, trust_env=False) as http:
+        for i in range(warmup):  # caches warm, first connections open
+            body, headers = make(-1 - i)
+            await http.post(url, content=body, headers=headers)
+        total = int(rate * seconds)
+        latencies: list[float] = []
+        kinds: dict[str, int] = {}
+        start = time.perf_counter() + 0.05
+
+        async def one(i: int) -> None:
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            body, headers = make(i)
+            try:
+                r = await http.post(url, content=body, headers=headers)
+                if r.status_code == 202:
+                    latencies.append(time.perf_counter() - due)
+                else:
+                    kind = f"HTTP {r.status_code}"
+                    kinds[kind] = kinds.get(kind, 0) + 1
+            except httpx.HTTPError as exc:
+                kinds[type(exc).__name__] = kinds.get(type(exc).__name__, 0) + 1
+
+        await asyncio.gather(*(one(i) for i in range(total)))
+        elapsed = time.perf_counter() - start
+    latencies.sort()
+    ms = [x * 1000 for x in latencies] or [0.0]
+    return LoadResult(
+        name=name,
+        sent=total,
+        ok=len(latencies),
+        errors=sum(kinds.values()),
+        seconds=round(elapsed, 2),
+        throughput=round(len(latencies) / elapsed, 1),
+        p50_ms=round(statistics.median(ms), 2),
+        p99_ms=round(ms[min(len(ms) - 1, int(len(ms) * 0.99))], 2),
+        max_ms=round(ms[-1], 2),
+        error_kinds=kinds,
+    )
+
+
+def run_benchmark(*, rate: float, seconds: float, warmup: int = 20) -> dict[str, Any]:
+    from callvault.identity.api_clients import signed_headers
+
+    with tempfile.TemporaryDirectory(prefix="callvault-bench-trigger-") as scratch:
+        creds = _setup(Path(scratch))
+        env = dict(os.environ)
+        ours_port, bare_port = _free_port(), _free_port()
+        log = open(Path(scratch) / "servers.log", "wb")  # noqa: SIM115 - closed with the servers
+        procs = [_start("callvault", ours_port, env, log), _start("bare", bare_port, env, log)]
+        try:
+            _wait_ready(ours_port, procs[0])
+            _wait_ready(bare_port, procs[1])
+
+            def signed(i: int) -> tuple[bytes, dict[str, str]]:
+                body = _body(i)
+                headers = signed_headers(
+                    key_id=creds["key_id"], secret=creds["secret"], method="POST", path=TRIGGER_PATH, body=body
+                )
+                headers["content-type"] = "application/json"
+                headers["Idempotency-Key"] = uuid.uuid4().hex
+                return body, headers
+
+            def plain(i: int) -> tuple[bytes, dict[str, str]]:
+                return _body(i), {"content-type": "application/json"}
+
+            bare = asyncio.run(
+                _load(
+                    "bare FastAPI",
+                    f"http://127.0.0.1:{bare_port}{BARE_PATH}",
+                    plain,
+                    rate=rate,
+                    seconds=seconds,
+                    warmup=warmup,
+                )
+            )
+            ours = asyncio.run(
+                _load(
+                    "CallVault trigger",
+                    f"http://127.0.0.1:{ours_port}{TRIGGER_PATH}",
+                    signed,
+                    rate=rate,
+                    seconds=seconds,
+                    warmup=warmup,
+                )
+            )
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()  # still draining a backlog: the figures are taken already
+                    proc.wait()
+            log.close()
+            errors = (Path(scratch) / "servers.log").read_text(errors="replace")
+    return {
+        "rate": rate,
+        "seconds": seconds,
+        "ours": asdict(ours),
+        "bare": asdict(bare),
+        "throughput_ratio": round(ours.throughput / bare.throughput, 3) if bare.throughput else 0.0,
+        "goal": {"throughput_ratio": 0.5, "p99_ms": 25.0},
+        "server_log_tail": errors[-2000:],
+    }

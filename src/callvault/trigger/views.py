@@ -1,0 +1,44 @@
+"""Trigger API endpoints: order a call (signed API clients only, Idempotency-Key required) and read its state."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Request, status
+
+from callvault.api import PROBLEM, Problem, RequestContext, Requires, domain_router
+from callvault.core.errors import DomainError
+from callvault.trigger import service
+from callvault.trigger.schemas import CallRequestRead, TriggerCreate
+
+router = domain_router("/calls", "calls")
+
+Trigger = Annotated[RequestContext, Depends(Requires(service.TRIGGER))]
+
+
+class IdempotencyKeyRequired(DomainError):
+    status = 428
+    code = "idempotency-key-required"
+    title = "Idempotency-Key header required"
+
+
+_428 = {428: {"model": Problem, "content": {PROBLEM: {}}, "description": "Idempotency-Key header missing"}}
+
+
+@router.post(
+    "/trigger",
+    response_model=CallRequestRead,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=_428,  # type: ignore[arg-type]
+    summary="Order one call now; its result is POSTed to callback_url as a signed webhook",
+)
+def trigger_call(data: TriggerCreate, ctx: Trigger, request: Request) -> CallRequestRead:
+    if "idempotency-key" not in request.headers:
+        raise IdempotencyKeyRequired("send an Idempotency-Key header: a retry with the same key gets the first answer")
+    return service.trigger_call(ctx.session, actor=ctx.principal, data=data)
+
+
+@router.get("/{request_id}", response_model=CallRequestRead, summary="Status and result of an ordered call")
+def get_call(request_id: uuid.UUID, ctx: Trigger) -> CallRequestRead:
+    return service.get_request(ctx.session, actor=ctx.principal, request_id=request_id)

@@ -1,0 +1,1 @@
+"""Signed webhooks (Standard Webhooks): deliveries kept in the database, retried with backoff, dead-lettered."""
