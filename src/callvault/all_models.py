@@ -8,6 +8,7 @@ from callvault.acd.models import (
     AcdQueue,
     AcdRoutingDecision,
 )
+from callvault.campaigns.models import Campaign, CampaignBlockedCount, CampaignContact, DialAttempt
 from callvault.contacts.import_models import ImportJob
 from callvault.contacts.models import ContactList, ContactPhone, ContactRecord
 from callvault.core.models import Base
@@ -42,10 +43,14 @@ __all__ = [
     "AuditEvent",
     "AuthSession",
     "Base",
+    "Campaign",
+    "CampaignBlockedCount",
+    "CampaignContact",
     "ConsentRecord",
     "ContactList",
     "ContactPhone",
     "ContactRecord",
+    "DialAttempt",
     "DncEntry",
     "GlobalDncEntry",
     "IdempotencyRecord",

@@ -385,6 +385,7 @@ UPLOAD_PATHS = re.compile(r"/api/v1/contact-lists/[^/]+/imports")
 
 
 def api_router() -> APIRouter:
+    from callvault.campaigns import views as campaign_views
     from callvault.contacts import import_views
     from callvault.contacts import views as contact_views
     from callvault.dnc import views as dnc_views
@@ -405,6 +406,7 @@ def api_router() -> APIRouter:
         dnc_views,
         audit_views,
         ivr_views,
+        campaign_views,
     )
     for module in modules:
         router.include_router(module.router)
