@@ -186,9 +186,12 @@ def create_campaign(session: Session, *, actor: Principal, data: CampaignCreate)
     actor.require(CREATE)
     if session.scalars(select(Campaign.id).where(Campaign.name == data.name)).first() is not None:
         raise Conflict("a campaign with this name exists")
-    values = data.model_dump(mode="json", exclude={"budget_money", "starts_at", "ends_at"})
+    typed = {"budget_money", "starts_at", "ends_at", "list_id", "ivr_flow_id"}
+    values = data.model_dump(mode="json", exclude=typed)
     campaign = Campaign(
         **values,
+        list_id=data.list_id,
+        ivr_flow_id=data.ivr_flow_id,
         budget_money=data.budget_money,
         starts_at=data.starts_at,
         ends_at=data.ends_at,
