@@ -77,7 +77,6 @@ log = structlog.get_logger(__name__)
 
 OPEN_STATES: Final = ("planned", "dialing")
 _LAST: Final = 1e15  # priority rank of contacts without a usable priority value
-_IDLE_SLEEP_MAX_S: Final = 300.0
 _CAUSE_OUTCOME: Final = {
     HangupCause.BUSY: Outcome.BUSY,
     HangupCause.NO_ANSWER: Outcome.NO_ANSWER,
@@ -99,6 +98,7 @@ class RunnerConfig:
     agent_poll_s: float = 0.25
     uri_template: str = "sip:{number}@pstn"
     caller_uri_template: str = "sip:{number}@pstn"
+    idle_max_s: float = 30.0  # longest sleep while nothing is due (a newly started campaign waits at most this)
     materialise_batch: int = 500
     rules: AnnoyanceRules = DEFAULT_RULES
     abandon_message: str = "您好。这里是您的银行。我们稍后再与您联系。"
@@ -206,9 +206,11 @@ class CampaignRunner:
             .where(Campaign.status == Status.RUNNING.value, CampaignContact.state == "pending")
         )
         self.session.commit()
-        if next_due is None or next_due <= now:
+        if next_due is None:
+            return max(self.config.tick_s, self.config.idle_max_s)
+        if next_due <= now:
             return self.config.tick_s
-        return max(self.config.tick_s, min(_IDLE_SLEEP_MAX_S, (next_due - now).total_seconds()))
+        return max(self.config.tick_s, min(self.config.idle_max_s, (next_due - now).total_seconds()))
 
     def stats(self, campaign_id: uuid.UUID) -> CampaignStats:
         return self._state_for(campaign_id, DialingMode.PROGRESSIVE.value).stats

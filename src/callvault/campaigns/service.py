@@ -380,6 +380,8 @@ def budget_exhausted(campaign: Campaign) -> bool:
 
 def institution_usage(session: Session, *, limits: InstitutionLimits, month_start: datetime) -> dict[str, float]:
     """Fraction of the institution's monthly budgets used by all its campaigns."""
+    if limits.budget_minutes_per_month is None and limits.budget_money_per_month is None:
+        return {}
     seconds, money = session.execute(
         select(
             func.coalesce(func.sum(DialAttempt.billed_seconds), 0), func.coalesce(func.sum(DialAttempt.cost), 0)
