@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from callvault.campaigns import service
-from callvault.campaigns.agents import SimTimebase, SimulatedAgents
+from callvault.campaigns.agents import AgentlessHandler, SimTimebase, SimulatedAgents
 from callvault.campaigns.runner import CampaignRunner, RunnerConfig
 from callvault.campaigns.schemas import CampaignCreate
 from callvault.contacts import service as contacts
@@ -102,6 +102,7 @@ class Shift:
     config: RunnerConfig = field(default_factory=RunnerConfig)
     originated: list[str] = field(default_factory=list)
     runners: list[CampaignRunner] = field(default_factory=list)
+    agentless: Callable[[SimEngine], AgentlessHandler] | None = None
     elapsed: float = 0.0
 
     def engine(self) -> SimEngine:
@@ -130,6 +131,7 @@ class Shift:
                 engine=engine,
                 timebase=timebase,
                 agents=lambda _cid: pool,
+                agentless=(lambda _cid: agentless(engine)) if (agentless := self.agentless) is not None else None,
                 config=self.config,
             )
             self.runners.append(runner)
