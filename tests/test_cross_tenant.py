@@ -13,6 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callvault.api import Requires, mounted_routes, route_policy
+from callvault.campaigns import service as campaigns
+from callvault.campaigns.schemas import CampaignCreate
 from callvault.contacts import import_service
 from callvault.core import clock
 from callvault.dnc import service as dnc
@@ -104,7 +106,18 @@ def _contact_objects_in(world: World, session: Session, actor: Principal) -> dic
         actor=actor,
         data=ConsentCreate(phone="13800138002", granted_at=clock.now(), channel="web_form", evidence_ref="form-1"),
     )
-    return {"list_id": list_id, "import_id": started.job_id, "entry_id": entry.id, "consent_id": consent.id}
+    campaign = campaigns.create_campaign(
+        session,
+        actor=actor,
+        data=CampaignCreate(name="matrix", purpose=Purpose.CARE, list_id=list_id, caller_id="95588"),
+    )
+    return {
+        "list_id": list_id,
+        "import_id": started.job_id,
+        "entry_id": entry.id,
+        "consent_id": consent.id,
+        "campaign_id": campaign.id,
+    }
 
 
 def _id_routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:
