@@ -402,11 +402,13 @@ _register_benchmarks()
 
 
 def _register_domain_commands() -> None:
+    from callvault.campaigns.cli import register as register_campaigns
     from callvault.contacts.cli import register_commands as register_contacts
     from callvault.ivr.cli import register as register_ivr
 
     register_contacts(app)
     register_ivr(app)
+    register_campaigns(app)
 
 
 _register_domain_commands()
