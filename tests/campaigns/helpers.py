@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from callvault.campaigns import service
-from callvault.campaigns.agents import AgentlessHandler, SimTimebase, SimulatedAgents
+from callvault.campaigns.agents import AgentlessHandler, AgentPool, SimTimebase, SimulatedAgents
 from callvault.campaigns.runner import CampaignRunner, RunnerConfig
 from callvault.campaigns.schemas import CampaignCreate
 from callvault.contacts import service as contacts
@@ -103,6 +103,7 @@ class Shift:
     originated: list[str] = field(default_factory=list)
     runners: list[CampaignRunner] = field(default_factory=list)
     agentless: Callable[[SimEngine], AgentlessHandler] | None = None
+    pool: Callable[[SimEngine], AgentPool] | None = None
     elapsed: float = 0.0
 
     def engine(self) -> SimEngine:
@@ -124,7 +125,11 @@ class Shift:
         async def main() -> CampaignRunner:
             engine = self.engine()
             timebase = SimTimebase(engine, START + timedelta(seconds=self.elapsed))
-            pool = SimulatedAgents(engine, count=self.agents, mean_handling_s=self.mean_handling_s, seed=self.seed)
+            pool = (
+                self.pool(engine)
+                if self.pool is not None
+                else SimulatedAgents(engine, count=self.agents, mean_handling_s=self.mean_handling_s, seed=self.seed)
+            )
             runner = CampaignRunner(
                 self.db,
                 tenant_slug=self.slug,

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import select
 
 from callvault.campaigns import service
 from callvault.campaigns.models import Campaign, CampaignContact, DialAttempt
 from callvault.campaigns.runner import RunnerConfig
 from callvault.core.db import Database
+from callvault.dialer.models import AgentStates
 from callvault.dnc import service as dnc
 from callvault.dnc.schemas import DncCreate
+from callvault.telephony.events import CallId
 from callvault.telephony.sim import FarEnd
 from callvault.tenancy import service as tenancy
 from tests.campaigns.helpers import Shift, actor, make_list, running_campaign, world_institution
@@ -168,3 +172,37 @@ def test_a_killed_runner_neither_loses_nor_repeats_a_dial(world: World, db: Data
     assert sorted(per_contact.values()) == sorted(per_number.values())
     assert all(a.state in ("ended", "interrupted") for a in attempts)
     assert _campaign(db, slug, campaign_id).status == "finished"
+
+
+class _AgentWhoLeaves:
+    """Shows one ready agent to the pacing policy, but is gone when the call is answered (logged out mid-dial)."""
+
+    def states(self, now_s: float) -> AgentStates:
+        return AgentStates(idle_elapsed_s=np.array([10.0]))
+
+    def take(self, now_s: float) -> str | None:
+        return None
+
+    async def converse(self, agent: str, call_id: CallId) -> None:
+        raise AssertionError("never connected")
+
+
+def test_an_abandoned_number_is_not_redialled_for_72_hours(world: World, db: Database, tmp_path: Path) -> None:
+    slug = world_institution(world)
+    first_list, numbers = make_list(db, slug, 1)
+    first = running_campaign(db, slug, first_list)
+    shift = Shift(db, slug, tmp_path, numbers, pool=lambda _engine: _AgentWhoLeaves())
+    shift.run(until_s=600)
+    (attempt,) = _attempts(db, slug, first)
+    assert attempt.outcome == "abandoned" and attempt.abandoned and attempt.ended_at is not None
+    (progress,) = _contacts(db, slug, first)
+    assert progress.state == "pending" and progress.next_due_at - attempt.ended_at == timedelta(hours=72)
+    # Another campaign of the institution with the same number is held back too, and says why.
+    second_list, _ = make_list(db, slug, 1, name="second")
+    second = running_campaign(db, slug, second_list)
+    Shift(db, slug, tmp_path, numbers, elapsed=shift.elapsed).run(until_s=600)
+    assert _attempts(db, slug, second) == []
+    who = actor(db, slug)
+    with db.scoped() as session:
+        tenancy.bind(session, slug=slug)
+        assert service.blocked_counts(session, actor=who, campaign_id=second).by_reason == {"abandoned_recently": 1}
