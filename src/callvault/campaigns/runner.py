@@ -19,7 +19,7 @@ import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Final
 
@@ -30,20 +30,16 @@ from sqlalchemy.orm import Session
 
 from callvault.campaigns import service
 from callvault.campaigns.agents import AgentlessHandler, AgentPool, Timebase
+from callvault.campaigns.gate import ContactGate, close, next_phone
 from callvault.campaigns.models import Campaign, CampaignBlockedCount, CampaignContact, DialAttempt
 from callvault.campaigns.strategy import (
-    CallingWindow,
-    Destinations,
     DialingMode,
     InstitutionLimits,
     Outcome,
     RetryDecision,
     Status,
     after_attempt,
-    destination_refusal,
     retry_rules,
-    window_opening,
-    zone_named,
 )
 from callvault.contacts import service as contacts
 from callvault.core.db import Database
@@ -57,16 +53,9 @@ from callvault.dialer.models import (
 )
 from callvault.dialer.policies import PacingPolicy, ProgressivePolicy
 from callvault.dialer.predictive import CallVaultPolicy, PredictiveConfig
-from callvault.dnc import service as dnc
 from callvault.dnc.policy import (
     DEFAULT_RULES,
-    MARKETING_PURPOSES,
     AnnoyanceRules,
-    CallHistory,
-    Purpose,
-    Verdict,
-    call_permitted,
-    local_zone,
 )
 from callvault.security.principal import Principal, system_principal
 from callvault.telephony.events import CallAnswered, CallEvent, CallHangup, CallId, HangupCause
@@ -411,20 +400,11 @@ class CampaignRunner:
         stats = self._state_for(campaign.id, campaign.dialing_mode).stats
         stats.blocked[reason] = stats.blocked.get(reason, 0) + 1
 
-    def _attempts_since(self, since: datetime, campaign_id: uuid.UUID | None) -> int:
-        stmt = select(func.count()).where(DialAttempt.created_at >= since)
-        if campaign_id is not None:
-            stmt = stmt.where(DialAttempt.campaign_id == campaign_id)
-        return int(self.session.scalar(stmt) or 0)
-
     def _place(self, campaign: Campaign, state: _CampaignState, wanted: int, now: datetime) -> None:
         s = self.session
-        limits = service.limits_of(s)
-        campaign_rules = Destinations.model_validate(campaign.destinations or {})
-        windows = [CallingWindow.model_validate(w) for w in campaign.calling_windows]
-        day_start = datetime.combine(now.astimezone(UTC).date(), time(0), tzinfo=UTC)
-        today_campaign = self._attempts_since(day_start, campaign.id)
-        today_all = self._attempts_since(day_start, None)
+        gate = ContactGate(
+            s, actor=self.actor, campaign=campaign, limits=service.limits_of(s), rules=self.config.rules, now=now
+        )
         candidates = s.scalars(
             select(CampaignContact)
             .where(
@@ -439,98 +419,14 @@ class CampaignRunner:
         for cc in candidates:
             if placed >= wanted:
                 break
-            target = contacts.dial_target(s, actor=self.actor, contact_id=cc.contact_id, position=cc.phone_position)
-            if target is None:
-                self._close(cc, "no_number" if cc.phone_position == 0 else "exhausted")
-                continue
-            refusal = destination_refusal(limits.destinations, e164=target.e164, phone_type=target.type)
-            refusal = refusal or destination_refusal(campaign_rules, e164=target.e164, phone_type=target.type)
-            if refusal is not None:
-                self._block(campaign, f"destination_{refusal}", now)
-                self._next_phone(cc, now, f"destination_{refusal}")
-                continue
-            zone = zone_named(target.timezone, local_zone(target.e164))
-            opening = window_opening(windows, now, zone)
-            if opening is None:
-                self._block(campaign, "outside_calling_window", now)
-                self._close(cc, "no_calling_window")
-                continue
-            if opening > now:
-                self._block(campaign, "outside_calling_window", now)
-                cc.next_due_at = opening
-                continue
-            over_campaign = campaign.budget_attempts_per_day is not None and (
-                today_campaign >= campaign.budget_attempts_per_day
-            )
-            over_institution = limits.attempts_per_day is not None and today_all >= limits.attempts_per_day
-            if over_campaign or over_institution:
-                self._block(campaign, "attempts_per_day", now)
-                cc.next_due_at = day_start + timedelta(days=1)
-                continue
-            verdict = self._verdict(campaign, target.e164, target.phone_bidx, zone, now)
-            if verdict is not Verdict.ALLOWED:
-                self._block(campaign, verdict.value, now)
-                self._after_verdict(cc, verdict, now, zone, target.phone_bidx)
-                continue
-            self._start_dial(campaign, state, cc, target.e164, target.phone_bidx, now)
-            placed += 1
-            today_campaign += 1
-            today_all += 1
+            verdict = gate.check(cc)
+            if isinstance(verdict, str):
+                self._block(campaign, verdict, now)
+            elif verdict is not None:
+                self._start_dial(campaign, state, cc, verdict.e164, verdict.phone_bidx, now)
+                gate.dialled()
+                placed += 1
         s.commit()
-
-    def _verdict(self, campaign: Campaign, e164: str, bidx: bytes, zone: tzinfo, now: datetime) -> Verdict:
-        s = self.session
-        purpose = Purpose(campaign.purpose)
-        horizon = now - timedelta(days=8)
-        recent = s.execute(
-            select(DialAttempt.created_at, DialAttempt.abandoned).where(
-                DialAttempt.phone_bidx == bidx, DialAttempt.created_at > horizon
-            )
-        ).all()
-        history = CallHistory(
-            attempts=[r.created_at for r in recent],
-            abandoned=[r.created_at for r in recent if r.abandoned],
-        )
-        consents = dnc.consents_for(s, e164=e164) if purpose in MARKETING_PURPOSES else []
-        return call_permitted(
-            e164,
-            purpose,
-            now,
-            dnc=dnc.matches_for(s, e164=e164),
-            consents=consents,
-            history=history,
-            rules=self.config.rules,
-            campaign_id=campaign.id,
-            zone=zone,
-        )
-
-    def _after_verdict(self, cc: CampaignContact, verdict: Verdict, now: datetime, zone: tzinfo, bidx: bytes) -> None:
-        rules = self.config.rules
-        if verdict in (Verdict.DO_NOT_CALL, Verdict.NO_CONSENT):
-            self._close(cc, verdict.value)
-        elif verdict is Verdict.ABANDONED_RECENTLY:
-            last = self.session.scalar(
-                select(func.max(DialAttempt.created_at)).where(
-                    DialAttempt.phone_bidx == bidx, DialAttempt.abandoned.is_(True)
-                )
-            )
-            cc.next_due_at = (last or now) + rules.no_redial_after_abandon
-        elif verdict is Verdict.QUIET_HOURS and rules.quiet_end is not None:
-            cc.next_due_at = _next_local(now, zone, rules.quiet_end)
-        elif verdict is Verdict.DAILY_CAP:
-            cc.next_due_at = _next_local(now, zone, time(0))
-        else:  # weekly cap: try again tomorrow; the cap says again until the week turns
-            cc.next_due_at = _next_local(now, zone, time(0))
-
-    def _close(self, cc: CampaignContact, reason: str) -> None:
-        cc.state = "closed"
-        cc.closed_reason = reason
-
-    def _next_phone(self, cc: CampaignContact, now: datetime, reason: str) -> None:
-        cc.phone_position += 1
-        cc.outcome_counts = {}
-        cc.next_due_at = now
-        cc.closed_reason = reason
 
     # --- dialling --------------------------------------------------------------------------------------------
 
@@ -725,9 +621,9 @@ class CampaignRunner:
             cc.next_due_at = now + wait
         elif decision is RetryDecision.NEXT_PHONE:
             cc.state = "pending"
-            self._next_phone(cc, now, f"{outcome.value}_exhausted")
+            next_phone(cc, now, f"{outcome.value}_exhausted")
         else:
-            self._close(cc, "exhausted")
+            close(cc, "exhausted")
 
 
 def _rank(campaign: Campaign, custom: dict[str, object]) -> float:
@@ -755,12 +651,3 @@ def _rank(campaign: Campaign, custom: dict[str, object]) -> float:
 def _month_start(now: datetime) -> datetime:
     utc = now.astimezone(UTC)
     return datetime(utc.year, utc.month, 1, tzinfo=UTC)
-
-
-def _next_local(now: datetime, zone: tzinfo, at: time) -> datetime:
-    """The next time the callee's clock shows `at` (UTC)."""
-    local = now.astimezone(zone)
-    candidate = datetime.combine(local.date(), at, tzinfo=zone)
-    if candidate <= local:
-        candidate = datetime.combine(local.date() + timedelta(days=1), at, tzinfo=zone)
-    return candidate.astimezone(UTC)
