@@ -16,6 +16,7 @@ from callvault.core.db import Database
 from callvault.core.errors import Conflict
 from callvault.core.outbox_models import OutboxEvent
 from callvault.ivr import service as ivr
+from callvault.ivr.flow import parse_document
 from callvault.ivr.schemas import FlowCreate
 from callvault.security.audit_models import AuditEvent
 from callvault.telephony.sim import FarEnd
@@ -95,3 +96,41 @@ def test_agentless_campaign_captures_keypresses(world: World, db: Database, tmp_
         rows = session.scalars(select(DialAttempt).where(DialAttempt.campaign_id == campaign_id)).all()
     assert sorted(a.keypresses for a in rows) == ["", "1", "1", "1"]
     assert all(a.outcome == "answered" and not a.abandoned for a in rows)
+
+
+def test_agentless_campaign_runs_its_published_ivr_flow(world: World, db: Database, tmp_path: Path) -> None:
+    slug = world_institution(world)
+    list_id, numbers = make_list(db, slug, 2)
+    who = actor(db, slug)
+    document = parse_document(
+        {
+            "start": "ask",
+            "language": "zh",
+            "nodes": {
+                "ask": {
+                    "type": "menu",
+                    "prompt": {"say": "您的账户有一笔支付。如是您本人操作请按1。否则请按2。"},
+                    "options": {"1": "thanks", "2": "thanks"},
+                    "on_invalid": "thanks",
+                },
+                "thanks": {"type": "hangup", "prompt": {"say": "谢谢。"}},
+            },
+        }
+    )
+    with db.scoped() as session:
+        tenancy.bind(session, slug=slug)
+        flow = ivr.create_flow(session, actor=who, data=FlowCreate(name="anomaly", entry_point="anomaly-check"))
+        ivr.save_draft(session, actor=who, flow_id=flow.id, document=document)
+        ivr.publish(session, actor=who, flow_id=flow.id)
+    campaign_id = running_campaign(
+        db, slug, list_id, purpose="verification", dialing_mode="agentless", ivr_flow_id=flow.id
+    )
+    far_ends = {
+        numbers[0]: FarEnd(answer_after=2.0, digits=FarEnd.presses("2", start=1.5)),
+        numbers[1]: FarEnd(answer_after=2.0, digits=FarEnd.presses("1", start=1.5)),
+    }
+    Shift(db, slug, tmp_path, numbers, agents=0, far_ends=far_ends).run()
+    with db.scoped() as session:
+        tenancy.bind(session, slug=slug)
+        rows = session.scalars(select(DialAttempt).where(DialAttempt.campaign_id == campaign_id)).all()
+    assert sorted(a.keypresses for a in rows) == ["1", "2"]

@@ -16,6 +16,8 @@ from typing import Protocol
 import numpy as np
 
 from callvault.dialer.models import AgentStates
+from callvault.ivr.flow import FlowDocument
+from callvault.ivr.interpreter import Interpreter
 from callvault.telephony.events import CallId, HangupCause
 from callvault.telephony.port import Engine, TelephonyError
 from callvault.telephony.sim import SimEngine
@@ -112,6 +114,31 @@ class SimulatedAgents:
             self.busy_since.pop(agent, None)
             self.idle_since[agent] = self.engine.clock.now
             self.handled += 1
+
+
+class EngineClock:
+    """The interpreter's clock on the runner's timebase (virtual seconds on the sim engine)."""
+
+    def __init__(self, timebase: Timebase) -> None:
+        self.timebase = timebase
+
+    def now(self) -> float:
+        return self.timebase.seconds()
+
+    async def sleep(self, seconds: float) -> None:
+        await self.timebase.sleep(seconds)
+
+
+class FlowHandler:
+    """Runs the campaign's published IVR flow on the answered call; the keys are the digits the flow collected."""
+
+    def __init__(self, interpreter: Interpreter, document: FlowDocument) -> None:
+        self.interpreter = interpreter
+        self.document = document
+
+    async def __call__(self, call_id: CallId) -> str:
+        outcome = await self.interpreter.run(self.document, call_id)
+        return "".join(outcome.context.digits)
 
 
 class KeypressCapture:

@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callvault.campaigns import service
-from callvault.campaigns.agents import AgentlessHandler, AgentPool, Timebase
+from callvault.campaigns.agents import AgentlessHandler, AgentPool, EngineClock, FlowHandler, Timebase
 from callvault.campaigns.gate import ContactGate, close, next_phone
 from callvault.campaigns.models import Campaign, CampaignBlockedCount, CampaignContact, DialAttempt
 from callvault.campaigns.strategy import (
@@ -57,6 +57,9 @@ from callvault.dnc.policy import (
     DEFAULT_RULES,
     AnnoyanceRules,
 )
+from callvault.ivr import prompts
+from callvault.ivr import service as ivr
+from callvault.ivr.interpreter import Interpreter
 from callvault.security.principal import Principal, system_principal
 from callvault.telephony.events import CallAnswered, CallEvent, CallHangup, CallId, HangupCause
 from callvault.telephony.port import Engine, SpeechText, TelephonyError
@@ -158,6 +161,7 @@ class CampaignRunner:
         self._dials: dict[uuid.UUID, _Dial] = {}
         self._tracks: dict[CallId, _CallTrack] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._flows: dict[uuid.UUID, AgentlessHandler | None] = {}
         self._events = engine.events()
 
     # --- life of the loop ------------------------------------------------------------------------------------
@@ -484,7 +488,7 @@ class CampaignRunner:
         answered_s = now_s
         self._update(dial, answered_at=self.timebase.now())
         if mode == DialingMode.AGENTLESS.value:
-            handler = self.agentless(campaign_id) if self.agentless is not None else None
+            handler = self.agentless(campaign_id) if self.agentless is not None else self._flow_handler(campaign_id)
             keys = await handler(call_id) if handler is not None else ""
             await self._hangup(call_id)
             self._tracks.pop(call_id, None)
@@ -510,6 +514,29 @@ class CampaignRunner:
         state.policy.record(CallHandled(self.timebase.seconds(), self.timebase.seconds() - connected_s))
         self._tracks.pop(call_id, None)
         self._finish(dial, Outcome.ANSWERED, talk_s=self.timebase.seconds() - answered_s, agent=agent)
+
+    def _flow_handler(self, campaign_id: uuid.UUID) -> AgentlessHandler | None:
+        """The campaign's published IVR flow, run by the interpreter (None, and the call is ended, without one)."""
+        if campaign_id in self._flows:
+            return self._flows[campaign_id]
+        campaign = self.session.get(Campaign, campaign_id)
+        handler: AgentlessHandler | None = None
+        if campaign is not None and campaign.ivr_flow_id is not None:
+            flow = ivr.get_flow(self.session, flow_id=campaign.ivr_flow_id)
+            published = ivr.published_flow(self.session, entry_point=flow.entry_point)
+            if published is not None:
+                interpreter = Interpreter(
+                    self.engine,
+                    clock=EngineClock(self.timebase),
+                    prompt_root=prompts.prompt_root(self.actor.tenant_slug),
+                    wall_now=self.timebase.now,
+                )
+                handler = FlowHandler(interpreter, published.document)
+        self.session.commit()
+        if handler is None:
+            log.warning("agentless campaign without a published flow", campaign_id=str(campaign_id))
+        self._flows[campaign_id] = handler
+        return handler
 
     async def _wait_for_agent(self, pool: AgentPool | None, dial: _Dial, track: _CallTrack) -> str | None:
         start = self.timebase.seconds()
