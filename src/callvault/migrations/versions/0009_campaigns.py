@@ -162,6 +162,32 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_dial_attempts_tenant_id"), ["tenant_id"], unique=False)
         batch_op.create_index("ix_dial_attempts_tenant_phone", ["tenant_id", "phone_bidx", "created_at"], unique=False)
 
+    _grant_campaign_read()
+
+
+def _grant_campaign_read() -> None:
+    """Existing institutions' built-in admin and supervisor roles get the new `campaign.read` (as new ones do)."""
+    roles = sa.table(
+        "roles",
+        sa.column("id", sa.Uuid()),
+        sa.column("tenant_id", sa.Uuid()),
+        sa.column("name", sa.String()),
+        sa.column("builtin", sa.Boolean()),
+        sa.column("permissions", sa.JSON()),
+    )
+    tenants = sa.table("tenants", sa.column("id", sa.Uuid()), sa.column("kind", sa.String()))
+    conn = op.get_bind()
+    rows = conn.execute(
+        sa.select(roles.c.id, roles.c.permissions)
+        .join(tenants, tenants.c.id == roles.c.tenant_id)
+        .where(roles.c.builtin.is_(True), roles.c.name.in_(("admin", "supervisor")), tenants.c.kind == "institution")
+    ).all()
+    for role_id, permissions in rows:
+        if "campaign.read" not in (permissions or []):
+            conn.execute(
+                roles.update().where(roles.c.id == role_id).values(permissions=sorted([*permissions, "campaign.read"]))
+            )
+
 
 def downgrade() -> None:
     with op.batch_alter_table("dial_attempts", schema=None) as batch_op:
