@@ -8,7 +8,7 @@ import contextlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from callvault.contacts.phones import Phone, PhoneType
 from callvault.contacts.schemas import ContactListCreate, CustomField
 from callvault.contacts.sealing import insert_sealed, seal_contact
 from callvault.contacts.validate import Contact
+from callvault.core import clock
 from callvault.core.db import Database
 from callvault.security.principal import Principal, system_principal
 from callvault.security.vault.runtime import vault
@@ -29,8 +30,9 @@ from callvault.telephony.sim import Directory, FarEnd, SimEngine
 from callvault.tenancy import service as tenancy
 from tests.fixtures import World
 
-# 10:00 in Shanghai: hours of calling before quiet hours begin at 21:00.
-START = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+# Simulated shifts start tomorrow at 10:00 in Shanghai (hours of calling before quiet hours begin at 21:00), so
+# dates the API checks against the real clock (a campaign's end date) lie in the future.
+START = (clock.now() + timedelta(days=1)).astimezone(UTC).replace(hour=2, minute=0, second=0, microsecond=0)
 
 
 def actor(db: Database, slug: str, name: str = "planner") -> Principal:

@@ -20,7 +20,7 @@ from callvault.dnc.schemas import DncCreate
 from callvault.telephony.events import CallId
 from callvault.telephony.sim import FarEnd
 from callvault.tenancy import service as tenancy
-from tests.campaigns.helpers import Shift, actor, make_list, running_campaign, world_institution
+from tests.campaigns.helpers import START, Shift, actor, make_list, running_campaign, world_institution
 from tests.fixtures import World
 
 
@@ -206,3 +206,16 @@ def test_an_abandoned_number_is_not_redialled_for_72_hours(world: World, db: Dat
     with db.scoped() as session:
         tenancy.bind(session, slug=slug)
         assert service.blocked_counts(session, actor=who, campaign_id=second).by_reason == {"abandoned_recently": 1}
+
+
+def test_no_dial_after_the_end_date(world: World, db: Database, tmp_path: Path) -> None:
+    slug = world_institution(world)
+    list_id, numbers = make_list(db, slug, 30)
+    ends = START + timedelta(minutes=5)
+    campaign_id = running_campaign(db, slug, list_id, ends_at=ends.isoformat())
+    Shift(db, slug, tmp_path, numbers, agents=1, mean_handling_s=120.0).run()
+    attempts = _attempts(db, slug, campaign_id)
+    assert 0 < len(attempts) < 30
+    assert all(a.created_at < ends for a in attempts)
+    assert all(a.state == "ended" for a in attempts)
+    assert _campaign(db, slug, campaign_id).status == "finished"

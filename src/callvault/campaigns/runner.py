@@ -304,8 +304,10 @@ class CampaignRunner:
         """Hard stops: the end date, spent budgets, nothing left to dial."""
         s = self.session
         open_here = any(d.campaign_id == campaign.id for d in self._dials.values())
-        if campaign.ends_at is not None and now >= campaign.ends_at and not open_here:
-            service.complete(s, actor=self.actor, campaign=campaign, reason="end_date")
+        if campaign.ends_at is not None and now >= campaign.ends_at:
+            # No new dial after the end date; finished once the calls in progress are over.
+            if not open_here:
+                service.complete(s, actor=self.actor, campaign=campaign, reason="end_date")
             return True
         limits = service.limits_of(s)
         usage = service.budget_usage(campaign)
@@ -465,6 +467,16 @@ class CampaignRunner:
         task.add_done_callback(self._tasks.discard)
 
     async def _dial(self, campaign_id: uuid.UUID, mode: str, dial: _Dial, to_uri: str, from_uri: str) -> None:
+        try:
+            await self._call(campaign_id, mode, dial, to_uri, from_uri)
+        except Exception:
+            # A defect must not hold a line forever: the attempt ends failed, the contact is retried by the rules.
+            log.exception("campaign dial failed", campaign_id=str(campaign_id))
+            self.session.rollback()
+            if dial.attempt_id in self._dials:
+                self._finish(dial, Outcome.FAILED, talk_s=0.0)
+
+    async def _call(self, campaign_id: uuid.UUID, mode: str, dial: _Dial, to_uri: str, from_uri: str) -> None:
         state = self._state_for(campaign_id, mode)
         try:
             call_id = await self.engine.originate(to_uri, from_uri, ring_timeout=self.config.ring_timeout_s)
