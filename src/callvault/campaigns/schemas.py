@@ -28,9 +28,9 @@ class _Strategy(StrictInput):
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     max_lines: int = Field(default=10, ge=1, le=10_000)
-    budget_minutes: int | None = Field(default=None, ge=0)
+    budget_minutes: int | None = Field(default=None, ge=0, le=1_000_000_000)
     budget_money: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=4)
-    budget_attempts_per_day: int | None = Field(default=None, ge=0)
+    budget_attempts_per_day: int | None = Field(default=None, ge=0, le=1_000_000_000)
     alert_thresholds: list[float] = Field(default_factory=lambda: [0.8], max_length=5)
     destinations: Destinations = Field(default_factory=Destinations)
 
@@ -62,9 +62,9 @@ class CampaignUpdate(StrictInput):
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     max_lines: int | None = Field(default=None, ge=1, le=10_000)
-    budget_minutes: int | None = Field(default=None, ge=0)
+    budget_minutes: int | None = Field(default=None, ge=0, le=1_000_000_000)
     budget_money: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=4)
-    budget_attempts_per_day: int | None = Field(default=None, ge=0)
+    budget_attempts_per_day: int | None = Field(default=None, ge=0, le=1_000_000_000)
     alert_thresholds: list[float] | None = Field(default=None, max_length=5)
     destinations: Destinations | None = None
 

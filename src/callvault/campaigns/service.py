@@ -27,7 +27,7 @@ from callvault.campaigns.schemas import (
     CampaignUpdate,
 )
 from callvault.campaigns.strategy import DialingMode, InstitutionLimits, Status
-from callvault.contacts.models import ContactList
+from callvault.contacts import service as contacts
 from callvault.core import clock, outbox
 from callvault.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from callvault.core.pagination import paginate
@@ -125,11 +125,11 @@ def attempt_count(session: Session, *, campaign_id: uuid.UUID) -> int:
 
 def _check(session: Session, campaign: Campaign) -> None:
     """Rules across fields, and references into other domains (which must be the caller's own)."""
-    if session.get(ContactList, campaign.list_id) is None:
+    if contacts.get_list(session, list_id=campaign.list_id) is None:
         raise InvalidInput.one("list_id", "no such contact list")
-    if campaign.dialing_mode == DialingMode.AGENTLESS.value:
-        if campaign.ivr_flow_id is None:
-            raise InvalidInput.one("ivr_flow_id", "an agentless campaign needs the IVR flow its calls run")
+    if campaign.dialing_mode == DialingMode.AGENTLESS.value and campaign.ivr_flow_id is None:
+        raise InvalidInput.one("ivr_flow_id", "an agentless campaign needs the IVR flow its calls run")
+    if campaign.ivr_flow_id is not None:
         try:
             ivr.get_flow(session, flow_id=campaign.ivr_flow_id)
         except NotFound:

@@ -199,9 +199,9 @@ class InstitutionLimits(BaseModel):
     model_config = ConfigDict(extra="forbid")
     four_eyes: bool = True
     max_lines: int | None = Field(default=None, ge=1, le=100_000)
-    budget_minutes_per_month: int | None = Field(default=None, ge=0)
+    budget_minutes_per_month: int | None = Field(default=None, ge=0, le=1_000_000_000)
     budget_money_per_month: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=4)
-    attempts_per_day: int | None = Field(default=None, ge=0)
+    attempts_per_day: int | None = Field(default=None, ge=0, le=1_000_000_000)
     alert_thresholds: list[float] = Field(default_factory=lambda: [0.8], max_length=5)
     destinations: Destinations = Field(default_factory=Destinations)
     rating: Rating = Field(default_factory=Rating)

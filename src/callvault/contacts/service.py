@@ -51,6 +51,10 @@ def list_lists(session: Session, *, actor: Principal, limit: int, cursor: str | 
     )
 
 
+def get_list(session: Session, *, list_id: uuid.UUID) -> ContactList | None:
+    return session.get(ContactList, list_id)
+
+
 def get_list_by_name(session: Session, *, name: str) -> ContactList | None:
     return session.scalars(select(ContactList).where(ContactList.name == name)).one_or_none()
 
