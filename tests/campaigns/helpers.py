@@ -120,7 +120,13 @@ class Shift:
             if isinstance(event, CallOriginated):
                 self.originated.append(event.to_uri.removeprefix("sip:").removesuffix("@pstn"))
 
-    def run(self, *, crash_after_s: float | None = None, until_s: float | None = None) -> CampaignRunner:
+    def run(
+        self,
+        *,
+        crash_after_s: float | None = None,
+        until_s: float | None = None,
+        meanwhile: tuple[float, Callable[[], None]] | None = None,
+    ) -> CampaignRunner:
         """Run a runner on a fresh engine (a new process) until its campaigns finish, `until_s` virtual seconds
         pass, or - simulating kill -9 - it is dropped after `crash_after_s` seconds."""
 
@@ -143,6 +149,8 @@ class Shift:
             )
             self.runners.append(runner)
             collector = asyncio.ensure_future(self._collect(engine))
+            if meanwhile is not None:  # a person acting through the API while the runner dials
+                engine.clock.call_later(*meanwhile)
 
             async def drive() -> None:
                 until = (lambda: timebase.seconds() >= until_s) if until_s is not None else None

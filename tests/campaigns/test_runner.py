@@ -219,3 +219,22 @@ def test_no_dial_after_the_end_date(world: World, db: Database, tmp_path: Path) 
     assert all(a.created_at < ends for a in attempts)
     assert all(a.state == "ended" for a in attempts)
     assert _campaign(db, slug, campaign_id).status == "finished"
+
+
+def test_a_pause_by_a_person_stops_new_dials(world: World, db: Database, tmp_path: Path) -> None:
+    slug = world_institution(world)
+    list_id, numbers = make_list(db, slug, 40)
+    campaign_id = running_campaign(db, slug, list_id)
+    who = actor(db, slug)
+
+    def pause() -> None:
+        with db.scoped() as session:
+            tenancy.bind(session, slug=slug)
+            service.pause_campaign(session, actor=who, campaign_id=campaign_id)
+
+    Shift(db, slug, tmp_path, numbers, agents=2, mean_handling_s=30.0).run(until_s=900, meanwhile=(120.0, pause))
+    attempts = _attempts(db, slug, campaign_id)
+    paused_at = START + timedelta(seconds=120)
+    assert attempts and all(a.created_at <= paused_at for a in attempts)
+    assert all(a.state == "ended" for a in attempts)  # calls in progress were finished, not dropped
+    assert _campaign(db, slug, campaign_id).status == "paused"

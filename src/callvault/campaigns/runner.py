@@ -259,6 +259,8 @@ class CampaignRunner:
         return ids
 
     def tick(self) -> None:
+        # The runner's session lives long: see what people changed since (pause, limits, institution settings).
+        self.session.expire_all()
         for campaign_id in self._running_ids():
             try:
                 self._tick_campaign(campaign_id)
@@ -611,7 +613,8 @@ class CampaignRunner:
         attempt.agent_ref = agent
         attempt.billed_seconds = billed
         attempt.cost = limits.rating.cost(billed)
-        campaign = s.get(Campaign, attempt.campaign_id)
+        # Locked and re-read: a person may have paused or finished the campaign meanwhile.
+        campaign = s.get(Campaign, attempt.campaign_id, with_for_update=True, populate_existing=True)
         cc = s.get(CampaignContact, attempt.campaign_contact_id)
         if campaign is not None:
             campaign.spent_seconds += billed
