@@ -17,6 +17,8 @@ from callvault.api import Requires, mounted_routes, route_policy
 from callvault.billing import invoicing, ledger
 from callvault.billing import service as billing
 from callvault.billing.schemas import TrunkCostCreate
+from callvault.campaigns import service as campaigns
+from callvault.campaigns.schemas import CampaignCreate
 from callvault.contacts import import_service
 from callvault.core import clock
 from callvault.dnc import service as dnc
@@ -152,7 +154,18 @@ def _contact_objects_in(world: World, session: Session, actor: Principal) -> dic
         actor=actor,
         data=ConsentCreate(phone="13800138002", granted_at=clock.now(), channel="web_form", evidence_ref="form-1"),
     )
-    return {"list_id": list_id, "import_id": started.job_id, "entry_id": entry.id, "consent_id": consent.id}
+    campaign = campaigns.create_campaign(
+        session,
+        actor=actor,
+        data=CampaignCreate(name="matrix", purpose=Purpose.CARE, list_id=list_id, caller_id="95588"),
+    )
+    return {
+        "list_id": list_id,
+        "import_id": started.job_id,
+        "entry_id": entry.id,
+        "consent_id": consent.id,
+        "campaign_id": campaign.id,
+    }
 
 
 def _billing_objects(world: World, institution_id: uuid.UUID) -> dict[str, uuid.UUID]:

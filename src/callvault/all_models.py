@@ -15,6 +15,7 @@ from callvault.billing.models import (
     BillingTariff,
     BillingTrunkCost,
 )
+from callvault.campaigns.models import Campaign, CampaignBlockedCount, CampaignContact, DialAttempt
 from callvault.contacts.import_models import ImportJob
 from callvault.contacts.models import ContactList, ContactPhone, ContactRecord
 from callvault.core.models import Base
@@ -57,10 +58,14 @@ __all__ = [
     "BillingTariff",
     "BillingTrunkCost",
     "CallRequest",
+    "Campaign",
+    "CampaignBlockedCount",
+    "CampaignContact",
     "ConsentRecord",
     "ContactList",
     "ContactPhone",
     "ContactRecord",
+    "DialAttempt",
     "DncEntry",
     "GlobalDncEntry",
     "IdempotencyRecord",

@@ -386,6 +386,7 @@ UPLOAD_PATHS = re.compile(r"/api/v1/contact-lists/[^/]+/imports")
 
 def api_router() -> APIRouter:
     from callvault.billing import views as billing_views
+    from callvault.campaigns import views as campaign_views
     from callvault.contacts import import_views
     from callvault.contacts import views as contact_views
     from callvault.dnc import views as dnc_views
@@ -411,6 +412,7 @@ def api_router() -> APIRouter:
         billing_views,
         trigger_views,
         webhook_views,
+        campaign_views,
     )
     for module in modules:
         router.include_router(module.router)

@@ -406,6 +406,7 @@ _register_benchmarks()
 
 def _register_domain_commands() -> None:
     from callvault.billing.cli import register as register_billing
+    from callvault.campaigns.cli import register as register_campaigns
     from callvault.contacts.cli import register_commands as register_contacts
     from callvault.ivr.cli import register as register_ivr
     from callvault.security.audit_cli import register as register_audit_commands
@@ -414,6 +415,7 @@ def _register_domain_commands() -> None:
     register_contacts(app)
     register_ivr(app)
     register_billing(app)
+    register_campaigns(app)
 
 
 _register_domain_commands()

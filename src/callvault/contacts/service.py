@@ -51,6 +51,10 @@ def list_lists(session: Session, *, actor: Principal, limit: int, cursor: str | 
     )
 
 
+def get_list(session: Session, *, list_id: uuid.UUID) -> ContactList | None:
+    return session.get(ContactList, list_id)
+
+
 def get_list_by_name(session: Session, *, name: str) -> ContactList | None:
     return session.scalars(select(ContactList).where(ContactList.name == name)).one_or_none()
 
@@ -280,3 +284,47 @@ class _Reader:
         )
         present = {name for name, value in values.items() if value} | ({"custom"} if secret else set())
         return _Shown(shown, frozenset(present), [p.id for p in phones], "live" if live else "stored")
+
+
+# --- for the campaign runner -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DialTarget:
+    """One number of a contact, decrypted for dialling only (never logged, audited or stored elsewhere)."""
+
+    contact_id: uuid.UUID
+    position: int
+    e164: str
+    phone_bidx: bytes
+    type: str
+    timezone: str
+
+
+def contact_page(
+    session: Session, *, list_id: uuid.UUID, after: uuid.UUID | None, limit: int
+) -> list[tuple[uuid.UUID, dict[str, object]]]:
+    """Contacts of a list in id order after `after`, with their plain (non-sensitive) custom fields."""
+    stmt = select(ContactRecord.id, ContactRecord.custom).where(ContactRecord.list_id == list_id)
+    if after is not None:
+        stmt = stmt.where(ContactRecord.id > after)
+    return [(row.id, dict(row.custom or {})) for row in session.execute(stmt.order_by(ContactRecord.id).limit(limit))]
+
+
+def dial_target(session: Session, *, actor: Principal, contact_id: uuid.UUID, position: int) -> DialTarget | None:
+    """The contact's number at `position` (0 = primary), or None when it has no number there."""
+    phone = session.scalars(
+        select(ContactPhone).where(ContactPhone.contact_id == contact_id, ContactPhone.position == position)
+    ).one_or_none()
+    if phone is None:
+        return None
+    e164 = open_field(
+        session,
+        vault(),
+        actor=actor,
+        column=cols.PHONE,
+        tenant_id=current_tenant(session),
+        row_id=phone.id,
+        ciphertext=phone.e164_ct,
+    )
+    return DialTarget(contact_id, position, e164, phone.e164_bidx, phone.type, phone.timezone)

@@ -171,11 +171,13 @@ def update_tenant(session: Session, *, actor: Principal, tenant_id: uuid.UUID, d
 
 def _check_settings(settings: dict[str, Any]) -> None:
     """Settings with a meaning are validated (422 naming the setting); other keys are kept as given."""
+    from callvault.campaigns.strategy import InstitutionLimits
     from callvault.contacts.live import Minimising
     from callvault.security.retention import RetentionPolicy
 
     RetentionPolicy.from_settings(settings)
     Minimising.from_settings(settings)
+    InstitutionLimits.from_settings(settings)
 
 
 def bind(session: Session, *, slug: str) -> Tenant:

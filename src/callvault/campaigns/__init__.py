@@ -1,0 +1,1 @@
+"""Outbound campaigns: strategy, life cycle, cost control and the campaign runner."""
