@@ -6,10 +6,11 @@ from typing import Any
 
 from callvault.contacts.sensitive import CONTACT_COLUMNS
 from callvault.dnc.sensitive import DNC_COLUMNS
+from callvault.interactions.sensitive import INTERACTION_COLUMNS
 from callvault.security.sensitive import SensitiveColumn
 from callvault.security.vault.runtime import Vault
 
-SENSITIVE_COLUMNS: tuple[SensitiveColumn, ...] = (*CONTACT_COLUMNS, *DNC_COLUMNS)
+SENSITIVE_COLUMNS: tuple[SensitiveColumn, ...] = (*CONTACT_COLUMNS, *DNC_COLUMNS, *INTERACTION_COLUMNS)
 
 
 def by_table() -> dict[str, tuple[SensitiveColumn, ...]]:

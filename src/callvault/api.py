@@ -390,6 +390,7 @@ def api_router() -> APIRouter:
     from callvault.dnc import views as dnc_views
     from callvault.identity import api_client_views, auth_views
     from callvault.identity import views as identity_views
+    from callvault.interactions import views as interaction_views
     from callvault.ivr import views as ivr_views
     from callvault.security import audit_views
     from callvault.tenancy import views as tenancy_views
@@ -405,6 +406,7 @@ def api_router() -> APIRouter:
         dnc_views,
         audit_views,
         ivr_views,
+        interaction_views,
     )
     for module in modules:
         router.include_router(module.router)
