@@ -55,11 +55,13 @@ MAX_UNCLAIMED_LEGS: Final = 10_000
 
 @dataclass(frozen=True, slots=True)
 class LegClaim:
-    """Whose leg this is. Without `interaction_id` the leg opens a new interaction described by the rest."""
+    """Whose leg this is. It joins `interaction_id`, or the interaction of the leg `with_call` (what the ACD
+    knows when it rings an agent for a caller); without either it opens a new interaction described by the rest."""
 
     tenant_id: uuid.UUID
     party: PartyKind
     interaction_id: uuid.UUID | None = None
+    with_call: str | None = None
     trunk: str = ""
     agent_id: uuid.UUID | None = None
     campaign_id: uuid.UUID | None = None
@@ -127,7 +129,7 @@ class CallRecorder:
             claim = self.attribute(event)
             if claim is not None:
                 bound = self._legs[event.call_id] = _Bound(claim, claim.interaction_id)
-        if bound is None and isinstance(event, CallTransferred):
+        if isinstance(event, CallTransferred):
             self._adopt_transfer_target(event)
         if bound is None:
             self._hold(event)
@@ -144,7 +146,7 @@ class CallRecorder:
         bound = self._legs.get(event.call_id)
         if bound is not None and str(event.target_call_id) not in self._legs:
             base = bound.claim
-            claim = LegClaim(base.tenant_id, PartyKind.AGENT, bound.interaction_id, trunk=base.trunk)
+            claim = LegClaim(base.tenant_id, PartyKind.AGENT, with_call=event.call_id, trunk=base.trunk)
             self.claim(event.target_call_id, claim)
 
     def _hold(self, event: CallEvent) -> None:
@@ -177,6 +179,8 @@ class CallRecorder:
             if isinstance(event, CallOffered | CallOriginated):
                 inbound = isinstance(event, CallOffered)
                 direction = "inbound" if inbound else "outbound"
+                if bound.interaction_id is None and claim.with_call is not None:
+                    bound.interaction_id = self.interaction_of(claim.with_call)
                 if bound.interaction_id is None:
                     bound.interaction_id = service.open_interaction(
                         session,
