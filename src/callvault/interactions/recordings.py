@@ -258,11 +258,11 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
             raise RangeNotSatisfiable(size)
         return max(0, size - count), size - 1
     first = int(first_text)
+    if first >= size:
+        raise RangeNotSatisfiable(size)
     last = int(last_text) if last_text else size - 1
     if last < first:
         return None
-    if first >= size:
-        raise RangeNotSatisfiable(size)
     return first, min(last, size - 1)
 
 
