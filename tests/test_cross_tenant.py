@@ -23,12 +23,14 @@ from callvault.identity import service as identity
 from callvault.identity.models import Role
 from callvault.identity.permissions import CATALOGUE, Scope, permissions_for
 from callvault.identity.schemas import ApiClientCreate, RoleCreate, UserCreate
+from callvault.interactions.recordings import store_recording
 from callvault.ivr import service as ivr
 from callvault.ivr.flow import parse_document
 from callvault.ivr.schemas import FlowCreate
 from callvault.security.principal import Principal, system_principal
 from callvault.tenancy import service as tenancy
 from tests.fixtures import PASSWORD, Account, World
+from tests.interactions.helpers import actor_of, ended_call
 from tests.vault_fixtures import store_contact
 
 pytestmark = pytest.mark.sec("SEC-02")
@@ -70,6 +72,7 @@ def _everything_user(world: World, slug: str) -> tuple[Account, dict[str, uuid.U
         "version_id": draft.id,
     }
     ids |= _contact_objects(world, slug)
+    ids |= _call_records(world, slug)
     return Account(slug, user.username, PASSWORD, user.id, None), ids
 
 
@@ -105,6 +108,25 @@ def _contact_objects_in(world: World, session: Session, actor: Principal) -> dic
         data=ConsentCreate(phone="13800138002", granted_at=clock.now(), channel="web_form", evidence_ref="form-1"),
     )
     return {"list_id": list_id, "import_id": started.job_id, "entry_id": entry.id, "consent_id": consent.id}
+
+
+def _call_records(world: World, slug: str) -> dict[str, uuid.UUID]:
+    """An ended call with a stored recording."""
+    interaction_id, call_id = ended_call(world.db, slug)
+    source = world.db.settings.data_dir / f"matrix-{uuid.uuid4().hex}.wav"
+    source.write_bytes(_WAV)
+    actor = actor_of(world.db, slug)
+    with world.db.scoped() as session:
+        tenancy.bind(session, slug=slug)
+        rec = store_recording(
+            session, actor=actor, interaction_id=interaction_id, source=source, engine_recording_id=call_id
+        )
+    return {"interaction_id": interaction_id, "recording_id": rec.id}
+
+
+_WAV = (
+    b"RIFF" + (36 + 8).to_bytes(4, "little") + b"WAVEfmt " + bytes(16) + b"data" + (8).to_bytes(4, "little") + bytes(8)
+)
 
 
 def _id_routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:

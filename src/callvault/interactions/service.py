@@ -11,7 +11,8 @@ Derived times (at the end of the interaction):
 * ``answered_at``: the first agent leg's answer (an agent took the call); for an outbound call without agent
   legs, the customer's answer.
 * ``ring_ms``: start to answer of the first agent leg that answered.
-* ``queue_wait_ms``: from ``queued_at`` (set by `record_routing`) to that agent leg's start, else 0.
+* ``queue_wait_ms``: from ``queued_at`` (set by `record_routing`) to the start of that agent leg (rings that
+  were not answered count as waiting), else 0; ``queue_wait_ms + ring_ms`` is the caller's time to answer.
 * ``hold_ms``: hold time summed over the customer's legs; ``talk_ms``: agent legs' answered time minus hold.
 """
 
@@ -27,7 +28,6 @@ from typing import Any, Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callvault.contacts.phones import mask_phone
 from callvault.contacts.sensitive import PHONE_SCOPE
 from callvault.core import clock, outbox
 from callvault.core.errors import Conflict, InvalidInput, NotFound
@@ -50,7 +50,7 @@ from callvault.interactions.schemas import (
 from callvault.interactions.sensitive import LOCAL_NUMBER, NOTES, REMOTE_NUMBER
 from callvault.security import audit
 from callvault.security.principal import Principal
-from callvault.security.sensitive import open_field
+from callvault.security.sensitive import display, open_field
 from callvault.security.vault.runtime import Vault, vault
 
 READ: Final = "interaction.read"
@@ -86,12 +86,6 @@ def _ms(start: datetime | None, end: datetime | None) -> int:
     if start is None or end is None:
         return 0
     return max(0, round((end - start).total_seconds() * 1000))
-
-
-def _masked(value: str) -> str:
-    if value.startswith("+86"):
-        return "+86" + mask_phone(value[3:])
-    return mask_phone(value)
 
 
 # --- reads ---------------------------------------------------------------------------------------------------
@@ -132,7 +126,7 @@ def _leg_read(session: Session, actor: Principal, leg: InteractionLeg) -> LegRea
         plain = open_field(
             session, vault(), actor=actor, column=column, tenant_id=leg.tenant_id, row_id=leg.id, ciphertext=ciphertext
         )
-        return _masked(plain)
+        return display(plain, column, revealed=False)
 
     return LegRead(
         id=leg.id,
@@ -473,11 +467,13 @@ def _end_interaction(row: Interaction, legs: Any, at: datetime, cause: str) -> N
 
 
 def close_interaction(
-    session: Session, *, actor: Principal, interaction_id: uuid.UUID, data: InteractionClose
+    session: Session, *, actor: Principal, interaction_id: uuid.UUID, data: InteractionClose | None
 ) -> InteractionSummary:
     """The agent's wrap-up: disposition and notes (encrypted); audited, once per interaction."""
     actor.require(DISPOSE)
     row = _interaction(session, interaction_id)
+    if data is None:
+        raise InvalidInput.one("body", "give the disposition (and notes) as a JSON object")
     if row.status == InteractionStatus.OPEN.value:
         raise Conflict("the call is still up; close it after its last leg has hung up")
     if row.status == InteractionStatus.CLOSED.value:

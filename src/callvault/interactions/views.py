@@ -55,7 +55,10 @@ def get_interaction(interaction_id: uuid.UUID, ctx: Reader) -> InteractionRead:
     response_model=InteractionSummary,
     summary="Record the disposition and notes after wrap-up",
 )
-def close_interaction(interaction_id: uuid.UUID, data: InteractionClose, ctx: Agent) -> InteractionSummary:
+def close_interaction(
+    interaction_id: uuid.UUID, ctx: Agent, data: InteractionClose | None = None
+) -> InteractionSummary:
+    # The body is optional here so that another institution's id answers 404 before a missing body answers 422.
     return service.close_interaction(ctx.session, actor=ctx.principal, interaction_id=interaction_id, data=data)
 
 
