@@ -60,7 +60,14 @@ def test_registry_covers_every_ciphertext_column() -> None:
     for column in SENSITIVE_COLUMNS:
         if column.blind_index_column:
             assert column.blind_index_column in metadata.tables[column.table].c
-    assert set(by_table()) == {"contacts", "contact_phones", "dnc_entries", "consent_records"}
+    assert set(by_table()) == {
+        "contacts",
+        "contact_phones",
+        "dnc_entries",
+        "consent_records",
+        "interactions",
+        "interaction_legs",
+    }
 
 
 def test_plain_values_decrypts_every_registered_column_of_a_row(db: Database, world: World) -> None:
