@@ -25,6 +25,7 @@ from callvault.offboarding.export import run_export
 from callvault.offboarding.manifest import verify_export
 from callvault.offboarding.recordings import tenant_files_dir
 from callvault.security.audit_models import AuditEvent
+from callvault.security.rekey import reencrypt_tenant, rotate_data_key
 from callvault.tenancy import service as tenancy
 from tests.fixtures import PASSWORD, Account, World
 from tests.interactions.helpers import actor_of, ended_call, spoken_wav
@@ -255,3 +256,32 @@ def test_parse_range_beyond_the_end() -> None:
         parse_range("bytes=100-", 100)
     with pytest.raises(RangeNotSatisfiable):
         parse_range("bytes=-0", 100)
+
+
+def test_key_rotation_rewraps_recordings_before_old_versions_are_retired(
+    stored: tuple[Any, RecordingRead, bytes], db: Database, login: Any
+) -> None:
+    inst, rec, audio = stored
+    old_path = _stored_path(inst.id, rec.id, db)
+    old_body = old_path.read_bytes()
+    with db.scoped() as session:
+        operator = tenancy.operator_principal(session)
+        assert rotate_data_key(session, actor=operator, tenant_id=inst.id) == 2
+    result = reencrypt_tenant(db, actor=operator, tenant_id=inst.id, retire=True)
+    assert result.failed == [] and result.retired == [1] and result.moved >= 1
+
+    new_path = _stored_path(inst.id, rec.id, db)
+    assert new_path != old_path and not old_path.exists()
+    new_body = new_path.read_bytes()
+    # Only the header (the wrapped file key) changed; the audio chunks are the same bytes.
+    assert len(new_body) == len(old_body) and new_body[-1000:] == old_body[-1000:] and new_body[:40] != old_body[:40]
+    with db.scoped() as session:
+        set_tenant(session, inst.id)
+        row = session.get(Recording, rec.id)
+        assert row is not None and row.key_version == 2
+    s = login(inst.accounts["supervisor"])
+    played = s.get(f"/api/v1/recordings/{rec.id}/stream", params={"reason": "after rotation"})
+    assert played.status_code == 200 and played.content == audio
+    # A second run has nothing left to move.
+    again = reencrypt_tenant(db, actor=operator, tenant_id=inst.id)
+    assert again.moved == 0 and again.remaining_old == 0

@@ -19,7 +19,7 @@ import os
 import re
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -29,8 +29,9 @@ from sqlalchemy.orm import Session
 
 from callvault.config import get_settings
 from callvault.core import outbox
+from callvault.core.db import Database
 from callvault.core.errors import DomainError, InvalidInput, NotFound
-from callvault.core.tenant_context import current_tenant
+from callvault.core.tenant_context import current_tenant, set_tenant
 from callvault.interactions.models import Interaction, InteractionLeg, Recording
 from callvault.interactions.schemas import RecordingRead
 from callvault.interactions.service import RECORD
@@ -39,7 +40,7 @@ from callvault.security import audit
 from callvault.security.errors import CiphertextTampered
 from callvault.security.principal import Principal
 from callvault.security.sensitive import INTEGRITY_ACTION, DataIntegrityError
-from callvault.security.vault.recording import FileContext, RecordingCipher
+from callvault.security.vault.recording import FileContext, RecordingCipher, header_length
 from callvault.security.vault.runtime import vault
 
 log = structlog.get_logger(__name__)
@@ -343,3 +344,86 @@ def stored_recordings(session: Session, tenant_id: uuid.UUID) -> Iterator[Stored
 
 
 register_source(stored_recordings)
+
+
+# --- key rotation --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RewrapResult:
+    moved: int = 0
+    remaining_old: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+def rewrap_recordings(db: Database, *, tenant_id: uuid.UUID, version: int) -> RewrapResult:
+    """Re-wrap every recording's file key under data-key `version` (the audio itself is not re-encrypted).
+
+    Per file: the new file is written next to the old one under a version-specific name (temporary file, fsync,
+    rename), the row is pointed at it and committed, then the old file is deleted. A crash leaves either the old
+    row and file (rerun redoes it) or the new ones plus an orphaned old file (deleted by the rerun).
+    """
+    result = RewrapResult()
+    with db.scoped() as session:
+        set_tenant(session, tenant_id)
+        pending = [(r.id, r.storage_path) for r in session.scalars(select(Recording).order_by(Recording.id))]
+    cipher = vault().recordings
+    for recording_id, storage_path in pending:
+        with db.scoped() as session:
+            set_tenant(session, tenant_id)
+            row = session.get(Recording, recording_id)
+            if row is None:
+                continue
+            current = _absolute(tenant_id, storage_path)
+            if row.key_version == version:
+                _remove_stale_copies(current)
+                continue
+            try:
+                new_relative, stored_bytes, stored_sha256 = _rewrap_file(cipher, tenant_id, row, version)
+            except (CiphertextTampered, OSError):
+                result.failed.append(f"recordings:{recording_id}")
+                result.remaining_old += 1
+                continue
+            row.storage_path, row.key_version = new_relative, version
+            row.stored_bytes, row.stored_sha256 = stored_bytes, stored_sha256
+            session.commit()
+            current.unlink(missing_ok=True)
+            result.moved += 1
+    return result
+
+
+def _rewrap_file(cipher: RecordingCipher, tenant_id: uuid.UUID, row: Recording, version: int) -> tuple[str, int, str]:
+    source = _absolute(tenant_id, row.storage_path)
+    context = FileContext(tenant_id, str(row.id))
+    with source.open("rb") as src:
+        prefix = src.read(64 * 1024)
+        header = prefix[: header_length(prefix)]
+        new_header = cipher.rewrap_header(header, context=context)
+        relative = _relative_path(row.id).with_suffix(f".k{version}.cvr")
+        final = _absolute(tenant_id, str(relative))
+        tmp = final.with_name(final.name + ".tmp")
+        digest = hashlib.sha256()
+        size = 0
+        with tmp.open("wb") as dst:
+            os.chmod(tmp, 0o600)
+            for block in (new_header, prefix[len(header) :]):
+                dst.write(block)
+                digest.update(block)
+                size += len(block)
+            while block := src.read(_READ_BLOCK):
+                dst.write(block)
+                digest.update(block)
+                size += len(block)
+            dst.flush()
+            os.fsync(dst.fileno())
+    os.replace(tmp, final)
+    _fsync_dir(final.parent)
+    return str(relative), size, digest.hexdigest()
+
+
+def _remove_stale_copies(current: Path) -> None:
+    """Files of the same recording left by a rewrap that crashed after its commit."""
+    stem = current.name.split(".", 1)[0]
+    for sibling in current.parent.glob(f"{stem}.*"):
+        if sibling != current:
+            sibling.unlink(missing_ok=True)
