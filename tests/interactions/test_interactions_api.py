@@ -124,3 +124,22 @@ def test_times_are_derived_from_the_legs(world: World, db: Database) -> None:
             service.close_interaction(
                 session, actor=actor, interaction_id=open_id, data=InteractionClose(disposition="x")
             )
+
+
+def test_retention_removes_leg_numbers_and_keeps_the_record(world: World, db: Database) -> None:
+    from callvault.interactions.models import InteractionLeg
+    from callvault.security.retention import purge_tenant
+
+    inst = world.institution(roles=())
+    interaction_id, _ = ended_call(db, inst.slug)
+    clock.travel(31 * 86400)
+    removed = purge_tenant(
+        db, actor=actor_of(db, inst.slug), tenant_id=inst.id, settings={"retention_days": {"phone": 30}}
+    )
+    assert removed.removed["interaction_legs.remote_number"] == 1
+    assert removed.removed["interaction_legs.local_number"] == 1
+    with db.scoped() as session:
+        set_tenant(session, inst.id)
+        (leg,) = session.scalars(select(InteractionLeg).where(InteractionLeg.interaction_id == interaction_id)).all()
+        assert leg.remote_number_ct is None and leg.remote_number_bidx is None and leg.local_number_ct is None
+        assert (leg.destination_type, leg.billable_ms) == ("mobile", 30_000)  # still billable and countable
