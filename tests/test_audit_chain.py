@@ -159,3 +159,23 @@ def test_parallel_segment_scan_agrees_with_the_full_verifier(
         set_tenant(s, inst.id)
         broken = audit.verify_tenant(s, tenant_id=inst.id, workers=3, parallel_from=1)
     assert not broken.ok and broken.first_bad_seq == 17
+
+
+def test_records_of_a_rolled_back_savepoint_leave_no_gap(world: World, db: Database) -> None:
+    from callvault.security.principal import system_principal
+
+    inst = world.institution(roles=())
+    with db.scoped() as s:
+        set_tenant(s, inst.id)
+        actor = system_principal(tenant_id=inst.id, tenant_slug=inst.slug, tenant_kind="institution")
+        audit.record(s, actor=actor, action="test.kept")
+        savepoint = s.begin_nested()
+        audit.record(s, actor=actor, action="test.undone")
+        savepoint.rollback()
+        audit.record(s, actor=actor, action="test.kept")
+        s.commit()
+    result = _verify(db, inst.id)
+    assert result.ok, result
+    with db.scoped() as s:
+        set_tenant(s, inst.id)
+        assert "test.undone" not in {r.action for r in audit.stored_records(s)}

@@ -53,6 +53,14 @@ def test_institution_admin_cannot_escalate(world: World, login: Any) -> None:
     roles = {x["name"]: x["id"] for x in s.get("/api/v1/roles").json()["items"]}
     r = s.patch(f"/api/v1/users/{inst.accounts['agent'].user_id}", json={"role_ids": [roles["auditor"]]})
     assert r.status_code == 403
+    # Staffing with the operational built-in roles is the admin's job, though: agents and supervisors.
+    r = s.patch(
+        f"/api/v1/users/{inst.accounts['agent'].user_id}", json={"role_ids": [roles["agent"], roles["supervisor"]]}
+    )
+    assert r.status_code == 200, r.text
+    # But never to itself: an admin cannot give itself the supervisor's reveal permission.
+    r = s.patch(f"/api/v1/users/{inst.accounts['admin'].user_id}", json={"role_ids": [roles["supervisor"]]})
+    assert r.status_code == 403
     # The agent itself can do none of this.
     agent = login(inst.accounts["agent"])
     assert agent.get("/api/v1/users").status_code == 403
@@ -96,3 +104,32 @@ def test_operator_creates_institution_with_first_admin(world: World, login: Any)
     assert op.post("/api/v1/tenants", json={"slug": "huaxia-bank", "name": "x"}).status_code == 409
     listed = op.get("/api/v1/tenants?limit=200").json()["items"]
     assert "huaxia-bank" in {t["slug"] for t in listed}
+
+
+def test_upgrade_brings_builtin_roles_of_existing_tenants_to_the_catalogue(world: World) -> None:
+    """A release that adds permissions to a built-in role must reach institutions created before it."""
+    from sqlalchemy import select
+
+    from callvault.core.tenant_context import tenant
+    from callvault.identity.models import Role
+    from callvault.security.audit_models import AuditEvent
+    from callvault.tenancy import service as tenancy
+
+    inst = world.institution(roles=("admin",))
+    admin_spec = next(r for r in builtin_roles("institution") if r.name == "admin")
+    dropped = sorted(admin_spec.permissions)[0]
+    with world.db.scoped() as session, tenant(session, inst.id):
+        admin = session.scalars(select(Role).where(Role.name == "admin")).one()
+        admin.permissions = [p for p in admin.permissions if p != dropped]  # as an older release left it
+        session.commit()
+    with world.db.scoped() as session:
+        changed = tenancy.sync_builtin_roles_everywhere(session)
+        session.commit()
+        assert changed >= 1
+        with tenant(session, inst.id):
+            admin = session.scalars(select(Role).where(Role.name == "admin")).one()
+            assert admin.permissions == sorted(admin_spec.permissions)
+            synced = session.scalars(select(AuditEvent).where(AuditEvent.action == "role.builtin_sync")).all()
+            assert [e.object_id for e in synced] == [str(admin.id)]
+    with world.db.scoped() as session:
+        assert tenancy.sync_builtin_roles_everywhere(session) == 0  # idempotent

@@ -47,6 +47,29 @@ def test_every_query_is_limited_to_the_context(world: World, db: Database) -> No
         assert len(rows) == 2
 
 
+def test_core_statements_on_tenant_tables_are_limited_too(world: World, db: Database) -> None:
+    """`Model.__table__` statements bypass ORM loader criteria; the hook scopes them itself."""
+    a = world.institution(roles=("admin", "agent"))
+    b = world.institution(roles=("admin",))
+    users, roles = User.__table__, Role.__table__
+    with db.scoped() as s:
+        set_tenant(s, a.id)
+        assert {r.tenant_id for r in s.execute(select(users.c.tenant_id))} == {a.id}
+        assert s.scalar(select(func.count()).select_from(users)) == 2
+        aliased_users = users.alias("u")
+        assert {r.tenant_id for r in s.execute(select(aliased_users.c.tenant_id))} == {a.id}
+        # Nested selects and joins of plain tables are scoped at every level.
+        inner = select(users.c.id).where(users.c.username == b.accounts["admin"].username).scalar_subquery()
+        assert s.execute(select(users.c.id).where(users.c.id == inner)).all() == []
+        joined = select(users.c.id, roles.c.name).join_from(users, roles, roles.c.tenant_id == users.c.tenant_id)
+        assert {row.id for row in s.execute(joined)} <= {acc.user_id for acc in a.accounts.values()}
+        res = s.execute(update(users).where(users.c.id == b.accounts["admin"].user_id).values(display_name="pwned"))
+        assert res.rowcount == 0  # type: ignore[attr-defined]
+        set_tenant(s, None)
+        with pytest.raises(TenantContextMissing, match="users"):
+            s.execute(select(users.c.id)).all()
+
+
 def test_switching_tenant_forgets_loaded_objects(world: World, db: Database) -> None:
     a = world.institution(roles=("admin",))
     b = world.institution(roles=("admin",))

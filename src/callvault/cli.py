@@ -111,10 +111,13 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     with db.scoped() as session:
         tenancy.ensure_operator(session)
         provisioned = provision_missing_keys(session, tenancy.all_tenant_ids(session))
+        roles = tenancy.sync_builtin_roles_everywhere(session)
         session.commit()
     db.dispose()
     if provisioned:
         console.print(f"created data and index keys for {provisioned} existing tenant(s)")
+    if roles:
+        console.print(f"brought {roles} built-in role(s) up to date with the permission catalogue")
     console.print("[green]database is at the latest schema[/]")
 
 
@@ -388,12 +391,10 @@ def _register_benchmarks() -> None:
     from callvault.acd.cli import register as register_acd_bench
     from callvault.contacts.cli import register as register_import_bench
     from callvault.dialer.cli import register as register_dialer_bench
-    from callvault.security.audit_cli import register as register_audit_commands
     from callvault.security.bench_audit import register as register_audit_bench
 
     register_acd_bench(bench_app)
     register_audit_bench(bench_app)
-    register_audit_commands(audit_app)
     register_import_bench(bench_app)
     register_dialer_bench(bench_app)
 
@@ -404,7 +405,9 @@ _register_benchmarks()
 def _register_domain_commands() -> None:
     from callvault.contacts.cli import register_commands as register_contacts
     from callvault.ivr.cli import register as register_ivr
+    from callvault.security.audit_cli import register as register_audit_commands
 
+    register_audit_commands(audit_app)
     register_contacts(app)
     register_ivr(app)
 

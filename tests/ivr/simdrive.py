@@ -8,6 +8,7 @@ time follows the wall clock while ``busy()`` holds, and jumps only when nothing 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -22,19 +23,23 @@ STEP = 0.01
 
 async def drive(sim: SimEngine, work: Awaitable[T], *, busy: Callable[[], bool], limit: float = 900.0) -> T:
     task = asyncio.ensure_future(work)
+    mark: float | None = None
     try:
         while True:
             await settle()
             if task.done():
                 return task.result()
             if busy():
+                mark = time.monotonic() if mark is None else mark
                 await asyncio.sleep(STEP)
-                target = sim.clock.now + STEP
+                # Advance by the wall time that really passed since the last step, loop overhead included.
+                target, mark = sim.clock.now + (time.monotonic() - mark), time.monotonic()
                 while (due := sim.clock.next_due()) is not None and due <= target:
                     sim.clock.fire_next()
                     await settle()
                 sim.clock.move_to(target)
                 continue
+            mark = None
             due = sim.clock.next_due()
             if due is None or due > limit:
                 raise SimulationStalled(f"stalled at t={sim.clock.now:.3f}s")

@@ -16,11 +16,35 @@ from tests.ivr.flows import card_service
 from tests.ivr.institution import KEY_ID, SECRET, institution_server
 from tests.ivr.test_interpreter import CALLER, DID, OPEN
 from tests.telephony.contract.sip_harness import SipHarness
+from tests.telephony.contract.sipp_far_end import caller_scenario
 from tests.telephony.eventlog import EventLog
+
+# Ports apart from the contract suite (5650...), tests/telephony/sip (5600...) and the demo (5060), so this test
+# can run while those do.
+SIP_PORT, RTP_PORT, SIPP_PORT, SIPP_MEDIA_PORT = 5680, 31600, 7680, 46600
+
+
+class IvrSipHarness(SipHarness):
+    """The contract suite's SIP harness on ports of its own."""
+
+    def __init__(self, workdir: Path) -> None:
+        super().__init__(workdir)  # skips without SIPp or pjsua2
+        from callvault.telephony.sip.engine import SipEngine
+
+        self.sip = SipEngine(workdir=workdir, sip_port=SIP_PORT, rtp_port=RTP_PORT)
+        self.engine = self.sip
+
+    def call_in(self, far_end: FarEnd, *, from_uri: str, to_uri: str) -> None:
+        n = len(self._callers)
+        scenario = self.workdir / f"ivr-caller-{n}.xml"
+        pcaps = self.workdir / f"ivr-caller-{n}"
+        pcaps.mkdir()
+        scenario.write_text(caller_scenario(far_end, from_uri=from_uri, to_uri=to_uri, workdir=pcaps))
+        self._spawn_sipp(scenario, port=SIPP_PORT + n, media_port=SIPP_MEDIA_PORT + 10 * n, target=SIP_PORT)
 
 
 def test_card_service_over_real_sip(tmp_path: Path) -> None:
-    harness = SipHarness(tmp_path)  # skips without SIPp or pjsua2
+    harness = IvrSipHarness(tmp_path)
     if "tts" not in harness.features:
         pytest.skip("espeak-ng is not installed")
     # Keys typed ahead while the greeting plays: the card number, then "0" for an agent, kept for the menu.

@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
-from sqlalchemy import Connection, event, text
+from sqlalchemy import Connection, Delete, Select, Table, Update, event, text
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql.selectable import Alias, FromClause, Join
 from sqlalchemy.sql.util import find_tables
+from sqlalchemy.sql.visitors import cloned_traverse
 
 from callvault.core.errors import TenantContextMissing
 from callvault.core.models import Base, TenantScoped
@@ -112,9 +114,43 @@ def _add_tenant_criterion(state: ORMExecuteState) -> None:
     tenant_id = state.session.info.get(TENANT_KEY)
     if tenant_id is None:
         raise TenantContextMissing(f"query on tenant-owned {', '.join(sorted(owned))} without a tenant context")
-    state.statement = state.statement.options(
-        with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
-    )
+    if state.is_orm_statement:
+        state.statement = state.statement.options(
+            with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
+        )
+    else:
+        # Loader criteria only reach mapped entities: a Core statement on `Model.__table__` would otherwise read
+        # every tenant's rows on SQLite (PostgreSQL's RLS is the only backstop there).
+        state.statement = _scope_core_statement(cast(ClauseElement, state.statement), tenant_id)
+
+
+def _is_tenant_table(element: FromClause) -> bool:
+    return isinstance(element, Table) and element.name in _tenant_tables()
+
+
+def _tenant_froms(element: FromClause) -> Iterator[FromClause]:
+    """The tenant-owned tables (or aliases of them) a FROM item reads directly."""
+    if isinstance(element, Join):
+        yield from _tenant_froms(element.left)
+        yield from _tenant_froms(element.right)
+    elif _is_tenant_table(element) or (isinstance(element, Alias) and _is_tenant_table(element.element)):
+        yield element
+
+
+def _scope_core_statement(statement: ClauseElement, tenant_id: uuid.UUID) -> Any:
+    """Add ``tenant_id = :tenant`` to every SELECT (nested ones included), UPDATE and DELETE on tenant tables."""
+
+    def scope_select(select: Select[Any]) -> None:
+        for from_ in select.get_final_froms():
+            for table in _tenant_froms(from_):
+                # In-place on the clone that cloned_traverse hands us; `where()` would return a copy.
+                select._where_criteria += (table.c.tenant_id == tenant_id,)
+
+    def scope_dml(dml: Update | Delete) -> None:
+        if isinstance(dml.table, Table) and dml.table.name in _tenant_tables():
+            dml._where_criteria += (dml.table.c.tenant_id == tenant_id,)
+
+    return cloned_traverse(statement, {}, {"select": scope_select, "update": scope_dml, "delete": scope_dml})
 
 
 @event.listens_for(Session, "before_flush")

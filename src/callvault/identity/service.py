@@ -107,6 +107,10 @@ def _resolve_roles(session: Session, *, actor: Principal, role_ids: list[uuid.UU
         raise InvalidInput.one("role_ids", "unknown role id")
     for role in roles:
         missing = set(role.permissions) - actor.permissions
+        if missing and _delegable_builtin(role):
+            # The platform defines built-in roles, so handing out "agent" or "supervisor" is staffing, not an
+            # escalation crafted by the admin; admins cannot take them themselves (update_user refuses).
+            continue
         if missing and actor.kind != "system":
             audit.record(
                 session,
@@ -120,6 +124,12 @@ def _resolve_roles(session: Session, *, actor: Principal, role_ids: list[uuid.UU
             session.commit()
             raise PermissionDenied(f"cannot grant role {role.name}: it holds permissions you do not have")
     return roles
+
+
+def _delegable_builtin(role: Role) -> bool:
+    """Built-in roles an institution's user manager may assign: all but those reading the audit trail, which
+    stay with the operator's onboarding (separation of duties between administration and audit)."""
+    return role.builtin and "audit.read" not in role.permissions
 
 
 def _set_roles(session: Session, user: User, roles: list[Role]) -> None:
@@ -153,6 +163,30 @@ def seed_builtin_roles(session: Session, *, tenant_kind: str) -> list[Role]:
         roles.append(role)
     session.flush()
     return roles
+
+
+def sync_builtin_roles(session: Session, *, actor: Principal, tenant_kind: str) -> int:
+    """Bring the current tenant's built-in roles to the catalogue's definition (after an upgrade adds
+    permissions); returns how many roles changed. Built-in roles are never edited by users, so this overwrites.
+    Part of the caller's transaction."""
+    changed = 0
+    specs = {spec.name: spec for spec in builtin_roles(tenant_kind)}
+    for role in seed_builtin_roles(session, tenant_kind=tenant_kind):
+        wanted = sorted(specs[role.name].permissions)
+        if role.permissions == wanted:
+            continue
+        added, removed = sorted(set(wanted) - set(role.permissions)), sorted(set(role.permissions) - set(wanted))
+        role.permissions = wanted
+        audit.record(
+            session,
+            actor=actor,
+            action="role.builtin_sync",
+            object_type="role",
+            object_id=role.id,
+            details={"added": added, "removed": removed},
+        )
+        changed += 1
+    return changed
 
 
 def create_user(session: Session, *, actor: Principal, data: UserCreate, commit: bool = True) -> UserRead:
@@ -198,6 +232,8 @@ def update_user(session: Session, *, actor: Principal, user_id: uuid.UUID, data:
         user.status = data.status
         changed.append("status")
     if data.role_ids is not None:
+        if user.id == actor.id and actor.kind != "system":
+            raise PermissionDenied("you cannot change your own roles")
         _set_roles(session, user, _resolve_roles(session, actor=actor, role_ids=data.role_ids))
         changed.append("roles")
     if data.password is not None:

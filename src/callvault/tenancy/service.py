@@ -77,6 +77,19 @@ def operator_principal(session: Session, *, name: str = "cli") -> Principal:
     return system_principal(tenant_id=op.id, tenant_slug=op.slug, tenant_kind=op.kind, name=name)
 
 
+def sync_builtin_roles_everywhere(session: Session) -> int:
+    """Update every tenant's built-in roles to the current catalogue (run by `db upgrade`); audited per role."""
+    changed = 0
+    for tenant_id in all_tenant_ids(session):
+        inst = get(session, tenant_id=tenant_id)
+        if inst.status in (TenantStatus.OFFBOARDING.value, TenantStatus.OFFBOARDED.value):
+            continue  # its rows are being or have been destroyed: nothing may be recreated
+        actor = system_principal(tenant_id=inst.id, tenant_slug=inst.slug, tenant_kind=inst.kind, name="upgrade")
+        with tenant(session, inst.id):
+            changed += identity.sync_builtin_roles(session, actor=actor, tenant_kind=inst.kind)
+    return changed
+
+
 def create_tenant(session: Session, *, actor: Principal, data: TenantCreate) -> TenantRead:
     """Create an institution with its built-in roles and, optionally, its first administrator."""
     actor.require("tenant.manage")

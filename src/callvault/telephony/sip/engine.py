@@ -347,17 +347,20 @@ class SipEngine(RelayedOperations):
         return await self._control.command(cmd, call=leg.call_id, **fields)
 
     async def _prompt_path(self, prompt: Prompt) -> Path:
-        return prompt.path if isinstance(prompt, AudioFile) else await self._speak(prompt.text)
+        return prompt.path if isinstance(prompt, AudioFile) else await self._speak(prompt.text, prompt.language)
 
-    async def _speak(self, text: str) -> Path:
+    async def _speak(self, text: str, language: str) -> Path:
         """Text-to-speech into a cached WAV (espeak-ng; the worker's bridge resamples to 8 kHz)."""
-        path = self.workdir / f"tts-{hashlib.sha256(text.encode()).hexdigest()[:16]}.wav"
+        key = hashlib.sha256(f"{language}\n{text}".encode()).hexdigest()[:16]
+        path = self.workdir / f"tts-{key}.wav"
         if path.exists():
             return path
         espeak = shutil.which("espeak-ng")
         if espeak is None:
             raise NotSupported("text-to-speech needs espeak-ng")
-        proc = await asyncio.create_subprocess_exec(espeak, "-w", str(path), text)
+        # The voice must follow the prompt's language: the default (English) voice reads each Chinese character
+        # as "Chinese letter".
+        proc = await asyncio.create_subprocess_exec(espeak, "-v", language, "-w", str(path), "--", text)
         if await proc.wait() != 0:
             raise TelephonyError("espeak-ng failed")
         return path
