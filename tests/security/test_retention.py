@@ -82,7 +82,9 @@ def test_purge_removes_values_past_their_period(db: Database, world: World) -> N
     }
     with db.scoped() as session:
         set_tenant(session, inst.id)
-        runs = session.scalars(select(AuditEvent).where(AuditEvent.action == "retention.purge")).all()
+        runs = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "retention.purge").order_by(AuditEvent.seq)
+        ).all()
     assert len(runs) == 4 and runs[2].details["removed"] == (
         "contact_phones.e164=2,contacts.card_number=1,contacts.id_number=2,"
         "interaction_legs.local_number=0,interaction_legs.remote_number=0"
