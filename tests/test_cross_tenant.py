@@ -29,6 +29,7 @@ from callvault.identity import service as identity
 from callvault.identity.models import Role
 from callvault.identity.permissions import CATALOGUE, Scope, permissions_for
 from callvault.identity.schemas import ApiClientCreate, RoleCreate, UserCreate
+from callvault.interactions.recordings import store_recording
 from callvault.ivr import service as ivr
 from callvault.ivr.flow import parse_document
 from callvault.ivr.schemas import FlowCreate
@@ -39,6 +40,7 @@ from callvault.trigger.schemas import TriggerCreate
 from callvault.webhooks import service as webhooks
 from tests.billing.helpers import make_leg, tariff_for
 from tests.fixtures import PASSWORD, Account, World
+from tests.interactions.helpers import actor_of, ended_call
 from tests.vault_fixtures import store_contact
 
 pytestmark = pytest.mark.sec("SEC-02")
@@ -82,6 +84,7 @@ def _everything_user(world: World, slug: str) -> tuple[Account, dict[str, uuid.U
     ids |= _contact_objects(world, slug)
     ids |= _billing_objects(world, inst.id)
     ids |= _trigger_objects(world, slug, client.id)
+    ids |= _call_records(world, slug)
     return Account(slug, user.username, PASSWORD, user.id, None), ids
 
 
@@ -179,6 +182,25 @@ def _billing_objects(world: World, institution_id: uuid.UUID) -> dict[str, uuid.
         ledger.rate_legs(session, actor=actor, legs=[make_leg(institution_id)])
         invoice, _ = invoicing.issue_invoice(session, actor=actor, institution_id=institution_id, month="2026-10")
     return {"tariff_id": tariff.id, "trunk_cost_id": cost.id, "invoice_id": invoice.id}
+
+
+def _call_records(world: World, slug: str) -> dict[str, uuid.UUID]:
+    """An ended call with a stored recording."""
+    interaction_id, call_id = ended_call(world.db, slug)
+    source = world.db.settings.data_dir / f"matrix-{uuid.uuid4().hex}.wav"
+    source.write_bytes(_WAV)
+    actor = actor_of(world.db, slug)
+    with world.db.scoped() as session:
+        tenancy.bind(session, slug=slug)
+        rec = store_recording(
+            session, actor=actor, interaction_id=interaction_id, source=source, engine_recording_id=call_id
+        )
+    return {"interaction_id": interaction_id, "recording_id": rec.id}
+
+
+_WAV = (
+    b"RIFF" + (36 + 8).to_bytes(4, "little") + b"WAVEfmt " + bytes(16) + b"data" + (8).to_bytes(4, "little") + bytes(8)
+)
 
 
 def _id_routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:

@@ -30,6 +30,7 @@ from callvault.identity.models import (
     User,
     UserRole,
 )
+from callvault.interactions.models import Interaction, InteractionLeg, Recording
 from callvault.ivr.models import IvrFlow, IvrFlowVersion, IvrLookupKey
 from callvault.offboarding.models import TenantExport, TenantOffboarding
 from callvault.security.audit_models import AuditChainHead, AuditCheckpoint, AuditEvent
@@ -70,10 +71,13 @@ __all__ = [
     "GlobalDncEntry",
     "IdempotencyRecord",
     "ImportJob",
+    "Interaction",
+    "InteractionLeg",
     "IvrFlow",
     "IvrFlowVersion",
     "IvrLookupKey",
     "OutboxEvent",
+    "Recording",
     "Role",
     "Tenant",
     "TenantExport",

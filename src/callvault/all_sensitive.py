@@ -5,13 +5,30 @@ from collections.abc import Mapping
 from typing import Any
 
 from callvault.contacts.sensitive import CONTACT_COLUMNS
+from callvault.core.db import Database
 from callvault.dnc.sensitive import DNC_COLUMNS
+from callvault.interactions.sensitive import INTERACTION_COLUMNS
 from callvault.security.sensitive import SensitiveColumn
 from callvault.security.vault.runtime import Vault
 from callvault.trigger.sensitive import TRIGGER_COLUMNS
 from callvault.webhooks.sensitive import WEBHOOK_COLUMNS
 
-SENSITIVE_COLUMNS: tuple[SensitiveColumn, ...] = (*CONTACT_COLUMNS, *DNC_COLUMNS, *TRIGGER_COLUMNS, *WEBHOOK_COLUMNS)
+SENSITIVE_COLUMNS: tuple[SensitiveColumn, ...] = (
+    *CONTACT_COLUMNS,
+    *DNC_COLUMNS,
+    *TRIGGER_COLUMNS,
+    *WEBHOOK_COLUMNS,
+    *INTERACTION_COLUMNS,
+)
+
+
+def rewrap_files(db: Database, *, tenant_id: uuid.UUID, version: int) -> tuple[int, int, list[str]]:
+    """Every domain's encrypted files (recordings) re-wrapped under data-key `version`, so that re-encryption
+    covers them before old versions are retired. Returns (moved, still under an old version, failed)."""
+    from callvault.interactions.recordings import rewrap_recordings
+
+    done = rewrap_recordings(db, tenant_id=tenant_id, version=version)
+    return done.moved, done.remaining_old, done.failed
 
 
 def by_table() -> dict[str, tuple[SensitiveColumn, ...]]:

@@ -392,6 +392,7 @@ def api_router() -> APIRouter:
     from callvault.dnc import views as dnc_views
     from callvault.identity import api_client_views, auth_views
     from callvault.identity import views as identity_views
+    from callvault.interactions import views as interaction_views
     from callvault.ivr import views as ivr_views
     from callvault.security import audit_views
     from callvault.tenancy import views as tenancy_views
@@ -413,6 +414,7 @@ def api_router() -> APIRouter:
         trigger_views,
         webhook_views,
         campaign_views,
+        interaction_views,
     )
     for module in modules:
         router.include_router(module.router)

@@ -96,7 +96,9 @@ def test_exported_audit_trail_verifies_and_the_export_is_audited_in_both_chains(
             phases = [
                 e.details.get("phase")
                 for e in session.scalars(
-                    select(AuditEvent).where(AuditEvent.action == "tenant.export", AuditEvent.object_id == str(inst.id))
+                    select(AuditEvent)
+                    .where(AuditEvent.action == "tenant.export", AuditEvent.object_id == str(inst.id))
+                    .order_by(AuditEvent.seq)
                 )
             ]
             assert phases == ["started", "completed"], tenant_id

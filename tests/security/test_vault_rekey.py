@@ -67,6 +67,8 @@ def test_registry_covers_every_ciphertext_column() -> None:
         "consent_records",
         "call_requests",
         "webhook_deliveries",
+        "interactions",
+        "interaction_legs",
     }
 
 
@@ -119,7 +121,9 @@ def test_rotate_keeps_old_values_readable_and_reencrypt_moves_all(db: Database, 
     assert [c["id"] for c in r.json()["items"]] == [str(first.contact_id)]  # index key is not rotated
     with db.scoped() as session:
         set_tenant(session, inst.id)
-        actions = list(session.scalars(select(AuditEvent.action).where(AuditEvent.action.like("vault.%"))))
+        actions = list(
+            session.scalars(select(AuditEvent.action).where(AuditEvent.action.like("vault.%")).order_by(AuditEvent.seq))
+        )
     assert actions == ["vault.key_rotated", "vault.reencrypt", "vault.reencrypt"]
 
 

@@ -44,6 +44,8 @@ CATALOGUE: dict[str, Permission] = {
         Permission("campaign.start", Scope.INSTITUTION, "Start, pause and finish campaigns"),
         Permission("call.trigger", Scope.INSTITUTION, "Order a call through the real-time trigger API"),
         Permission("webhook.manage", Scope.INSTITUTION, "Create webhook secrets; list and redeliver dead letters"),
+        Permission("interaction.read", Scope.INSTITUTION, "View call records and their legs (numbers masked)"),
+        Permission("interaction.record", Scope.INSTITUTION, "Write call records (the telephony engine's recorder)"),
         Permission("recording.play", Scope.INSTITUTION, "Stream recordings (audited)"),
         Permission("recording.download", Scope.INSTITUTION, "Download recordings (audited)"),
         Permission("agent.handle", Scope.ANY, "Take calls at the agent desktop"),
@@ -108,6 +110,7 @@ _INSTITUTION_ROLES = (
                 "user.read",
                 "report.read",
                 "recording.play",
+                "interaction.read",
                 "contact.read",
                 "contact.reveal",
                 "campaign.read",
@@ -120,7 +123,12 @@ _INSTITUTION_ROLES = (
         True,
     ),
     # Separation of duties: only the auditor reads the audit trail, and it changes nothing.
-    BuiltinRole("auditor", "Reads the audit trail and recordings", frozenset({"audit.read", "recording.play"}), True),
+    BuiltinRole(
+        "auditor",
+        "Reads the audit trail and recordings",
+        frozenset({"audit.read", "recording.play", "interaction.read"}),
+        True,
+    ),
     BuiltinRole("agent", "Handles calls", frozenset({"agent.handle", "contact.read"}), False),
 )
 

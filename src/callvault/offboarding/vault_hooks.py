@@ -55,6 +55,9 @@ def sensitive_columns() -> RegistryColumns:
 
 
 def recording_reader() -> RecordingReader:
+    # Importing the call records registers their recordings as a source of the export.
+    import callvault.interactions.recordings  # noqa: F401
+
     return decrypting_reader(vault().recordings)
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
 from callvault.all_models import metadata
-from callvault.all_sensitive import by_table
+from callvault.all_sensitive import by_table, rewrap_files
 from callvault.core import outbox
 from callvault.core.db import Database
 from callvault.core.tenant_context import set_tenant, tenant
@@ -103,7 +103,11 @@ def reencrypt_tenant(
     result = ReencryptResult(version=version)
     for table_name, columns in by_table().items():
         _reencrypt_table(db, actor, tenant_id, _table(table_name), columns, batch_size, result, progress)
-    result.remaining_old = _count_old(db, tenant_id, version)
+    # Recordings' file keys too: retiring a version that still wraps one would make that recording unreadable.
+    moved, files_old, files_failed = rewrap_files(db, tenant_id=tenant_id, version=version)
+    result.moved += moved
+    result.failed += files_failed
+    result.remaining_old = _count_old(db, tenant_id, version) + files_old
     with db.scoped() as session:
         if retire and result.remaining_old == 0 and not result.failed:
             keyring = session_vault(session).keyring
