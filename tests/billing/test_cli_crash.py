@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from decimal import Decimal
@@ -33,6 +34,17 @@ def _cli(*args: str) -> subprocess.Popen[str]:
     )
 
 
+def _feed(pipe: Path, lines: list[str], released: threading.Event) -> None:
+    """Write `lines` into the pipe and keep it open (the reader waits for more) until released."""
+    try:
+        with pipe.open("w", encoding="utf-8") as writer:
+            writer.writelines(lines)
+            writer.flush()
+            released.wait(120)
+    except BrokenPipeError:
+        pass  # the reader was killed; that is the point
+
+
 def _rated(db: Database, institution_id: uuid.UUID) -> int:
     with db.scoped() as session:
         tenancy.operator_principal(session)
@@ -52,7 +64,15 @@ def test_kill_9_during_rating_then_rerun_rates_each_leg_exactly_once(
     with path.open("a", encoding="utf-8") as f:
         f.write("{not json\n")  # reported, never a crash
 
-    proc = _cli("billing", "rate", "--legs", str(path), "--batch", "100", "--json")
+    # The first run reads from a pipe that only ever gets the first part of the file, so it is certainly
+    # killed mid-way, whatever the speed of the machine.
+    pipe = tmp_path / "legs.fifo"
+    os.mkfifo(pipe)
+    head = path.read_text(encoding="utf-8").splitlines(keepends=True)[:5_000]
+    released = threading.Event()
+    feeder = threading.Thread(target=_feed, args=(pipe, head, released), daemon=True)
+    feeder.start()
+    proc = _cli("billing", "rate", "--legs", str(pipe), "--batch", "100", "--json")
     deadline = time.monotonic() + 120
     while _rated(db, inst.id) == 0:
         assert proc.poll() is None, proc.communicate()
@@ -60,8 +80,10 @@ def test_kill_9_during_rating_then_rerun_rates_each_leg_exactly_once(
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    released.set()
+    feeder.join(timeout=10)
     before = _rated(db, inst.id)
-    assert 0 < before < len(legs), "the run was not interrupted mid-way"
+    assert 0 < before <= len(head), "the run was not interrupted mid-way"
     assert before % 100 == 0, "a batch was stored in part"
 
     rerun = _cli("billing", "rate", "--legs", str(path), "--batch", "500", "--json")
