@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
+from callvault.core.db import Database
+from callvault.core.tenant_context import set_tenant
+from callvault.identity.models import IdempotencyRecord
 from tests.fixtures import World
 
 
@@ -57,3 +62,28 @@ def test_keys_are_per_principal(world: World, login: Any) -> None:
     assert one.post("/api/v1/users", json=body, headers={"Idempotency-Key": "same"}).status_code == 201
     # Another user's identical key is not a replay of the first user's request.
     assert other.post("/api/v1/users", json=body, headers={"Idempotency-Key": "same"}).status_code == 409
+
+
+def test_responses_that_show_a_new_secret_are_never_kept_for_replay(world: World, login: Any, db: Database) -> None:
+    inst = world.institution()
+    s = login(inst.accounts["admin"])
+    client = s.post(
+        "/api/v1/api-clients",
+        json={"name": "core-banking", "permissions": ["user.read"]},
+        headers={"Idempotency-Key": "secret-1"},
+    )
+    assert client.status_code == 201, client.text
+    key = s.post("/api/v1/ivr/lookup-key", headers={"Idempotency-Key": "secret-2"})
+    assert key.status_code == 201, key.text
+    secrets = [client.json()["secret"].encode(), key.json()["secret"].encode()]
+    with db.scoped() as session:
+        set_tenant(session, inst.id)
+        bodies = [b or b"" for b in session.scalars(select(IdempotencyRecord.body))]
+    assert not [b for b in bodies if any(secret in b for secret in secrets)]
+    # A retry is a new request: it shows a new secret rather than replaying the stored one.
+    again = s.post(
+        "/api/v1/api-clients",
+        json={"name": "core-banking-2", "permissions": ["user.read"]},
+        headers={"Idempotency-Key": "secret-1"},
+    )
+    assert again.status_code == 201 and again.json()["secret"] != client.json()["secret"]

@@ -259,8 +259,8 @@ class Requires:
     def __init__(self, permission: str | None, *, during_enrolment: bool = False, store_responses: bool = True) -> None:
         self.permission = permission
         self.during_enrolment = during_enrolment
-        # False for POSTs that only read (reveal): their responses hold plaintext that must not be stored for
-        # replays, and every repetition must be audited again, so an Idempotency-Key is ignored.
+        # False for POSTs whose responses hold plaintext that must never be stored for replays: reveals (each
+        # repetition is audited again) and the routes that show a new secret once. An Idempotency-Key is ignored.
         self.store_responses = store_responses
 
     def __call__(self, request: Request, ctx: Annotated[RequestContext, Depends(authenticated)]) -> RequestContext:

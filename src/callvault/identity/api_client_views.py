@@ -16,6 +16,8 @@ router = domain_router("/api-clients", "API clients")
 
 Reader = Annotated[RequestContext, Depends(Requires("apiclient.read"))]
 Manager = Annotated[RequestContext, Depends(Requires("apiclient.manage"))]
+# The response shows the new client's secret once: it is never kept as an idempotent replay.
+SecretMaker = Annotated[RequestContext, Depends(Requires("apiclient.manage", store_responses=False))]
 
 
 @router.get("", response_model=Page[ApiClientRead], summary="List API clients")
@@ -29,7 +31,7 @@ def list_clients(ctx: Reader, limit: Limit = 50, cursor: Cursor = None) -> Page[
     status_code=status.HTTP_201_CREATED,
     summary="Create an API client; the secret is shown once",
 )
-def create_client(data: ApiClientCreate, ctx: Manager) -> ApiClientCreated:
+def create_client(data: ApiClientCreate, ctx: SecretMaker) -> ApiClientCreated:
     return api_clients.create_client(ctx.session, actor=ctx.principal, data=data)
 
 

@@ -18,6 +18,8 @@ router = domain_router("/ivr", "IVR flows")
 
 Reader = Annotated[RequestContext, Depends(Requires(service.READ))]
 Manager = Annotated[RequestContext, Depends(Requires(service.MANAGE))]
+# The response shows the new signing key once: it is never kept as an idempotent replay.
+SecretMaker = Annotated[RequestContext, Depends(Requires(service.MANAGE, store_responses=False))]
 Body = Annotated[bytes, Depends(raw_body)]
 
 DOCUMENT_TYPES = ("application/json", "application/yaml", "application/x-yaml", "text/yaml")
@@ -105,5 +107,5 @@ def get_lookup_key(ctx: Reader) -> LookupKeyRead:
     status_code=status.HTTP_201_CREATED,
     summary="Make a new look-up signing key; the secret is shown this once",
 )
-def rotate_lookup_key(ctx: Manager) -> LookupKeyCreated:
+def rotate_lookup_key(ctx: SecretMaker) -> LookupKeyCreated:
     return service.rotate_lookup_key(ctx.session, actor=ctx.principal)
