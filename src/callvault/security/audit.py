@@ -225,22 +225,8 @@ def stored_records(session: Session, *, after_seq: int = 0, to_seq: int | None =
     )
     if to_seq is not None:
         stmt = stmt.where(AuditEvent.seq <= to_seq)
-    for seq, tid, at, actor, action, otype, oid, outcome, ip, rid, details, prev, digest in session.execute(stmt):
-        yield AuditRecord(
-            seq=seq,
-            tenant_id=str(tid),
-            at=at,
-            actor=actor,
-            action=action,
-            object_type=otype,
-            object_id=oid,
-            outcome=outcome,
-            source_ip=ip or None,
-            request_id=rid or None,
-            details=details,
-            prev_hash=prev,
-            hash=digest,
-        )
+    for row in session.execute(stmt):
+        yield _record_of(row)
 
 
 def chain_head(session: Session) -> ChainHead:
@@ -255,24 +241,27 @@ def chain_head(session: Session) -> ChainHead:
 def records_after(session: Session, *, after_seq: int, limit: int) -> list[AuditRecord]:
     """One page of the current tenant's records in chain order (exports read in short transactions)."""
     stmt = select(*_RECORD_COLUMNS).where(AuditEvent.seq > after_seq).order_by(AuditEvent.seq).limit(limit)
-    return [
-        AuditRecord(
-            seq=seq,
-            tenant_id=str(tid),
-            at=at,
-            actor=actor,
-            action=action,
-            object_type=otype,
-            object_id=oid,
-            outcome=outcome,
-            source_ip=ip or None,
-            request_id=rid or None,
-            details=details,
-            prev_hash=prev,
-            hash=digest,
-        )
-        for seq, tid, at, actor, action, otype, oid, outcome, ip, rid, details, prev, digest in session.execute(stmt)
-    ]
+    return [_record_of(row) for row in session.execute(stmt)]
+
+
+def _record_of(row: Any) -> AuditRecord:
+    """One stored row (the columns of `_RECORD_COLUMNS`, in that order) as a record."""
+    seq, tid, at, actor, action, otype, oid, outcome, ip, rid, details, prev, digest = row
+    return AuditRecord(
+        seq=seq,
+        tenant_id=str(tid),
+        at=at,
+        actor=actor,
+        action=action,
+        object_type=otype,
+        object_id=oid,
+        outcome=outcome,
+        source_ip=ip or None,
+        request_id=rid or None,
+        details=details,
+        prev_hash=prev,
+        hash=digest,
+    )
 
 
 def stored_checkpoints(session: Session) -> list[Checkpoint]:
