@@ -162,14 +162,28 @@ def list_interactions(
     status: InteractionStatus | None = None,
     campaign_id: uuid.UUID | None = None,
     phone: str | None = None,
+    offered_from: datetime | None = None,
+    offered_until: datetime | None = None,
+    queue_id: uuid.UUID | None = None,
+    disposition: str | None = None,
 ) -> Page[InteractionSummary]:
-    """The institution's call records, oldest first; `phone` finds the calls of a number by its blind index."""
+    """The institution's call records, oldest first; `phone` finds the calls of a number by its blind index.
+
+    `offered_from` is inclusive and `offered_until` exclusive (the time the call was offered, UTC)."""
     actor.require(READ)
     stmt = select(Interaction)
     if status is not None:
         stmt = stmt.where(Interaction.status == status.value)
     if campaign_id is not None:
         stmt = stmt.where(Interaction.campaign_id == campaign_id)
+    if offered_from is not None:
+        stmt = stmt.where(Interaction.offered_at >= offered_from)
+    if offered_until is not None:
+        stmt = stmt.where(Interaction.offered_at < offered_until)
+    if queue_id is not None:
+        stmt = stmt.where(Interaction.queue_id == queue_id)
+    if disposition:
+        stmt = stmt.where(Interaction.disposition == disposition)
     if phone:
         found = leg_number(phone)
         if found is None or not found.is_phone:
