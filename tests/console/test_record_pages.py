@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import timedelta
+from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -63,6 +63,11 @@ def test_search_by_time_queue_disposition_and_state(world: World, db: Database, 
     in_an_hour = (clock.now() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
     assert _rows(sup.get(f"/console/records?since={hour_ago}&until={in_an_hour}").text) == {str(first), str(second)}
     assert _rows(sup.get(f"/console/records?until={hour_ago}").text) == set()
+    # A bound with an offset is the same instant: an hour ago in Shanghai time still finds both, not none.
+    shanghai = timezone(timedelta(hours=8))
+    since_cst = (clock.now() - timedelta(hours=1)).astimezone(shanghai).isoformat(timespec="minutes")
+    assert _rows(sup.get("/console/records", params={"since": since_cst}).text) == {str(first), str(second)}
+    assert _rows(sup.get("/console/records", params={"until": since_cst}).text) == set()
     bad = sup.get("/console/records?since=yesterday&queue=q-1")
     assert bad.status_code == 422 and "since" in bad.text and "queue" in bad.text
     # The admin holds no interaction.read: neither the section nor the page.

@@ -22,7 +22,7 @@ import enum
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from sqlalchemy import select
@@ -80,6 +80,11 @@ class LegEvent:
     trunk: str = ""
     agent_id: uuid.UUID | None = None
     monitor_mode: str = ""
+
+
+def _utc(value: datetime) -> datetime:
+    """A time as aware UTC (a time without a zone is taken as UTC)."""
+    return clock.as_utc(value).astimezone(UTC)
 
 
 def _ms(start: datetime | None, end: datetime | None) -> int:
@@ -176,10 +181,11 @@ def list_interactions(
         stmt = stmt.where(Interaction.status == status.value)
     if campaign_id is not None:
         stmt = stmt.where(Interaction.campaign_id == campaign_id)
+    # Compared in UTC: SQLite compares the stored text, so a +08:00 bound must be moved to UTC first.
     if offered_from is not None:
-        stmt = stmt.where(Interaction.offered_at >= offered_from)
+        stmt = stmt.where(Interaction.offered_at >= _utc(offered_from))
     if offered_until is not None:
-        stmt = stmt.where(Interaction.offered_at < offered_until)
+        stmt = stmt.where(Interaction.offered_at < _utc(offered_until))
     if queue_id is not None:
         stmt = stmt.where(Interaction.queue_id == queue_id)
     if disposition:
