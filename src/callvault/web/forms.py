@@ -26,4 +26,4 @@ def utc_time(name: str, raw: str, errors: list[FieldError]) -> datetime | None:
     except ValueError:
         errors.append(FieldError(name, "use the form 2026-12-01T09:30"))
         return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
