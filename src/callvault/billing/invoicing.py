@@ -212,11 +212,18 @@ def issue_invoice(
 # --- the institution's view ------------------------------------------------------------------------------------
 
 
-def list_invoices(session: Session, *, actor: Principal, limit: int, cursor: str | None) -> Page[InvoiceRead]:
+def list_invoices(
+    session: Session, *, actor: Principal, limit: int, cursor: str | None, month: str | None = None
+) -> Page[InvoiceRead]:
+    """The institution's invoices, oldest first; `month` (YYYY-MM) keeps that month's only."""
     actor.require(service.READ)
+    stmt = select(BillingInvoice)
+    if month:
+        parse_month(month)
+        stmt = stmt.where(BillingInvoice.month == month)
     return paginate(
         session,
-        select(BillingInvoice),
+        stmt,
         id_column=BillingInvoice.id,
         limit=limit,
         cursor=cursor,

@@ -94,8 +94,13 @@ def margin(
 
 
 @router.get("/invoices", response_model=Page[InvoiceRead], summary="List the institution's invoices")
-def list_invoices(ctx: InvoiceReader, limit: Limit = 50, cursor: Cursor = None) -> Page[InvoiceRead]:
-    return invoicing.list_invoices(ctx.session, actor=ctx.principal, limit=limit, cursor=cursor)
+def list_invoices(
+    ctx: InvoiceReader,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="only this month's (YYYY-MM)")] = None,
+) -> Page[InvoiceRead]:
+    return invoicing.list_invoices(ctx.session, actor=ctx.principal, limit=limit, cursor=cursor, month=month)
 
 
 @router.get("/invoices/{invoice_id}", response_model=InvoiceDetail, summary="Get an invoice with its lines")

@@ -120,6 +120,20 @@ def attempt_count(session: Session, *, campaign_id: uuid.UUID) -> int:
     return int(session.scalar(select(func.count()).where(DialAttempt.campaign_id == campaign_id)) or 0)
 
 
+def attempt_counts(session: Session, *, actor: Principal, campaign_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Dial attempts per campaign for a page of campaigns, in one grouped query (campaigns without any: 0)."""
+    actor.require(READ)
+    if not campaign_ids:
+        return {}
+    rows = session.execute(
+        select(DialAttempt.campaign_id, func.count())
+        .where(DialAttempt.campaign_id.in_(campaign_ids))
+        .group_by(DialAttempt.campaign_id)
+    ).all()
+    counted = {campaign_id: int(count) for campaign_id, count in rows}
+    return {campaign_id: counted.get(campaign_id, 0) for campaign_id in campaign_ids}
+
+
 # --- validation ------------------------------------------------------------------------------------------------
 
 

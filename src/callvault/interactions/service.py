@@ -22,7 +22,7 @@ import enum
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from sqlalchemy import select
@@ -80,6 +80,11 @@ class LegEvent:
     trunk: str = ""
     agent_id: uuid.UUID | None = None
     monitor_mode: str = ""
+
+
+def _utc(value: datetime) -> datetime:
+    """A time as aware UTC (a time without a zone is taken as UTC)."""
+    return clock.as_utc(value).astimezone(UTC)
 
 
 def _ms(start: datetime | None, end: datetime | None) -> int:
@@ -162,14 +167,29 @@ def list_interactions(
     status: InteractionStatus | None = None,
     campaign_id: uuid.UUID | None = None,
     phone: str | None = None,
+    offered_from: datetime | None = None,
+    offered_until: datetime | None = None,
+    queue_id: uuid.UUID | None = None,
+    disposition: str | None = None,
 ) -> Page[InteractionSummary]:
-    """The institution's call records, oldest first; `phone` finds the calls of a number by its blind index."""
+    """The institution's call records, oldest first; `phone` finds the calls of a number by its blind index.
+
+    `offered_from` is inclusive and `offered_until` exclusive (the time the call was offered, UTC)."""
     actor.require(READ)
     stmt = select(Interaction)
     if status is not None:
         stmt = stmt.where(Interaction.status == status.value)
     if campaign_id is not None:
         stmt = stmt.where(Interaction.campaign_id == campaign_id)
+    # Compared in UTC: SQLite compares the stored text, so a +08:00 bound must be moved to UTC first.
+    if offered_from is not None:
+        stmt = stmt.where(Interaction.offered_at >= _utc(offered_from))
+    if offered_until is not None:
+        stmt = stmt.where(Interaction.offered_at < _utc(offered_until))
+    if queue_id is not None:
+        stmt = stmt.where(Interaction.queue_id == queue_id)
+    if disposition:
+        stmt = stmt.where(Interaction.disposition == disposition)
     if phone:
         found = leg_number(phone)
         if found is None or not found.is_phone:

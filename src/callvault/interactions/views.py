@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request, Response
@@ -33,6 +34,10 @@ def list_interactions(
     status: InteractionStatus | None = None,
     campaign_id: uuid.UUID | None = None,
     phone: Annotated[str | None, Query(max_length=40, description="only calls with this number")] = None,
+    offered_from: Annotated[datetime | None, Query(description="offered at or after this time")] = None,
+    offered_until: Annotated[datetime | None, Query(description="offered before this time")] = None,
+    queue_id: uuid.UUID | None = None,
+    disposition: Annotated[str | None, Query(max_length=64, description="only calls closed with it")] = None,
 ) -> Page[InteractionSummary]:
     return service.list_interactions(
         ctx.session,
@@ -42,6 +47,10 @@ def list_interactions(
         status=status,
         campaign_id=campaign_id,
         phone=phone,
+        offered_from=offered_from,
+        offered_until=offered_until,
+        queue_id=queue_id,
+        disposition=disposition,
     )
 
 

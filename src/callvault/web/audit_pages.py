@@ -5,7 +5,6 @@ The export is the same JSON Lines file as `GET /api/v1/audit` (docs/audit-verifi
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi.responses import Response, StreamingResponse
@@ -15,21 +14,10 @@ from callvault.core import clock
 from callvault.core.errors import FieldError
 from callvault.security import audit_browse, audit_export
 from callvault.web.console import NO_STORE, Console, allowed, console_router
+from callvault.web.forms import utc_time
 
 router = console_router()
 PAGE_SIZE = 50
-
-
-def _time(name: str, raw: str, errors: list[FieldError]) -> datetime | None:
-    """A filter time from a datetime-local field (UTC) or an ISO 8601 text."""
-    if not raw:
-        return None
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        errors.append(FieldError(name, "use the form 2026-12-01T09:30"))
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @router.get("/audit")
@@ -41,7 +29,7 @@ def audit_page(
     before: int | None = None,
 ) -> Response:
     errors: list[FieldError] = []
-    start, end = _time("since", since[:40], errors), _time("until", until[:40], errors)
+    start, end = utc_time("since", since[:40], errors), utc_time("until", until[:40], errors)
     page = audit_browse.browse(
         console.session,
         actor=console.principal,
@@ -64,7 +52,7 @@ def audit_page(
 @router.get("/audit/export")
 def audit_download(console: Annotated[Console, allowed("audit.read")], since: str = "", until: str = "") -> Response:
     errors: list[FieldError] = []
-    start, end = _time("since", since[:40], errors), _time("until", until[:40], errors)
+    start, end = utc_time("since", since[:40], errors), utc_time("until", until[:40], errors)
     if errors:
         return audit_page(console, since=since, until=until)
     window = audit_export.begin_export(

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Final
@@ -49,6 +50,11 @@ NAV: Final = (
     NavItem("/console/lists", "Contact lists", "contact.read"),
     NavItem("/console/dnc", "Do not call", "dnc.read"),
     NavItem("/console/ivr", "IVR flows", "ivr.read"),
+    NavItem("/console/campaigns", "Campaigns", "campaign.read"),
+    NavItem("/console/records", "Call records", "interaction.read"),
+    NavItem("/console/invoices", "Invoices", "billing.read"),
+    NavItem("/console/margin", "Margin report", "tenant.manage"),
+    NavItem("/console/webhooks", "Webhook dead letters", "webhook.manage"),
     NavItem("/console/audit", "Audit trail", "audit.read"),
 )
 
@@ -63,6 +69,10 @@ NOTICES: Final = {
     "published": "The draft is published.",
     "rolled-back": "The earlier version is published again.",
     "draft-saved": "The draft is saved.",
+    "approved": "The campaign is approved.",
+    "started": "The campaign is running.",
+    "paused": "The campaign is paused.",
+    "redelivery-queued": "The delivery is queued again.",
 }
 
 
@@ -76,11 +86,19 @@ def environment(locale: str) -> Environment:
     )
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
     env.filters["dt"] = _format_time
+    env.filters["money"] = _format_money
     return env
 
 
 def _format_time(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+def _format_money(value: Decimal | int | None, places: int = 2) -> str:
+    """Amounts to the cent (or `places`), rounded half up as on the invoice documents; stored with four places."""
+    if value is None:
+        return ""
+    return str(Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
 
 
 def locale_of(request: Request) -> str:

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from typing import Final
 
+from callvault.campaigns.strategy import DialingMode
+from callvault.campaigns.strategy import Status as CampaignStatus
 from callvault.contacts.schemas import RevealReason
 from callvault.dnc.policy import Purpose
 from callvault.identity.permissions import CATALOGUE, builtin_roles
+from callvault.interactions.schemas import InteractionStatus, PartyKind
 from callvault.tenancy.totals import COUNTED
+from callvault.web.campaign_pages import REFUSALS
 from callvault.web.console import NAV, NOTICES
 from callvault.web.contact_pages import REVEALABLE
 
@@ -28,13 +32,20 @@ STATES: Final = (
     "draft",
     "published",
     "retired",
+    "dead",
+    "pending",
+    "delivered",
 )
+DIRECTIONS: Final = ("inbound", "outbound")
 
 
 def dynamic_message_ids() -> list[str]:
     ids = [item.label for item in NAV]
     ids += list(NOTICES.values())
     ids += list(STATES)
+    ids += [s.value for s in CampaignStatus] + [s.value for s in InteractionStatus]
+    ids += [m.value for m in DialingMode] + [p.value for p in PartyKind] + list(DIRECTIONS)
+    ids += list(REFUSALS.values())
     ids += [p.value for p in Purpose]
     ids += [r.value for r in RevealReason]
     ids += list(REVEALABLE)

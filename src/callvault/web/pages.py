@@ -41,7 +41,17 @@ def _session_principal(request: Request, session: Session) -> auth.SessionPrinci
 
 def routers() -> list[APIRouter]:
     """Every router of the web consoles: sign-in pages, then the console sections."""
-    from callvault.web import admin_pages, audit_pages, contact_pages, ivr_pages, operator_pages
+    from callvault.web import (
+        admin_pages,
+        audit_pages,
+        billing_pages,
+        campaign_pages,
+        contact_pages,
+        ivr_pages,
+        operator_pages,
+        record_pages,
+        webhook_pages,
+    )
 
     return [
         router,
@@ -51,6 +61,10 @@ def routers() -> list[APIRouter]:
         ivr_pages.router,
         audit_pages.router,
         operator_pages.router,
+        campaign_pages.router,
+        record_pages.router,
+        billing_pages.router,
+        webhook_pages.router,
     ]
 
 
