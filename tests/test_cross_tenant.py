@@ -39,7 +39,7 @@ from callvault.trigger import service as trigger
 from callvault.trigger.schemas import TriggerCreate
 from callvault.webhooks import service as webhooks
 from tests.billing.helpers import make_leg, tariff_for
-from tests.fixtures import PASSWORD, Account, World
+from tests.fixtures import PASSWORD, Account, World, unique_slug
 from tests.interactions.helpers import actor_of, ended_call
 from tests.vault_fixtures import store_contact
 
@@ -177,7 +177,7 @@ def _billing_objects(world: World, institution_id: uuid.UUID) -> dict[str, uuid.
     with world.db.scoped() as session:
         actor = tenancy.operator_principal(session)
         cost = billing.create_trunk_cost(
-            session, actor=actor, data=TrunkCostCreate(trunk=f"trunk-{institution_id}", valid_from=date(2026, 1, 1))
+            session, actor=actor, data=TrunkCostCreate(trunk=unique_slug("trunk-"), valid_from=date(2026, 1, 1))
         )
         ledger.rate_legs(session, actor=actor, legs=[make_leg(institution_id)])
         invoice, _ = invoicing.issue_invoice(session, actor=actor, institution_id=institution_id, month="2026-10")
