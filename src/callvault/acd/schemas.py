@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -86,3 +86,64 @@ class AgentStateChangeRead(ReadModel):
     state: str
     reason: str
     at: datetime
+
+
+class PauseReasonRead(ReadModel):
+    code: str
+    label: str
+
+
+ManualState = Literal["ready", "paused", "logged_out"]
+
+
+class AgentStateSet(StrictInput):
+    state: ManualState
+    reason: str = Field(default="", max_length=40, description="pause reason code (required with paused)")
+
+
+class WrapUpEnd(StrictInput):
+    disposition: str = Field(default="", max_length=64)
+    then: ManualState = "ready"
+    reason: str = Field(default="", max_length=40, description="pause reason code when `then` is paused")
+
+
+class AgentStatus(ReadModel):
+    agent_id: uuid.UUID
+    seat: bool = Field(description="false: the user has no agent seat (no skills set up yet)")
+    state: str
+    reason: str = ""
+    since: datetime | None = None
+    call_id: uuid.UUID | None = None
+    offer: dict[str, Any] | None = None
+
+
+class QueueStats(ReadModel):
+    queue_id: uuid.UUID
+    name: str
+    calls_waiting: int
+    longest_wait_seconds: float
+    offered_today: int
+    answered_today: int
+    answered_within_target_today: int
+    service_level: float | None = Field(description="answered within the target time / offered, today")
+    service_level_seconds: int
+    service_level_target_pct: int
+    asa_seconds: float | None = Field(description="average wait of the calls answered today")
+    abandoned_today: int
+    abandon_rate: float | None = Field(description="abandoned / offered, today")
+    overflowed_today: int
+    agents_by_state: dict[str, int]
+
+
+class AgentStats(ReadModel):
+    agent_id: uuid.UUID
+    state: str
+    reason: str
+    seconds_in_state: float | None
+    calls_handled_today: int
+
+
+class AcdStats(ReadModel):
+    at: datetime
+    queues: list[QueueStats]
+    agents: list[AgentStats]

@@ -23,6 +23,7 @@ from callvault.acd.schemas import (
     AgentRead,
     AgentSkillsSet,
     PauseReasonCreate,
+    PauseReasonRead,
     QueueCreate,
     QueueRead,
     QueueUpdate,
@@ -57,6 +58,23 @@ def get_queue(session: Session, *, queue_id: uuid.UUID) -> AcdQueue:
 
 def list_queues(session: Session) -> list[QueueRead]:
     return [QueueRead.model_validate(q) for q in session.scalars(select(AcdQueue).order_by(AcdQueue.name))]
+
+
+def list_pause_reasons(session: Session) -> list[PauseReasonRead]:
+    return [
+        PauseReasonRead.model_validate(r) for r in session.scalars(select(AcdPauseReason).order_by(AcdPauseReason.code))
+    ]
+
+
+def is_user(session: Session, user_id: uuid.UUID) -> bool:
+    """Whether the id is one of the institution's users (a seat set up through the API must be one)."""
+    from callvault.identity.models import User
+
+    return session.get(AcdAgent, user_id) is not None or session.get(User, user_id) is not None
+
+
+def list_agents(session: Session) -> list[AgentRead]:
+    return [agent_read(session, a) for a in session.scalars(select(AcdAgent).order_by(AcdAgent.id))]
 
 
 def agent_read(session: Session, agent: AcdAgent) -> AgentRead:
