@@ -59,15 +59,30 @@ def _iso(seconds: float) -> str:
 class TenantOwner:
     """The routing owner of one institution inside the app process."""
 
-    def __init__(self, db: Database, *, tenant_id: uuid.UUID, tenant_slug: str, hub: EventHub) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        tenant_id: uuid.UUID,
+        tenant_slug: str,
+        hub: EventHub,
+        session: Session | None = None,
+    ) -> None:
         self.tenant_id, self.hub = tenant_id, hub
         self.lock = threading.RLock()
-        with db.scoped() as session:
-            set_tenant(session, tenant_id)
-            self.router = load_router(session)
-            self.day = DayStats.load(session, self.router, now=clock.now())
+        if session is not None:
+            self._load(session)
+            session.commit()  # end the read, so the log writer's own session can write
+        else:
+            with db.scoped() as own:
+                set_tenant(own, tenant_id)
+                self._load(own)
         self.writer = DecisionWriter(db, router=self.router, tenant_id=tenant_id, tenant_slug=tenant_slug)
         self.calls: dict[uuid.UUID, CallInfo] = {}
+
+    def _load(self, session: Session) -> None:
+        self.router = load_router(session)
+        self.day = DayStats.load(session, self.router, now=clock.now())
 
     @staticmethod
     def now() -> float:
@@ -81,15 +96,21 @@ class TenantOwner:
             router = self.router
             n_decisions, n_changes = len(router.decisions), len(router.state_changes)
             now = self.now()
+            failed = True
             try:
-                return operation(router, now)
+                result = operation(router, now)
+                failed = False
+                return result
             finally:
                 decisions, changes = router.decisions[n_decisions:], router.state_changes[n_changes:]
                 if decisions or changes:
                     self.day.roll(clock.now())
                     self.day.apply(router, decisions)
                     events = self._events(decisions, changes)
-                    self._flush()
+                    # After a failure the caller's session may still hold SQLite's write lock: the batch waits
+                    # for the next flush (the next operation or the ticker) instead of for that lock.
+                    if not failed:
+                        self._flush()
                     self.hub.publish(events)
 
     def _flush(self) -> None:
@@ -302,18 +323,23 @@ class AcdOwners:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def of(self, tenant_id: uuid.UUID, tenant_slug: str) -> TenantOwner:
+    def of(self, tenant_id: uuid.UUID, tenant_slug: str, *, session: Session | None = None) -> TenantOwner:
+        """The institution's owner, built on first use. A caller holding a session bound to the institution
+        passes it: the owner is then read through it (and its transaction ended), since on SQLite a second session
+        of the same thread would wait for the first one's write lock."""
         owner = self._owners.get(tenant_id)
         if owner is None:
             with self._lock:
                 owner = self._owners.get(tenant_id)
                 if owner is None:
-                    owner = TenantOwner(self.db, tenant_id=tenant_id, tenant_slug=tenant_slug, hub=self.hub)
+                    owner = TenantOwner(
+                        self.db, tenant_id=tenant_id, tenant_slug=tenant_slug, hub=self.hub, session=session
+                    )
                     self._owners[tenant_id] = owner
         return owner
 
-    def for_principal(self, principal: Principal) -> TenantOwner:
-        return self.of(principal.tenant_id, principal.tenant_slug)
+    def for_principal(self, principal: Principal, *, session: Session | None = None) -> TenantOwner:
+        return self.of(principal.tenant_id, principal.tenant_slug, session=session)
 
     def start(self) -> None:
         """Run the time-driven rules of every loaded owner every `tick_seconds` in a background thread."""

@@ -39,6 +39,7 @@ from callvault.security.principal import Principal
 CONFIGURE = "queue.manage"
 HANDLE = "agent.handle"
 SUPERVISE = "agent.supervise"
+CLEARABLE = frozenset({"max_wait_seconds", "max_length", "overflow_queue_id"})
 MANUAL_STATES = frozenset({AgentState.READY, AgentState.PAUSED, AgentState.LOGGED_OUT})
 
 
@@ -121,7 +122,8 @@ def update_queue(
     """Change a queue; waiting callers keep their place."""
     actor.require(CONFIGURE)
     queue = get_queue(session, queue_id=queue_id)
-    changes = data.model_dump(exclude_unset=True)
+    # An explicit null clears only the optional limits; for the other fields it means "unchanged".
+    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None or k in CLEARABLE}
     for name, value in changes.items():
         setattr(queue, name, value)
     _check_queue(session, requirements=queue.requirements, overflow=queue.overflow, target=queue.overflow_queue_id)

@@ -52,8 +52,13 @@ def owners(request: Request) -> AcdOwners:
     return found
 
 
-def owner_of(request: Request, principal: Principal) -> TenantOwner:
-    return owners(request).for_principal(principal)
+def owner_of(request: Request, ctx: RequestContext) -> TenantOwner:
+    owner = owners(request).for_principal(ctx.principal, session=ctx.session)
+    # No transaction may stay open while waiting for the owner's lock: on SQLite it holds the write lock that
+    # the owner's current operation needs (a deadlock until the busy timeout).
+    if ctx.session.in_transaction():
+        ctx.session.commit()
+    return owner
 
 
 # --- configuration -------------------------------------------------------------------------------------------
@@ -66,7 +71,7 @@ def list_queues(ctx: Configurer) -> list[QueueRead]:
 
 @router.post("/acd/queues", response_model=QueueRead, status_code=201, summary="Create a queue")
 def create_queue(request: Request, ctx: Configurer, data: QueueCreate) -> QueueRead:
-    owner = owner_of(request, ctx.principal)
+    owner = owner_of(request, ctx)
     return owner.run(
         lambda r, _now: service.create_queue(ctx.session, actor=ctx.principal, data=data, router=r),
     )
@@ -74,7 +79,7 @@ def create_queue(request: Request, ctx: Configurer, data: QueueCreate) -> QueueR
 
 @router.patch("/acd/queues/{queue_id}", response_model=QueueRead, summary="Change a queue (waiting callers stay)")
 def update_queue(request: Request, queue_id: uuid.UUID, ctx: Configurer, data: QueueUpdate) -> QueueRead:
-    owner = owner_of(request, ctx.principal)
+    owner = owner_of(request, ctx)
     return owner.run(
         lambda r, _now: service.update_queue(ctx.session, actor=ctx.principal, queue_id=queue_id, data=data, router=r)
     )
@@ -87,7 +92,7 @@ def list_pause_reasons(ctx: Anyone) -> list[PauseReasonRead]:
 
 @router.post("/acd/pause-reasons", response_model=PauseReasonRead, status_code=201, summary="Add a pause reason")
 def create_pause_reason(request: Request, ctx: Configurer, data: PauseReasonCreate) -> PauseReasonRead:
-    owner = owner_of(request, ctx.principal)
+    owner = owner_of(request, ctx)
     owner.run(lambda r, _now: service.create_pause_reason(ctx.session, actor=ctx.principal, data=data, router=r))
     return PauseReasonRead(code=data.code, label=data.label)
 
@@ -101,7 +106,7 @@ def list_agents(ctx: Configurer) -> list[AgentRead]:
 def set_agent_skills(request: Request, agent_id: uuid.UUID, ctx: Configurer, data: AgentSkillsSet) -> AgentRead:
     if not service.is_user(ctx.session, agent_id):
         raise NotFound("no such user")
-    owner = owner_of(request, ctx.principal)
+    owner = owner_of(request, ctx)
     return owner.run(
         lambda r, _now: service.set_agent_skills(
             ctx.session, actor=ctx.principal, agent_id=agent_id, data=data, router=r
@@ -124,13 +129,13 @@ def _user_id(principal: Principal) -> uuid.UUID:
 
 @router.get("/agents/me/state", response_model=AgentStatus, summary="My agent state and the call I hold")
 def my_state(request: Request, ctx: Agent) -> AgentStatus:
-    return _status(owner_of(request, ctx.principal), _user_id(ctx.principal))
+    return _status(owner_of(request, ctx), _user_id(ctx.principal))
 
 
 @router.post("/agents/me/state", response_model=AgentStatus, summary="Go ready, pause with a reason, or log out")
 def set_my_state(request: Request, ctx: Agent, data: AgentStateSet) -> AgentStatus:
     agent_id = _user_id(ctx.principal)
-    owner = owner_of(request, ctx.principal)
+    owner = owner_of(request, ctx)
     owner.change_state(
         ctx.session, actor=ctx.principal, agent_id=agent_id, state=AgentState(data.state), reason=data.reason
     )
@@ -140,7 +145,7 @@ def set_my_state(request: Request, ctx: Agent, data: AgentStateSet) -> AgentStat
 @router.post("/agents/me/wrap-up", response_model=AgentStatus, summary="End wrap-up with the call's disposition")
 def end_my_wrap_up(request: Request, ctx: Agent, data: WrapUpEnd) -> AgentStatus:
     agent_id = _user_id(ctx.principal)
-    owner = owner_of(request, ctx.principal)
+    owner = owner_of(request, ctx)
     owner.end_wrap_up(
         ctx.session,
         actor=ctx.principal,
@@ -156,7 +161,7 @@ def end_my_wrap_up(request: Request, ctx: Agent, data: WrapUpEnd) -> AgentStatus
 def force_state(
     request: Request, agent_id: uuid.UUID, ctx: Supervisor, data: AgentStateSet | None = None
 ) -> AgentStatus:
-    owner = owner_of(request, ctx.principal)
+    owner = owner_of(request, ctx)
     # Optional body: another institution's agent answers 404 before a missing body answers 422.
     owner.require_seat(agent_id)
     if data is None:
@@ -172,7 +177,7 @@ def force_state(
 
 @router.get("/acd/stats", response_model=AcdStats, summary="Live queue and agent statistics")
 def stats(request: Request, ctx: StatsReader) -> AcdStats:
-    return AcdStats.model_validate(owner_of(request, ctx.principal).stats())
+    return AcdStats.model_validate(owner_of(request, ctx).stats())
 
 
 @router.get(
@@ -189,7 +194,7 @@ def stats_stream(
     ),
     max_events: Annotated[int | None, Query(ge=1, le=100_000, description="end after this many snapshots")] = None,
 ) -> StreamingResponse:
-    owner = owner_of(request, ctx.principal)
+    owner = owner_of(request, ctx)
     hub, tenant_id = owners(request).hub, ctx.principal.tenant_id
 
     async def events() -> AsyncIterator[str]:
