@@ -12,6 +12,7 @@ owning the same institution would collide on the key instead of silently double-
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,7 +40,14 @@ from callvault.ivr.interpreter import Outcome
 from callvault.security.principal import Principal
 
 log = structlog.get_logger(__name__)
+# How long a decision may wait in memory before the background thread writes it (ADR 0006: a crash loses at most
+# this much of the log).
+WRITE_DELAY_SECONDS = 0.05
 T = TypeVar("T")
+E = TypeVar("E", Decision, StateChange)
+# A snapshot is shared by every wallboard of the institution while nothing changed, for at most this long (the
+# waits and times in state it shows keep moving).
+SNAPSHOT_MAX_AGE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,14 @@ class CallInfo:
     ivr_path: tuple[str, ...] = ()
     digits: tuple[str, ...] = ()
     contact_id: uuid.UUID | None = None
+
+
+def _since(entries: list[E], mark: int) -> list[E]:
+    """The entries with a sequence number above `mark` (they are at the end: sequence numbers only grow)."""
+    first = len(entries)
+    while first > 0 and entries[first - 1].seq > mark:
+        first -= 1
+    return entries[first:]
 
 
 def _iso(seconds: float) -> str:
@@ -79,6 +95,9 @@ class TenantOwner:
                 self._load(own)
         self.writer = DecisionWriter(db, router=self.router, tenant_id=tenant_id, tenant_slug=tenant_slug)
         self.calls: dict[uuid.UUID, CallInfo] = {}
+        self.background = False  # set while AcdOwners' thread writes the logs
+        self.version = 0  # bumped by every operation that changed something
+        self._snapshot: tuple[int, float, dict[str, Any]] | None = None
 
     def _load(self, session: Session) -> None:
         self.router = load_router(session)
@@ -94,7 +113,9 @@ class TenantOwner:
         """Apply one operation to the router, persist what it decided and publish the changes."""
         with self.lock:
             router = self.router
-            n_decisions, n_changes = len(router.decisions), len(router.state_changes)
+            # Entries are told apart by sequence number: the background writer may drop written ones from the
+            # front of the lists meanwhile, so positions are not stable.
+            mark = router._next()
             now = self.now()
             failed = True
             try:
@@ -102,14 +123,17 @@ class TenantOwner:
                 failed = False
                 return result
             finally:
-                decisions, changes = router.decisions[n_decisions:], router.state_changes[n_changes:]
+                decisions = _since(list(router.decisions), mark)
+                changes = _since(list(router.state_changes), mark)
                 if decisions or changes:
+                    self.version += 1
                     self.day.roll(clock.now())
                     self.day.apply(router, decisions)
                     events = self._events(decisions, changes)
-                    # After a failure the caller's session may still hold SQLite's write lock: the batch waits
-                    # for the next flush (the next operation or the ticker) instead of for that lock.
-                    if not failed:
+                    # With the background writer running, the batch is written within its delay (one transaction
+                    # for many operations). Without it, now - except after a failure, when the caller's session
+                    # may still hold SQLite's write lock: then the next flush takes the batch.
+                    if not failed and not self.background:
                         self._flush()
                     self.hub.publish(events)
 
@@ -308,9 +332,16 @@ class TenantOwner:
             }
 
     def stats(self) -> dict[str, Any]:
+        """The live statistics; computed once for all listeners while nothing changed (at most 1 s old)."""
         with self.lock:
+            now = self.now()
+            cached = self._snapshot
+            if cached is not None and cached[0] == self.version and 0 <= now - cached[1] < SNAPSHOT_MAX_AGE_SECONDS:
+                return cached[2]
             self.day.roll(clock.now())
-            return snapshot(self.router, self.day, now=self.now())
+            fresh = snapshot(self.router, self.day, now=now)
+            self._snapshot = (self.version, now, fresh)
+            return fresh
 
 
 class AcdOwners:
@@ -335,6 +366,7 @@ class AcdOwners:
                     owner = TenantOwner(
                         self.db, tenant_id=tenant_id, tenant_slug=tenant_slug, hub=self.hub, session=session
                     )
+                    owner.background = self._thread is not None
                     self._owners[tenant_id] = owner
         return owner
 
@@ -342,24 +374,35 @@ class AcdOwners:
         return self.of(principal.tenant_id, principal.tenant_slug, session=session)
 
     def start(self) -> None:
-        """Run the time-driven rules of every loaded owner every `tick_seconds` in a background thread."""
-        if self._thread is not None or self.tick_seconds <= 0:
+        """Write the logs of every loaded owner in batches (every `WRITE_DELAY_SECONDS`) and apply the time-driven
+        rules every `tick_seconds`, in one background thread for all institutions."""
+        if self._thread is not None:
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self._tick_all, name="acd-owner-tick", daemon=True)
+        self._thread = threading.Thread(target=self._background, name="acd-owners", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop the thread after writing what is pending."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        for owner in list(self._owners.values()):
+            owner.background = False
+            owner._flush()
 
-    def _tick_all(self) -> None:
-        while not self._stop.wait(self.tick_seconds):
+    def _background(self) -> None:
+        last_tick = time.monotonic()
+        while not self._stop.wait(WRITE_DELAY_SECONDS):
+            ticking = self.tick_seconds > 0 and time.monotonic() - last_tick >= self.tick_seconds
+            if ticking:
+                last_tick = time.monotonic()
             for owner in list(self._owners.values()):
+                owner.background = True
                 try:
-                    owner.tick()
-                    owner._flush()  # a batch that failed earlier is retried here
+                    if ticking:
+                        owner.tick()
+                    owner._flush()
                 except Exception:
-                    log.exception("acd tick failed", tenant=str(owner.tenant_id))
+                    log.exception("acd background work failed", tenant=str(owner.tenant_id))
