@@ -98,42 +98,97 @@ def _ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def snapshot(router: Router, day: DayStats, *, now: float) -> dict[str, Any]:
-    """Per queue and per agent figures as the API and the wallboard stream return them."""
+@dataclass(frozen=True)
+class QueueFigures:
+    queue_id: uuid.UUID
+    name: str
+    service_level_seconds: int
+    service_level_target_pct: int
+    waiting: int
+    longest_wait: float
+    offered: int
+    answered: int
+    answered_in_target: int
+    wait_answered: float
+    abandoned: int
+    overflowed: int
+    by_state: dict[AgentState, int]
+
+
+@dataclass(frozen=True)
+class Capture:
+    """The raw figures, taken under the owner's lock; turning them into JSON-ready dicts happens outside it."""
+
+    now: float
+    queues: list[QueueFigures]
+    agents: list[tuple[uuid.UUID, AgentState, str, float, int]]
+
+
+def capture(router: Router, day: DayStats, *, now: float) -> Capture:
     queues = []
-    for q in sorted(router.queues.values(), key=lambda q: q.config.name):
-        counts = day.queues.get(q.id, QueueDay())
-        offered = len(counts.entered)
-        by_state = {s.value: 0 for s in AgentState}
+    for q in router.queues.values():
+        c = q.config
+        by_state: dict[AgentState, int] = dict.fromkeys(AgentState, 0)
         for agent in q.eligible:
-            by_state[agent.state.value] += 1
+            by_state[agent.state] += 1
+        d = day.queues.get(q.id, QueueDay())
         queues.append(
-            {
-                "queue_id": str(q.id),
-                "name": q.config.name,
-                "calls_waiting": q.waiting,
-                "longest_wait_seconds": round(_longest_wait(q, now), 3),
-                "offered_today": offered,
-                "answered_today": counts.answered,
-                "answered_within_target_today": counts.answered_in_target,
-                "service_level": _ratio(counts.answered_in_target, offered),
-                "service_level_seconds": q.config.service_level_seconds,
-                "service_level_target_pct": q.config.service_level_target_pct,
-                "asa_seconds": round(counts.wait_answered / counts.answered, 3) if counts.answered else None,
-                "abandoned_today": counts.abandoned,
-                "abandon_rate": _ratio(counts.abandoned, offered),
-                "overflowed_today": counts.overflowed,
-                "agents_by_state": by_state,
-            }
+            QueueFigures(
+                c.id,
+                c.name,
+                c.service_level_seconds,
+                c.service_level_target_pct,
+                q.waiting,
+                _longest_wait(q, now),
+                len(d.entered),
+                d.answered,
+                d.answered_in_target,
+                d.wait_answered,
+                d.abandoned,
+                d.overflowed,
+                by_state,
+            )
         )
+    handled = day.handled
+    agents = [(a.id, a.state, a.reason, a.since, handled.get(a.id, 0)) for a in router.agents.values()]
+    return Capture(now, queues, agents)
+
+
+def render(raw: Capture) -> dict[str, Any]:
+    """Per queue and per agent figures as the API and the wallboard stream return them."""
+    now = raw.now
+    queues = [
+        {
+            "queue_id": str(f.queue_id),
+            "name": f.name,
+            "calls_waiting": f.waiting,
+            "longest_wait_seconds": round(f.longest_wait, 3),
+            "offered_today": f.offered,
+            "answered_today": f.answered,
+            "answered_within_target_today": f.answered_in_target,
+            "service_level": _ratio(f.answered_in_target, f.offered),
+            "service_level_seconds": f.service_level_seconds,
+            "service_level_target_pct": f.service_level_target_pct,
+            "asa_seconds": round(f.wait_answered / f.answered, 3) if f.answered else None,
+            "abandoned_today": f.abandoned,
+            "abandon_rate": _ratio(f.abandoned, f.offered),
+            "overflowed_today": f.overflowed,
+            "agents_by_state": {state.value: n for state, n in f.by_state.items()},
+        }
+        for f in sorted(raw.queues, key=lambda f: f.name)
+    ]
     agents = [
         {
-            "agent_id": str(a.id),
-            "state": a.state.value,
-            "reason": a.reason,
-            "seconds_in_state": round(max(0.0, now - a.since), 3) if a.since else None,
-            "calls_handled_today": day.handled.get(a.id, 0),
+            "agent_id": str(agent_id),
+            "state": str(state),
+            "reason": reason,
+            "seconds_in_state": round(max(0.0, now - since), 3) if since else None,
+            "calls_handled_today": handled,
         }
-        for a in sorted(router.agents.values(), key=lambda a: str(a.id))
+        for agent_id, state, reason, since, handled in sorted(raw.agents, key=lambda e: e[0])
     ]
     return {"at": datetime.fromtimestamp(now, UTC).isoformat(), "queues": queues, "agents": agents}
+
+
+def snapshot(router: Router, day: DayStats, *, now: float) -> dict[str, Any]:
+    return render(capture(router, day, now=now))

@@ -26,7 +26,7 @@ from callvault.acd import service
 from callvault.acd.agent_state import AgentState, StateChange
 from callvault.acd.decision_log import DecisionWriter
 from callvault.acd.hub import AcdEvent, EventHub
-from callvault.acd.live_stats import DayStats, snapshot
+from callvault.acd.live_stats import DayStats, capture, render
 from callvault.acd.rebuild import load_router
 from callvault.acd.router import Offer, Router
 from callvault.acd.routing_queue import CallState
@@ -332,16 +332,19 @@ class TenantOwner:
             }
 
     def stats(self) -> dict[str, Any]:
-        """The live statistics; computed once for all listeners while nothing changed (at most 1 s old)."""
+        """The live statistics; computed once for all listeners while nothing changed (at most 1 s old). Only the
+        raw figures are taken under the lock: routing does not wait for the formatting of a large floor."""
         with self.lock:
             now = self.now()
             cached = self._snapshot
             if cached is not None and cached[0] == self.version and 0 <= now - cached[1] < SNAPSHOT_MAX_AGE_SECONDS:
                 return cached[2]
             self.day.roll(clock.now())
-            fresh = snapshot(self.router, self.day, now=now)
-            self._snapshot = (self.version, now, fresh)
-            return fresh
+            version, raw = self.version, capture(self.router, self.day, now=now)
+        fresh = render(raw)
+        with self.lock:
+            self._snapshot = (version, now, fresh)
+        return fresh
 
 
 class AcdOwners:
