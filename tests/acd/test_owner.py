@@ -9,6 +9,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from sqlalchemy import func, select
 
 from callvault.acd import service
@@ -19,8 +20,10 @@ from callvault.acd.schemas import AgentSkillsSet, PauseReasonCreate, QueueCreate
 from callvault.core import clock
 from callvault.core.db import Database
 from callvault.core.tenant_context import set_tenant
+from callvault.ivr.interpreter import CallContext, Outcome, OutcomeKind
 from callvault.security.audit_models import AuditEvent
 from callvault.security.principal import Principal, system_principal
+from callvault.telephony import CallId
 from callvault.tenancy import service as tenancy
 from tests.fixtures import World
 
@@ -132,3 +135,38 @@ def test_one_owner_per_institution_even_when_first_asked_concurrently(db: Databa
     for t in threads:
         t.join()
     assert len({id(o) for o in got}) == 1
+
+
+def test_an_ivr_outcome_keeps_its_path_digits_and_skills_for_the_screen_pop(db: Database, world: World) -> None:
+    bank = world.institution(roles=())
+    owners = AcdOwners(db, tick_seconds=0)
+    owner, queue, (mandarin, cantonese) = staffed(db, owners, bank.slug, 2)
+    with db.scoped() as session:
+        set_tenant(session, bank.id)
+        actor = actor_of(db, bank.slug)
+        data = AgentSkillsSet(skills={"cards": 3, "yue": 5})
+        owner.run(lambda r, _: service.set_agent_skills(session, actor=actor, agent_id=cantonese, data=data, router=r))
+    go_ready(db, owner, actor, mandarin)
+    ctx = CallContext(call_id=CallId("sim-7"), variables={}, digits=["2", "88880000"], path=["main", "cards", "q"])
+    call, interaction = uuid.uuid4(), uuid.uuid4()
+    outcome = Outcome(OutcomeKind.QUEUED, ctx, queue="q", priority=5, skills={"yue": 3})
+    assert owner.hand_off(outcome, call_id=call, queues={"q": queue}, interaction_id=interaction) == []
+    go_ready(db, owner, actor, cantonese)
+    offer = owner.agent_view(cantonese)["offer"]
+    assert offer["call_id"] == str(call) and offer["interaction_id"] == str(interaction)
+    assert offer["ivr_path"] == ["main", "cards", "q"] and offer["digits"] == ["2", "88880000"]
+    assert owner.router.agents[mandarin].state is S.READY  # lacks the flow's skill
+    # A flow naming a queue the institution no longer has leaves the caller unrouted and nothing behind.
+    with pytest.raises(KeyError):
+        owner.hand_off(Outcome(OutcomeKind.QUEUED, ctx, queue="gone"), call_id=uuid.uuid4(), queues={"q": queue})
+    assert set(owner.calls) == {call}
+
+
+def test_todays_counters_start_again_the_next_day(db: Database, world: World) -> None:
+    bank = world.institution(roles=())
+    owner, queue, (agent,) = staffed(db, AcdOwners(db, tick_seconds=0), bank.slug, 1)
+    go_ready(db, owner, actor_of(db, bank.slug), agent)
+    owner.enqueue(uuid.uuid4(), queue_id=queue)
+    assert owner.stats()["queues"][0]["offered_today"] == 1
+    clock.travel(86_400)
+    assert owner.stats()["queues"][0]["offered_today"] == 0
