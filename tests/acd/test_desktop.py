@@ -16,8 +16,10 @@ from starlette.websockets import WebSocketDisconnect
 
 from callvault.acd.owner import CallInfo
 from callvault.api import SESSION_COOKIE
+from callvault.config import Settings
 from callvault.core.db import Database
 from callvault.core.tenant_context import set_tenant
+from callvault.main import create_app
 from callvault.security.audit_models import AuditEvent
 from tests.acd.live import center, owner
 from tests.fixtures import ApiSession, World
@@ -141,3 +143,22 @@ def test_handshakes_without_an_agent_session_are_refused(app: FastAPI, world: Wo
     with pytest.raises(WebSocketDisconnect) as refused, desk(c.sessions["ann"], origin):
         pass
     assert refused.value.code == 4403
+
+
+def test_the_channel_closes_when_the_session_ends(settings: Settings, db: Database, world: World) -> None:
+    app = create_app(settings, db=db)
+    app.state.acd.session_check_seconds = 0.1
+    bank = world.institution(roles=())
+    account = world.user(bank.slug, role="agent")
+    with TestClient(app, base_url="https://testserver") as client:
+        r = client.post(
+            "/api/v1/auth/login",
+            json={"institution": bank.slug, "username": account.username, "password": account.password},
+        )
+        session = ApiSession(client, r.json()["csrf_token"])
+        with desk(session) as ws:
+            assert ws.receive_json()["type"] == "state"
+            assert session.post("/api/v1/auth/logout").status_code in (200, 204)
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_json()
+    assert closed.value.code == 4401

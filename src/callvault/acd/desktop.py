@@ -114,7 +114,8 @@ async def agent_desktop(websocket: WebSocket) -> None:
             await websocket.send_json(await run_in_threadpool(screen_pop, db, principal, view["offer"]))
         pushing = asyncio.create_task(_push(websocket, sub.next, db, principal))
         commands = asyncio.create_task(_commands(websocket, owner, agent_id))
-        done, pending = await asyncio.wait({pushing, commands}, return_when=asyncio.FIRST_COMPLETED)
+        watching = asyncio.create_task(_watch_session(websocket, db, owners.session_check_seconds))
+        done, pending = await asyncio.wait({pushing, commands, watching}, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
         for task in done:
@@ -124,6 +125,18 @@ async def agent_desktop(websocket: WebSocket) -> None:
         pass
     finally:
         sub.close()
+
+
+async def _watch_session(websocket: WebSocket, db: Database, every: float) -> None:
+    """Close the channel once the session ends (logout, timeout, user disabled); an open desktop counts as activity,
+    as its requests would."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await run_in_threadpool(_authenticate, db, websocket)
+        except DomainError:
+            await websocket.close(code=UNAUTHENTICATED)
+            return
 
 
 async def _push(websocket: WebSocket, next_event: Any, db: Database, principal: Principal) -> None:

@@ -350,8 +350,10 @@ class TenantOwner:
 class AcdOwners:
     """The routing owners of every institution this process serves, created on first use."""
 
-    def __init__(self, db: Database, *, tick_seconds: float = 1.0) -> None:
+    def __init__(self, db: Database, *, tick_seconds: float = 1.0, session_check_seconds: float = 30.0) -> None:
         self.db, self.hub, self.tick_seconds = db, EventHub(), tick_seconds
+        # How often an open agent desktop channel re-checks its session (logout, timeout, disabled user).
+        self.session_check_seconds = session_check_seconds
         self._owners: dict[uuid.UUID, TenantOwner] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
