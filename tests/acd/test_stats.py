@@ -141,3 +141,16 @@ def test_stream_pushes_at_most_n_a_second_however_busy(app: FastAPI, world: Worl
     assert min(gaps) >= 0.25 - 0.02, gaps
     # Changes came faster than 4 a second (each gap would otherwise be one request's time), yet the pushes did not.
     assert changes > len(gaps)
+
+
+def test_stream_shows_a_new_queue_at_once(app: FastAPI, world: World, login: Any) -> None:
+    c = center(world, login, agents={}, queues={"cards": {}})
+    body: list[str] = []
+    reader = _read_stream(c.supervisor, {"max_events": 2}, body)
+    _wait_for_listener(app, c.bank.id)
+    assert c.supervisor.post("/api/v1/acd/queues", json={"name": "loans"}).status_code == 201
+    reader.join(10)
+    assert not reader.is_alive()
+    first, second = _events(body[0])
+    assert [q["name"] for q in first["queues"]] == ["cards"]
+    assert [q["name"] for q in second["queues"]] == ["cards", "loans"]

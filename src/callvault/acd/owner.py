@@ -109,8 +109,9 @@ class TenantOwner:
 
     # --- the one way in ------------------------------------------------------------------------------------
 
-    def run(self, operation: Callable[[Router, float], T]) -> T:
-        """Apply one operation to the router, persist what it decided and publish the changes."""
+    def run(self, operation: Callable[[Router, float], T], *, configures: bool = False) -> T:
+        """Apply one operation to the router, persist what it decided and publish the changes. `configures`: the
+        operation changes queues, skills or pause reasons, which listeners see even if no decision followed."""
         with self.lock:
             router = self.router
             # Entries are told apart by sequence number: the background writer may drop written ones from the
@@ -125,7 +126,7 @@ class TenantOwner:
             finally:
                 decisions = _since(list(router.decisions), mark)
                 changes = _since(list(router.state_changes), mark)
-                if decisions or changes:
+                if decisions or changes or (configures and not failed):
                     self.version += 1
                     self.day.roll(clock.now())
                     self.day.apply(router, decisions)

@@ -73,7 +73,7 @@ def list_queues(ctx: Configurer) -> list[QueueRead]:
 def create_queue(request: Request, ctx: Configurer, data: QueueCreate) -> QueueRead:
     owner = owner_of(request, ctx)
     return owner.run(
-        lambda r, _now: service.create_queue(ctx.session, actor=ctx.principal, data=data, router=r),
+        lambda r, _now: service.create_queue(ctx.session, actor=ctx.principal, data=data, router=r), configures=True
     )
 
 
@@ -81,7 +81,8 @@ def create_queue(request: Request, ctx: Configurer, data: QueueCreate) -> QueueR
 def update_queue(request: Request, queue_id: uuid.UUID, ctx: Configurer, data: QueueUpdate) -> QueueRead:
     owner = owner_of(request, ctx)
     return owner.run(
-        lambda r, _now: service.update_queue(ctx.session, actor=ctx.principal, queue_id=queue_id, data=data, router=r)
+        lambda r, _now: service.update_queue(ctx.session, actor=ctx.principal, queue_id=queue_id, data=data, router=r),
+        configures=True,
     )
 
 
@@ -93,7 +94,10 @@ def list_pause_reasons(ctx: Anyone) -> list[PauseReasonRead]:
 @router.post("/acd/pause-reasons", response_model=PauseReasonRead, status_code=201, summary="Add a pause reason")
 def create_pause_reason(request: Request, ctx: Configurer, data: PauseReasonCreate) -> PauseReasonRead:
     owner = owner_of(request, ctx)
-    owner.run(lambda r, _now: service.create_pause_reason(ctx.session, actor=ctx.principal, data=data, router=r))
+    owner.run(
+        lambda r, _now: service.create_pause_reason(ctx.session, actor=ctx.principal, data=data, router=r),
+        configures=True,
+    )
     return PauseReasonRead(code=data.code, label=data.label)
 
 
@@ -110,7 +114,8 @@ def set_agent_skills(request: Request, agent_id: uuid.UUID, ctx: Configurer, dat
     return owner.run(
         lambda r, _now: service.set_agent_skills(
             ctx.session, actor=ctx.principal, agent_id=agent_id, data=data, router=r
-        )
+        ),
+        configures=True,
     )
 
 
