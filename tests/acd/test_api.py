@@ -30,6 +30,9 @@ def test_queue_set_up_reaches_the_owner_and_the_database(app: FastAPI, world: Wo
     assert router.queues[c.queues["cards"]].config.requirements == {"cards": 7}
     assert not router.queues[c.queues["cards"]].eligible
     assert sup.post("/api/v1/acd/queues", json={"name": "cards"}).status_code == 409
+    # An overflow target must be one of the institution's queues, whatever the overflow kind.
+    r = sup.post("/api/v1/acd/queues", json={"name": "spill", "overflow_queue_id": str(uuid.uuid4())})
+    assert r.status_code == 404
     r = sup.post("/api/v1/acd/queues", json={"name": "x", "requirements": {"cards": 11}})
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
     assert [p["code"] for p in sup.get("/api/v1/acd/pause-reasons").json()] == ["lunch", "training"]

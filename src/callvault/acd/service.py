@@ -92,9 +92,9 @@ def _check_queue(session: Session, *, requirements: dict[str, int], overflow: st
     bad = [s for s, level in requirements.items() if not 1 <= level <= 10]
     if bad:
         raise InvalidInput.one("requirements", f"minimum levels must be 1..10: {', '.join(bad)}")
-    if overflow == "queue":
-        if target is None:
-            raise InvalidInput.one("overflow_queue_id", "required when overflow is 'queue'")
+    if overflow == "queue" and target is None:
+        raise InvalidInput.one("overflow_queue_id", "required when overflow is 'queue'")
+    if target is not None:
         get_queue(session, queue_id=target)  # a queue of another institution is invisible: NotFound
 
 
