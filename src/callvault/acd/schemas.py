@@ -4,39 +4,41 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from callvault.core.schemas import ReadModel, StrictInput
 
 StrategyName = Literal["longest_idle", "most_skilled", "round_robin"]
 OverflowName = Literal["none", "queue", "voicemail", "callback"]
 SkillName = Field(min_length=1, max_length=60, pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+# Skill names as keys (the levels are checked by the action functions, which name the offending skills).
+Skill = Annotated[str, StringConstraints(min_length=1, max_length=60, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
 
 
 class QueueCreate(StrictInput):
     name: str = Field(min_length=1, max_length=80)
-    requirements: dict[str, int] = Field(default_factory=dict, description="skill -> minimum proficiency 1..10")
+    requirements: dict[Skill, int] = Field(default_factory=dict, description="skill -> minimum proficiency 1..10")
     priority: int = Field(default=0, ge=0, le=100)
     strategy: StrategyName = "longest_idle"
-    max_wait_seconds: int | None = Field(default=None, ge=1)
-    max_length: int | None = Field(default=None, ge=0)
+    max_wait_seconds: int | None = Field(default=None, ge=1, le=86_400)
+    max_length: int | None = Field(default=None, ge=0, le=1_000_000)
     overflow: OverflowName = "none"
     overflow_queue_id: uuid.UUID | None = None
     service_level_seconds: int = Field(default=20, ge=1, le=3600)
     service_level_target_pct: int = Field(default=80, ge=1, le=100)
     wrap_up_seconds: int = Field(default=30, ge=0, le=3600)
     disposition_required: bool = False
-    default_handle_seconds: int = Field(default=180, ge=1)
+    default_handle_seconds: int = Field(default=180, ge=1, le=86_400)
 
 
 class QueueUpdate(StrictInput):
-    requirements: dict[str, int] | None = None
+    requirements: dict[Skill, int] | None = None
     priority: int | None = Field(default=None, ge=0, le=100)
     strategy: StrategyName | None = None
-    max_wait_seconds: int | None = Field(default=None, ge=1)
-    max_length: int | None = Field(default=None, ge=0)
+    max_wait_seconds: int | None = Field(default=None, ge=1, le=86_400)
+    max_length: int | None = Field(default=None, ge=0, le=1_000_000)
     overflow: OverflowName | None = None
     overflow_queue_id: uuid.UUID | None = None
     service_level_seconds: int | None = Field(default=None, ge=1, le=3600)
@@ -65,7 +67,7 @@ class QueueRead(ReadModel):
 
 class AgentSkillsSet(StrictInput):
     display_name: str = Field(default="", max_length=120)
-    skills: dict[str, int] = Field(default_factory=dict, description="skill -> proficiency 1..10")
+    skills: dict[Skill, int] = Field(default_factory=dict, description="skill -> proficiency 1..10")
     blended: bool = False
 
 
@@ -102,7 +104,8 @@ class AgentStateSet(StrictInput):
 
 
 class WrapUpEnd(StrictInput):
-    disposition: str = Field(default="", max_length=64)
+    # A code, not free text: it is logged with the state change and in the audit record.
+    disposition: str = Field(default="", max_length=40, pattern=r"^[A-Za-z0-9_.-]*$")
     then: ManualState = "ready"
     reason: str = Field(default="", max_length=40, description="pause reason code when `then` is paused")
 
