@@ -385,6 +385,8 @@ UPLOAD_PATHS = re.compile(r"/api/v1/contact-lists/[^/]+/imports")
 
 
 def api_router() -> APIRouter:
+    from callvault.acd import desktop as acd_desktop
+    from callvault.acd import views as acd_views
     from callvault.billing import views as billing_views
     from callvault.campaigns import views as campaign_views
     from callvault.contacts import import_views
@@ -415,6 +417,8 @@ def api_router() -> APIRouter:
         webhook_views,
         campaign_views,
         interaction_views,
+        acd_views,
+        acd_desktop,
     )
     for module in modules:
         router.include_router(module.router)

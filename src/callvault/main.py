@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from callvault import __version__
+from callvault.acd.owner import AcdOwners
 from callvault.api import UPLOAD_PATHS, api_router, check_route_policies, install_problem_handlers, mounted_routes
 from callvault.config import Settings, get_settings
 from callvault.contacts.import_views import resume_pending_uploads
@@ -57,7 +58,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         if resumed:
             log.info("resumed list imports interrupted by the previous run", count=resumed)
         stop_watching = _start_dropbox_watcher(settings, database)
+        acd_owners.start()
         yield
+        acd_owners.stop()
         stop_watching.set()
         database.dispose()
 
@@ -71,6 +74,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         description="Multi-institution contact-center platform. Errors are RFC 9457 problem+json.",
     )
     app.state.db = database
+    # Routing owners are built on first use, so an app started without its lifespan (tests) still routes.
+    app.state.acd = acd_owners = AcdOwners(database)
     app.state.settings = settings
     install_problem_handlers(app)
     app.include_router(api_router())

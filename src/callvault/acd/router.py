@@ -157,12 +157,25 @@ class Router(RoutingState):
 
     # --- calls -----------------------------------------------------------------------------------------------
 
-    def enqueue(self, call_id: uuid.UUID, *, queue_id: uuid.UUID, priority: int = 0, now: float) -> list[Offer]:
-        """A caller enters a queue (priority: higher first, e.g. VIP from the IVR look-up)."""
+    def enqueue(
+        self,
+        call_id: uuid.UUID,
+        *,
+        queue_id: uuid.UUID,
+        priority: int = 0,
+        skills: dict[str, int] | None = None,
+        now: float,
+    ) -> list[Offer]:
+        """A caller enters a queue (priority: higher first, e.g. VIP from the IVR look-up). `skills` are the IVR
+        flow's requirements for this caller (skill -> minimum proficiency), applied on top of the queue's."""
         if call_id in self.calls:
             raise Conflict("call is already routed")
+        for skill, level in (skills or {}).items():
+            if not 1 <= level <= 10:
+                raise InvalidInput.one(f"skills.{skill}", "minimum proficiency must be 1..10")
         q = self._queue(queue_id)
         call = Call(id=call_id, queue_id=queue_id, priority=priority, arrived_at=now, queued_at=now, seq=self._next())
+        call.skills = dict(skills or {})
         return self._place(call, q, now)
 
     def _place(self, call: Call, q: RoutingQueue, now: float) -> list[Offer]:
@@ -185,7 +198,7 @@ class Router(RoutingState):
         del self.calls[call_id]
         agent = call.agent
         if call.state is CallState.WAITING and q is not None:
-            q.waiting -= 1  # the line entry is now stale and skipped when it reaches the front
+            q.forget(call)  # the line entry is now stale and skipped when it reaches the front
             q.note_abandon(now - call.queued_at)
         call.state = CallState.ENDED
         self._decide("abandoned", call, call.queue_id, agent.id if agent else None, now)
@@ -276,7 +289,7 @@ class Router(RoutingState):
             ]
             for call in expired:
                 call.state = CallState.ENDED  # this line entry is stale from now on
-                q.waiting -= 1
+                q.forget(call)
                 moved = Call(
                     id=call.id,
                     queue_id=call.queue_id,
@@ -285,6 +298,7 @@ class Router(RoutingState):
                     queued_at=call.queued_at,
                     seq=call.seq,
                     overflow_hops=call.overflow_hops,
+                    skills=call.skills,
                 )
                 self.calls[call.id] = moved
                 offers += self._overflow(moved, q, now, cause="max_wait")
@@ -326,27 +340,57 @@ class Router(RoutingState):
     def _dispatch_queue(self, q: RoutingQueue, now: float) -> list[Offer]:
         offers: list[Offer] = []
         while q.waiting:
-            agent = self._pick_agent(q)
-            if agent is None:
-                break
-            call = q.take_head()
+            if q.skilled_waiting:
+                match = self._match_skilled(q)
+                if match is None:
+                    break
+                call, agent = match
+                q.remove(call)
+            else:
+                best = self._pick_agent(q)
+                if best is None:
+                    break
+                call, agent = q.take_head(), best
             offers.append(self._offer(call, agent, q, now))
         return offers
+
+    @staticmethod
+    def _meets(agent: Agent, skills: dict[str, int]) -> bool:
+        return all(agent.skills.get(s, 0) >= level for s, level in skills.items())
+
+    def _match_skilled(self, q: RoutingQueue) -> tuple[Call, Agent] | None:
+        """The first waiting call (priority, then arrival) that some idle agent can take, with the strategy's best
+        such agent. A call whose own requirements no idle agent meets does not hold up the calls behind it."""
+        idle = q.idle_in_order()
+        if not idle:
+            return None
+        for call in q.calls_in_order():
+            for agent in idle:
+                if self._meets(agent, call.skills):
+                    return call, agent
+        return None
 
     def _dispatch_agent(self, agent: Agent, now: float) -> list[Offer]:
         if agent.state is not S.READY:
             return []
-        best_q, best_key = None, None
+        best_q, best_call, best_key = None, None, None
         for qid in agent.queues:
             q = self.queues[qid]
-            call = q.head()
+            if q.skilled_waiting:
+                call = next((c for c in q.calls_in_order() if self._meets(agent, c.skills)), None)
+            else:
+                call = q.head()
             if call is not None:
                 key = (-q.config.priority, -call.priority, call.seq)
                 if best_key is None or key < best_key:
-                    best_q, best_key = q, key
-        if best_q is None:
+                    best_q, best_call, best_key = q, call, key
+        if best_q is None or best_call is None:
             return []
-        return [self._offer(best_q.take_head(), agent, best_q, now)]
+        if best_q.skilled_waiting:
+            best_q.remove(best_call)
+        else:
+            best_q.take_head()
+        return [self._offer(best_call, agent, best_q, now)]
 
     def _pick_agent(self, q: RoutingQueue) -> Agent | None:
         """The strategy's best idle agent for this queue (the naive baseline overrides this)."""

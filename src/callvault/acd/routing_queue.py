@@ -72,6 +72,7 @@ class Call:
     overflow_hops: int = 0
     answered_at: float = 0.0
     offered_at: float = 0.0
+    skills: dict[str, int] = field(default_factory=dict)  # the IVR flow's requirements on top of the queue's
 
 
 @dataclass(eq=False, slots=True)
@@ -104,6 +105,7 @@ class RoutingQueue:
         self.lines: dict[int, deque[Call]] = {}
         self.levels: list[int] = []  # priorities present, highest first
         self.waiting = 0
+        self.skilled_waiting = 0  # waiting calls with requirements of their own (the slow matching path)
         self.idle: list[IdleEntry] = []
         self.idle_count = 0
         self.eligible: set[Agent] = set()
@@ -135,6 +137,19 @@ class RoutingQueue:
         else:
             line.append(call)
         self.waiting += 1
+        if call.skills:
+            self.skilled_waiting += 1
+
+    def forget(self, call: Call) -> None:
+        """Count a waiting call out whose line entry was made stale (it is skipped when it reaches the front)."""
+        self.waiting -= 1
+        if call.skills:
+            self.skilled_waiting -= 1
+
+    def remove(self, call: Call) -> None:
+        """Take a call out of the middle of its line (a call with its own requirements skipped by the head)."""
+        self.lines[call.priority].remove(call)
+        self.forget(call)
 
     def head(self) -> Call | None:
         """The next call to serve: highest priority, then first in line. Drops stale entries on the way."""
@@ -152,7 +167,7 @@ class RoutingQueue:
         call = self.head()
         assert call is not None
         self.lines[call.priority].popleft()
-        self.waiting -= 1
+        self.forget(call)
         return call
 
     def calls_in_order(self) -> Iterator[Call]:
@@ -195,6 +210,17 @@ class RoutingQueue:
                 return agent
             heapq.heappop(idle)
         return None
+
+    def idle_in_order(self) -> list[Agent]:
+        """Live idle agents, best first by the strategy (a sort: only for calls with their own requirements)."""
+        seen: set[int] = set()
+        out = []
+        for entry in sorted(self.idle, key=lambda e: (e[0], e[1], e[2])):
+            agent = entry[4]
+            if entry[3] == agent.epoch and agent.state is AgentState.READY and id(agent) not in seen:
+                seen.add(id(agent))
+                out.append(agent)
+        return out
 
     def _compact(self) -> None:
         # Agents that go ready and paused many times leave stale entries; rebuild once they dominate.

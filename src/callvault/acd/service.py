@@ -23,6 +23,7 @@ from callvault.acd.schemas import (
     AgentRead,
     AgentSkillsSet,
     PauseReasonCreate,
+    PauseReasonRead,
     QueueCreate,
     QueueRead,
     QueueUpdate,
@@ -38,6 +39,7 @@ from callvault.security.principal import Principal
 CONFIGURE = "queue.manage"
 HANDLE = "agent.handle"
 SUPERVISE = "agent.supervise"
+CLEARABLE = frozenset({"max_wait_seconds", "max_length", "overflow_queue_id"})
 MANUAL_STATES = frozenset({AgentState.READY, AgentState.PAUSED, AgentState.LOGGED_OUT})
 
 
@@ -59,6 +61,23 @@ def list_queues(session: Session) -> list[QueueRead]:
     return [QueueRead.model_validate(q) for q in session.scalars(select(AcdQueue).order_by(AcdQueue.name))]
 
 
+def list_pause_reasons(session: Session) -> list[PauseReasonRead]:
+    return [
+        PauseReasonRead.model_validate(r) for r in session.scalars(select(AcdPauseReason).order_by(AcdPauseReason.code))
+    ]
+
+
+def is_user(session: Session, user_id: uuid.UUID) -> bool:
+    """Whether the id is one of the institution's users (a seat set up through the API must be one)."""
+    from callvault.identity.models import User
+
+    return session.get(AcdAgent, user_id) is not None or session.get(User, user_id) is not None
+
+
+def list_agents(session: Session) -> list[AgentRead]:
+    return [agent_read(session, a) for a in session.scalars(select(AcdAgent).order_by(AcdAgent.id))]
+
+
 def agent_read(session: Session, agent: AcdAgent) -> AgentRead:
     rows = session.scalars(select(AcdAgentSkill).where(AcdAgentSkill.agent_id == agent.id)).all()
     return AgentRead(
@@ -73,9 +92,9 @@ def _check_queue(session: Session, *, requirements: dict[str, int], overflow: st
     bad = [s for s, level in requirements.items() if not 1 <= level <= 10]
     if bad:
         raise InvalidInput.one("requirements", f"minimum levels must be 1..10: {', '.join(bad)}")
-    if overflow == "queue":
-        if target is None:
-            raise InvalidInput.one("overflow_queue_id", "required when overflow is 'queue'")
+    if overflow == "queue" and target is None:
+        raise InvalidInput.one("overflow_queue_id", "required when overflow is 'queue'")
+    if target is not None:
         get_queue(session, queue_id=target)  # a queue of another institution is invisible: NotFound
 
 
@@ -103,7 +122,8 @@ def update_queue(
     """Change a queue; waiting callers keep their place."""
     actor.require(CONFIGURE)
     queue = get_queue(session, queue_id=queue_id)
-    changes = data.model_dump(exclude_unset=True)
+    # An explicit null clears only the optional limits; for the other fields it means "unchanged".
+    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None or k in CLEARABLE}
     for name, value in changes.items():
         setattr(queue, name, value)
     _check_queue(session, requirements=queue.requirements, overflow=queue.overflow, target=queue.overflow_queue_id)

@@ -1,4 +1,5 @@
-"""Handing the IVR's outcome to the ACD: the caller enters the queue the flow chose, with the flow's priority.
+"""Handing the IVR's outcome to the ACD: the caller enters the queue the flow chose, with the flow's priority and
+the queue node's skill requirements (applied on top of the queue's own).
 
 Transfers and voicemail are not the ACD's: the inbound call handler acts on those outcomes itself.
 """
@@ -29,7 +30,9 @@ def hand_to_acd(
     """
     if outcome.kind not in (OutcomeKind.QUEUED, OutcomeKind.CALLBACK) or outcome.queue is None:
         return []
-    offers = router.enqueue(call_id, queue_id=queues[outcome.queue], priority=outcome.priority, now=now)
+    offers = router.enqueue(
+        call_id, queue_id=queues[outcome.queue], priority=outcome.priority, skills=outcome.skills, now=now
+    )
     if outcome.kind is OutcomeKind.CALLBACK and not offers:
         router.request_callback(call_id, number=outcome.number or "", now=now)
     return offers
