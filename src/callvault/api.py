@@ -395,6 +395,7 @@ def api_router() -> APIRouter:
     from callvault.interactions import views as interaction_views
     from callvault.ivr import views as ivr_views
     from callvault.security import audit_views
+    from callvault.sipedge import views as sip_views
     from callvault.tenancy import views as tenancy_views
     from callvault.trigger import views as trigger_views
     from callvault.webhooks import views as webhook_views
@@ -415,6 +416,7 @@ def api_router() -> APIRouter:
         webhook_views,
         campaign_views,
         interaction_views,
+        sip_views,
     )
     for module in modules:
         router.include_router(module.router)
