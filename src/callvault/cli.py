@@ -410,12 +410,14 @@ def _register_domain_commands() -> None:
     from callvault.contacts.cli import register_commands as register_contacts
     from callvault.ivr.cli import register as register_ivr
     from callvault.security.audit_cli import register as register_audit_commands
+    from callvault.sipedge.cli import register as register_sip_edge
 
     register_audit_commands(audit_app)
     register_contacts(app)
     register_ivr(app)
     register_billing(app)
     register_campaigns(app)
+    register_sip_edge(app)
 
 
 _register_domain_commands()
