@@ -124,3 +124,20 @@ def refused_call(number: str, *, code: int) -> str:
         retrans=False,
     )
     return _HEAD.format(name="refused_call") + steps + _TAIL
+
+
+def busy_carrier(expected_identity: str) -> str:
+    """A carrier behind an outbound trunk: fails the call unless the INVITE presents ``expected_identity`` (a
+    regular expression on P-Asserted-Identity), then answers 486 Busy Here."""
+    steps = (
+        '  <recv request="INVITE">\n    <action>\n'
+        f'      <ereg regexp="{expected_identity}" search_in="hdr" header="P-Asserted-Identity:" check_it="true"'
+        ' assign_to="1"/>\n    </action>\n  </recv>\n  <Reference variables="1"/>\n'
+    )
+    steps += _send(
+        "SIP/2.0 486 Busy Here\n[last_Via:]\n[last_From:]\n[last_To:];tag=[pid]SIPpTag01[call_number]\n"
+        "[last_Call-ID:]\n[last_CSeq:]\nContent-Length: 0",
+        retrans=False,
+    )
+    steps += '  <recv request="ACK"/>\n'
+    return _HEAD.format(name="busy_carrier") + steps + _TAIL

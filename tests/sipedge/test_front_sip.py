@@ -21,7 +21,14 @@ from callvault.security.principal import system_principal
 from callvault.sipedge import service as sip
 from callvault.sipedge.front import KamailioFront, kamailio_binary
 from callvault.sipedge.kamailio_cfg import FrontConfig
-from callvault.sipedge.schemas import DidAssign, EndpointCreate, EntryKind, TrunkCreate, TrunkDirection
+from callvault.sipedge.schemas import (
+    CallerIdRule,
+    DidAssign,
+    EndpointCreate,
+    EntryKind,
+    TrunkCreate,
+    TrunkDirection,
+)
 from callvault.telephony import CallAnswered, CallHangup, CallOffered, HangupCause
 from callvault.tenancy import service as tenancy
 from tests.fixtures import World
@@ -57,6 +64,7 @@ class Edge:
     did: str
     other_did: str
     password: str
+    carrier_port: int
 
     def sipp(
         self, scenario: str, name: str, *, port: int | None = None, extra: tuple[str, ...] = (), uas: bool = False
@@ -101,6 +109,16 @@ def edge(world: World, tmp_path: Path) -> Iterator[Edge]:
         inst = tenancy.bind(session, slug=a.slug)
         actor = system_principal(tenant_id=inst.id, tenant_slug=inst.slug, tenant_kind=inst.kind)
         phone = sip.create_endpoint(session, actor=actor, data=EndpointCreate(username="alice"))
+        carrier_port = free_udp_port()
+        outbound = TrunkCreate(
+            name="carrier-out",
+            direction=TrunkDirection.OUTBOUND,
+            peer_host="127.0.0.1",
+            peer_port=carrier_port,
+            caller_id_rule=CallerIdRule.FIXED,
+            caller_id="95588",
+        )
+        sip.create_trunk(session, actor=actor, data=outbound)
         other = tenancy.bind(session, slug=b.slug)
         other_actor = system_principal(tenant_id=other.id, tenant_slug=other.slug, tenant_kind=other.kind)
         # B takes calls only from its carrier's address, which is not where the test's SIPp sends from.
@@ -121,7 +139,7 @@ def edge(world: World, tmp_path: Path) -> Iterator[Edge]:
     front = KamailioFront(config, world.db)
     front.start()
     try:
-        yield Edge(world, front, tmp_path, worker_port, a.slug, b.slug, did, other_did, phone.password)
+        yield Edge(world, front, tmp_path, worker_port, a.slug, b.slug, did, other_did, phone.password, carrier_port)
     finally:
         assert front.stop() == 0
         print((config.run_dir / "kamailio.log").read_text()[-3000:])
@@ -186,6 +204,35 @@ def test_call_to_a_did_reaches_a_media_worker_with_its_institution_and_entry_poi
             await log.close()
 
     asyncio.run(asyncio.wait_for(scenario(), 60))
+
+
+def test_outbound_call_leaves_through_the_institutions_trunk_with_its_caller_id(edge: Edge) -> None:
+    carrier = edge.sipp(
+        sipp_scenarios.busy_carrier(r"sip:95588@127\.0\.0\.1"), "carrier-out", port=edge.carrier_port, uas=True
+    )
+
+    async def scenario() -> None:
+        engine = _engine(edge)
+        await engine.start()
+        log = EventLog(engine)
+        try:
+            # The engine presents another number; the trunk's "fixed" rule replaces it with 95588.
+            call = await engine.originate(
+                "tel:+8613800138000", "sip:+861000000@callvault", ring_timeout=10, tenant=edge.slug, trunk="carrier-out"
+            )
+            assert (await log.wait_for(CallHangup, call)).cause is HangupCause.BUSY
+            # Another institution cannot use A's trunk by its name.
+            other = await engine.originate(
+                "tel:+8613800138000", "sip:x@callvault", ring_timeout=10, tenant=edge.other_slug, trunk="carrier-out"
+            )
+            assert (await log.wait_for(CallHangup, other)).cause is HangupCause.FAILED
+        finally:
+            await engine.close()
+            await log.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 60))
+    _, stderr = carrier.communicate(timeout=SIPP_LIMIT_S + 10)
+    assert edge._result(carrier, "carrier-out", stderr) == 0
 
 
 def test_unknown_numbers_and_calls_from_outside_an_institutions_trunks_are_refused(edge: Edge) -> None:

@@ -11,11 +11,14 @@ Kamailio reads the tables (db_text files loaded into htables) written here from 
 
 The engine reaches an agent by sending an INVITE from a media worker (a dispatcher destination) with
 ``X-CallVault-Tenant``: the front looks the phone up under ``username@tenant`` only, so one institution's
-name never reaches another's phone. The front drops every ``X-CallVault-*`` header it did not add.
+name never reaches another's phone. With ``X-CallVault-Trunk: <name>`` as well, the call leaves through that
+institution's outbound trunk, its caller-ID rule applied. The front drops every ``X-CallVault-*`` header it did not add.
 """
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +72,11 @@ def write_tables(directory: Directory, db_dir: Path) -> dict[str, int]:
         tmp = path.with_suffix(".tmp")
         tmp.touch(mode=0o600)
         tmp.write_text(_table(rows))
+        # db_text re-reads a table only when its modification time (in whole seconds) changed: a rewrite within
+        # the same second as the last one would otherwise be ignored by the reload.
+        previous = path.stat().st_mtime if path.exists() else 0.0
+        stamp = max(time.time(), previous + 1.0)
+        os.utime(tmp, (stamp, stamp))
         tmp.replace(path)  # Kamailio never reads a half-written table
         counts[name] = len(rows)
     (db_dir / "version").write_text("table_name(str) table_version(int)\n" + "".join(f"{t}:2\n" for t in TABLES))
@@ -156,7 +164,7 @@ request_route {{
     if (!is_method("INVITE")) {{ sl_send_reply("405", "Method Not Allowed"); exit; }}
     t_check_trans();
     record_route();
-    if (ds_is_from_list("1")) {{ route(TO_AGENT); exit; }}
+    if (ds_is_from_list("1")) {{ route(FROM_ENGINE); exit; }}
     route(TO_WORKER);
 }}
 
@@ -175,10 +183,30 @@ route[REGISTRAR] {{
     if (!save("location")) {{ sl_reply_error(); }}
 }}
 
-# From a media worker: ring the named institution's agent at the phone's registered contact.
-route[TO_AGENT] {{
+# From a media worker: out through one of the named institution's outbound trunks, or to one of its agents.
+route[FROM_ENGINE] {{
     if ($hdr(X-CallVault-Tenant) == $null) {{ sl_send_reply("403", "No Institution Named"); exit; }}
     $var(tenant) = $hdr(X-CallVault-Tenant);
+    if ($hdr(X-CallVault-Trunk) != $null) {{ route(TO_TRUNK); exit; }}
+    route(TO_AGENT);
+}}
+
+# The trunk's caller-ID rule: "fixed" replaces the identity the engine presented (P-Asserted-Identity).
+route[TO_TRUNK] {{
+    $var(key) = "out/" + $var(tenant) + "/" + $hdr(X-CallVault-Trunk);
+    if ($sht(trunks=>$var(key)) == $null) {{ sl_send_reply("404", "No Such Trunk"); exit; }}
+    $var(trunk) = $sht(trunks=>$var(key));
+    remove_hf_re("^X-CallVault-");
+    if ($(var(trunk){{s.select,2,;}}) == "fixed") {{
+        remove_hf("P-Asserted-Identity");
+        append_hf("P-Asserted-Identity: <sip:$(var(trunk){{s.select,3,;}})@$(var(trunk){{s.select,0,;}})>\r\n");
+    }}
+    $ru = "sip:" + $rU + "@" + $(var(trunk){{s.select,0,;}}) + ":" + $(var(trunk){{s.select,1,;}});
+    t_relay();
+}}
+
+# Ring the named institution's agent at the phone's registered contact.
+route[TO_AGENT] {{
     remove_hf_re("^X-CallVault-");
     $ru = "sip:" + $rU + "@" + $var(tenant);
     if (!lookup("location")) {{ sl_send_reply("404", "Agent Not Registered"); exit; }}

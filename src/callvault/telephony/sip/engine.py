@@ -197,11 +197,15 @@ class SipEngine(RelayedOperations):
             if not got_digit:
                 return DigitCollection(collected, CollectionEnd.HANGUP)
 
-    async def originate(self, to_uri: str, from_uri: str, *, ring_timeout: float, tenant: str | None = None) -> CallId:
+    async def originate(
+        self, to_uri: str, from_uri: str, *, ring_timeout: float, tenant: str | None = None, trunk: str | None = None
+    ) -> CallId:
         """INVITE ``to_uri`` presenting ``from_uri`` (P-Asserted-Identity); cancel after ``ring_timeout``.
 
         ``agent:<username>`` rings that agent's registered phone through the SIP front; ``tenant`` (the
-        institution's slug) names whose agent it is, and the front looks the phone up under that name only."""
+        institution's slug) names whose agent it is, and the front looks the phone up under that name only.
+        ``trunk`` (with ``tenant``) sends the call out through that institution's outbound trunk, ``to_uri`` then
+        being ``tel:<number>`` or the number itself."""
         if self._control is None:
             raise TelephonyError("engine not started")
         headers = {} if tenant is None else {"X-CallVault-Tenant": tenant}
@@ -209,6 +213,11 @@ class SipEngine(RelayedOperations):
             if self.front is None or tenant is None:
                 raise TelephonyError("agent: targets need the engine's SIP front and the institution")
             to_uri = f"sip:{to_uri.removeprefix('agent:')}@{self.front}"
+        if trunk is not None:
+            if self.front is None or tenant is None:
+                raise TelephonyError("trunk calls need the engine's SIP front and the institution")
+            headers["X-CallVault-Trunk"] = trunk
+            to_uri = f"sip:{to_uri.removeprefix('tel:')}@{self.front}"
         reply = await self._control.command("originate", to_uri=to_uri, from_uri=from_uri, headers=headers)
         call_id = CallId(str(reply["call"]))
         timer = asyncio.ensure_future(self._ring_timeout(call_id, ring_timeout))
