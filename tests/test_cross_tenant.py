@@ -36,6 +36,8 @@ from callvault.ivr import service as ivr
 from callvault.ivr.flow import parse_document
 from callvault.ivr.schemas import FlowCreate
 from callvault.security.principal import Principal, system_principal
+from callvault.sipedge import service as sip
+from callvault.sipedge.schemas import DidAssign, EndpointCreate, EntryKind, TrunkCreate, TrunkDirection
 from callvault.tenancy import service as tenancy
 from callvault.trigger import service as trigger
 from callvault.trigger.schemas import TriggerCreate
@@ -88,6 +90,7 @@ def _everything_user(world: World, slug: str) -> tuple[Account, dict[str, uuid.U
     ids |= _trigger_objects(world, slug, client.id)
     ids |= _call_records(world, slug)
     ids |= _acd_objects(world, slug, user.id)
+    ids |= _sip_objects(world, slug, inst.id)
     return Account(slug, user.username, PASSWORD, user.id, None), ids
 
 
@@ -128,6 +131,27 @@ def _trigger_objects(world: World, slug: str, client_id: uuid.UUID) -> dict[str,
         delivery.status = webhooks.DEAD
         session.commit()
         return {"request_id": call.id, "delivery_id": delivery.id}
+
+
+def _sip_objects(world: World, slug: str, institution_id: uuid.UUID) -> dict[str, uuid.UUID]:
+    """A trunk and an agent phone of the institution, and a DID the operator assigned to it."""
+    with world.db.scoped() as session:
+        inst = tenancy.bind(session, slug=slug)
+        actor = system_principal(tenant_id=inst.id, tenant_slug=inst.slug, tenant_kind=inst.kind)
+        trunk = sip.create_trunk(
+            session,
+            actor=actor,
+            data=TrunkCreate(name="carrier", direction=TrunkDirection.INBOUND, peer_host="192.0.2.1"),
+        )
+        endpoint = sip.create_endpoint(session, actor=actor, data=EndpointCreate(username=f"agent-{slug}"))
+        operator = tenancy.operator_principal(session)
+        number = f"+86{int(uuid.uuid4()) % 10**11:011d}"
+        did = sip.assign_did(
+            session,
+            actor=operator,
+            data=DidAssign(number=number, institution_id=institution_id, entry_kind=EntryKind.IVR, entry="main"),
+        )
+    return {"trunk_id": trunk.id, "endpoint_id": endpoint.id, "did_id": did.id}
 
 
 def _contact_objects(world: World, slug: str) -> dict[str, uuid.UUID]:

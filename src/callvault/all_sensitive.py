@@ -10,6 +10,7 @@ from callvault.dnc.sensitive import DNC_COLUMNS
 from callvault.interactions.sensitive import INTERACTION_COLUMNS
 from callvault.security.sensitive import SensitiveColumn
 from callvault.security.vault.runtime import Vault
+from callvault.sipedge.sensitive import SIP_COLUMNS
 from callvault.trigger.sensitive import TRIGGER_COLUMNS
 from callvault.webhooks.sensitive import WEBHOOK_COLUMNS
 
@@ -19,6 +20,7 @@ SENSITIVE_COLUMNS: tuple[SensitiveColumn, ...] = (
     *TRIGGER_COLUMNS,
     *WEBHOOK_COLUMNS,
     *INTERACTION_COLUMNS,
+    *SIP_COLUMNS,
 )
 
 

@@ -397,6 +397,7 @@ def api_router() -> APIRouter:
     from callvault.interactions import views as interaction_views
     from callvault.ivr import views as ivr_views
     from callvault.security import audit_views
+    from callvault.sipedge import views as sip_views
     from callvault.tenancy import views as tenancy_views
     from callvault.trigger import views as trigger_views
     from callvault.webhooks import views as webhook_views
@@ -419,6 +420,7 @@ def api_router() -> APIRouter:
         interaction_views,
         acd_views,
         acd_desktop,
+        sip_views,
     )
     for module in modules:
         router.include_router(module.router)

@@ -356,13 +356,17 @@ def demo(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
     seed_only: Annotated[bool, typer.Option("--seed-only", help="seed and exit without serving")] = False,
+    sip_port: Annotated[
+        int | None, typer.Option(help="also run the SIP front (Kamailio) on this UDP port, with a demo DID and phone")
+    ] = None,
+    sip_worker: Annotated[str, typer.Option(help="the media worker the SIP front sends calls to")] = "127.0.0.1:5600",
 ) -> None:
     """Seed a demo (two institutions, users for every role) on the embedded default and serve it."""
     from callvault.demo import run_demo
     from callvault.security.errors import VaultKeyError
 
     try:
-        run_demo(host=host, port=port, serve=not seed_only)
+        run_demo(host=host, port=port, serve=not seed_only, sip_port=sip_port, sip_worker=sip_worker)
     except VaultKeyError as exc:
         raise fail(str(exc), code=2) from None
 
@@ -410,12 +414,14 @@ def _register_domain_commands() -> None:
     from callvault.contacts.cli import register_commands as register_contacts
     from callvault.ivr.cli import register as register_ivr
     from callvault.security.audit_cli import register as register_audit_commands
+    from callvault.sipedge.cli import register as register_sip_edge
 
     register_audit_commands(audit_app)
     register_contacts(app)
     register_ivr(app)
     register_billing(app)
     register_campaigns(app)
+    register_sip_edge(app)
 
 
 _register_domain_commands()

@@ -118,7 +118,9 @@ def print_users(users: list[DemoUser], *, url: str) -> None:
     )
 
 
-def run_demo(*, host: str | None, port: int | None, serve: bool) -> None:
+def run_demo(
+    *, host: str | None, port: int | None, serve: bool, sip_port: int | None = None, sip_worker: str = "127.0.0.1:5600"
+) -> None:
     settings = get_settings()
     upgrade(settings)
     key_file = settings.effective_master_key_file
@@ -131,9 +133,24 @@ def run_demo(*, host: str | None, port: int | None, serve: bool) -> None:
     users = seed(db)
     url = f"http://{host or settings.host}:{port or settings.port}"
     print_users(users, url=url)
-    if not serve:
-        db.dispose()
-        return
-    from callvault.main import run_server
+    front = None
+    if sip_port:
+        from callvault.sipedge import demo as sip_demo
 
-    run_server(settings, db, host=host, port=port)
+        phone = sip_demo.seed(db, slug=INSTITUTIONS[0][0])
+        front = sip_demo.start_front(db, address=host or settings.host, port=sip_port, worker=sip_worker)
+        console.print(
+            f"SIP front on udp:{host or settings.host}:{sip_port} (Kamailio pid {front.pid}), "
+            f"media worker {sip_worker}. "
+            f"Agent phone: user [bold]{phone.username}[/], domain/realm [bold]{phone.institution}[/], password "
+            f"[bold]{phone.password}[/]; calls to {phone.did} go to {phone.institution}'s IVR flow main."
+        )
+    try:
+        if serve:
+            from callvault.main import run_server
+
+            run_server(settings, db, host=host, port=port)
+    finally:
+        if front is not None:
+            front.stop()
+        db.dispose()

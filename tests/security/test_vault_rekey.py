@@ -69,6 +69,7 @@ def test_registry_covers_every_ciphertext_column() -> None:
         "webhook_deliveries",
         "interactions",
         "interaction_legs",
+        "sip_endpoints",
     }
 
 

@@ -71,3 +71,6 @@ PLATFORM_TABLES = frozenset(
 # The operator's global do-not-call list binds every institution, so every tenant must read it; it holds numbers
 # only as blind indexes under the operator's index key and as ciphertext under the operator's data key.
 PLATFORM_TABLES = PLATFORM_TABLES | {"dnc_global_entries"}
+# The operator's DID inventory: each number names the one institution it is assigned to, and the SIP front reads
+# every assignment to route calls; it holds the institutions' own published numbers, no customer data.
+PLATFORM_TABLES = PLATFORM_TABLES | {"sip_dids"}

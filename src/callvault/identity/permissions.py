@@ -54,6 +54,9 @@ CATALOGUE: dict[str, Permission] = {
         Permission("billing.read", Scope.ANY, "View tariffs and invoices"),
         Permission("ivr.read", Scope.INSTITUTION, "View IVR flows and their versions"),
         Permission("ivr.manage", Scope.INSTITUTION, "Edit, publish and roll back IVR flows"),
+        Permission("sip.read", Scope.INSTITUTION, "View SIP trunks, DIDs and agent SIP phone accounts"),
+        Permission("sip.manage", Scope.INSTITUTION, "Manage SIP trunks, DID entry points and agent SIP phone accounts"),
+        Permission("sip.did.assign", Scope.OPERATOR, "Assign DIDs (inbound numbers) to institutions and release them"),
     )
 }
 
@@ -98,6 +101,8 @@ _INSTITUTION_ROLES = (
                 "ivr.manage",
                 "call.trigger",
                 "webhook.manage",
+                "sip.read",
+                "sip.manage",
             }
         ),
         True,
@@ -148,6 +153,7 @@ _OPERATOR_ROLES = (
                 "billing.read",
                 "dnc.read",
                 "dnc.manage",
+                "sip.did.assign",
             }
         ),
         True,

@@ -33,6 +33,7 @@ WITHHELD_COLUMNS: Final = frozenset(
         ("users", "totp_secret"),
         ("api_clients", "secret_sealed"),
         ("webhook_secrets", "secret_sealed"),
+        ("sip_endpoints", "ha1_ct"),
     }
 )
 

@@ -79,6 +79,10 @@ class CallOffered(CallEvent):
     name: ClassVar[str] = "call.offered"
     from_uri: str
     to_uri: str
+    # Set when the call came through the SIP front: the institution's slug and the DID's entry point
+    # ("ivr:<flow>" or "queue:<name>").
+    tenant: str | None = None
+    entry: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

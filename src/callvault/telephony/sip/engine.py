@@ -56,8 +56,11 @@ from callvault.telephony.stream import EventStream
 class SipEngine(RelayedOperations):
     """``Engine`` over one supervised pjsua2 media worker on ``address:sip_port``."""
 
-    def __init__(self, *, workdir: Path, sip_port: int, rtp_port: int, address: str = "127.0.0.1") -> None:
+    def __init__(
+        self, *, workdir: Path, sip_port: int, rtp_port: int, address: str = "127.0.0.1", front: str | None = None
+    ) -> None:
         self.workdir = workdir
+        self.front = front  # "host:port" of the SIP front (Kamailio) that reaches agents' phones
         self.address, self.sip_port, self.rtp_port = address, sip_port, rtp_port
         self._stream = EventStream()
         self._legs: dict[CallId, SipLeg] = {}
@@ -194,11 +197,28 @@ class SipEngine(RelayedOperations):
             if not got_digit:
                 return DigitCollection(collected, CollectionEnd.HANGUP)
 
-    async def originate(self, to_uri: str, from_uri: str, *, ring_timeout: float) -> CallId:
-        """INVITE ``to_uri`` presenting ``from_uri`` (P-Asserted-Identity); cancel after ``ring_timeout``."""
+    async def originate(
+        self, to_uri: str, from_uri: str, *, ring_timeout: float, tenant: str | None = None, trunk: str | None = None
+    ) -> CallId:
+        """INVITE ``to_uri`` presenting ``from_uri`` (P-Asserted-Identity); cancel after ``ring_timeout``.
+
+        ``agent:<username>`` rings that agent's registered phone through the SIP front; ``tenant`` (the
+        institution's slug) names whose agent it is, and the front looks the phone up under that name only.
+        ``trunk`` (with ``tenant``) sends the call out through that institution's outbound trunk, ``to_uri`` then
+        being ``tel:<number>`` or the number itself."""
         if self._control is None:
             raise TelephonyError("engine not started")
-        reply = await self._control.command("originate", to_uri=to_uri, from_uri=from_uri)
+        headers = {} if tenant is None else {"X-CallVault-Tenant": tenant}
+        if to_uri.startswith("agent:"):
+            if self.front is None or tenant is None:
+                raise TelephonyError("agent: targets need the engine's SIP front and the institution")
+            to_uri = f"sip:{to_uri.removeprefix('agent:')}@{self.front}"
+        if trunk is not None:
+            if self.front is None or tenant is None:
+                raise TelephonyError("trunk calls need the engine's SIP front and the institution")
+            headers["X-CallVault-Trunk"] = trunk
+            to_uri = f"sip:{to_uri.removeprefix('tel:')}@{self.front}"
+        reply = await self._control.command("originate", to_uri=to_uri, from_uri=from_uri, headers=headers)
         call_id = CallId(str(reply["call"]))
         timer = asyncio.ensure_future(self._ring_timeout(call_id, ring_timeout))
         self._ring_timers.add(timer)
@@ -290,7 +310,14 @@ class SipEngine(RelayedOperations):
         if kind == "call.offered":
             self._legs[call_id] = SipLeg(call_id, Direction.INBOUND)
             self._stream.publish(
-                CallOffered(call_id=call_id, at=now, from_uri=event["from_uri"], to_uri=event["to_uri"])
+                CallOffered(
+                    call_id=call_id,
+                    at=now,
+                    from_uri=event["from_uri"],
+                    to_uri=event["to_uri"],
+                    tenant=event.get("tenant"),
+                    entry=event.get("entry"),
+                )
             )
             return
         if kind == "call.originated":

@@ -5,7 +5,8 @@ Commands (core -> worker) carry an ``id`` echoed by exactly one reply::
     {"id": 7, "cmd": "answer", "call": "w5600-4711-1"}
     {"id": 7, "ok": true}                      or   {"id": 7, "ok": false, "error": "..."}
 
-Commands: ``ping``; ``originate`` (to_uri, from_uri; the reply carries the new ``call``); ``answer`` (call);
+Commands: ``ping``; ``originate`` (to_uri, from_uri, optional headers: name -> value added to the INVITE; the
+reply carries the new ``call``); ``answer`` (call);
 ``play`` (call, path: WAV file, played once); ``stop_play`` (call); ``hold`` (call, optional path: music
 played in a loop; prompts keep running unheard); ``unhold`` (call);
 ``record_start`` (call, recording: an id chosen by the core, path); ``record_stop`` (call, recording);
@@ -14,7 +15,8 @@ played in a loop; prompts keep running unheard); ``unhold`` (call);
 Events (worker -> core) have an ``event`` key and no ``id``; the worker sends them in the order its SIP
 stack reports them::
 
-    {"event": "call.offered", "call": "w5600-4711-1", "from_uri": "...", "to_uri": "..."}
+    {"event": "call.offered", "call": "w5600-4711-1", "from_uri": "...", "to_uri": "...",
+     "tenant": "bank-a" or null, "entry": "ivr:main" or null}   (from the SIP front's X-CallVault-* headers)
     {"event": "call.originated", "call": "w5600-4711-2", "from_uri": "...", "to_uri": "..."}
     {"event": "call.answered", "call": "w5600-4711-1"}
     {"event": "call.dtmf", "call": "w5600-4711-1", "digit": "5"}

@@ -118,7 +118,8 @@ class MediaWorker:
             self.running = False
             return {"ok": True}
         if cmd == "originate":
-            return self._originate(str(command["to_uri"]), str(command["from_uri"]))
+            headers = {str(k): str(v) for k, v in dict(command.get("headers") or {}).items()}
+            return self._originate(str(command["to_uri"]), str(command["from_uri"]), headers)
         call = self.calls.get(str(command.get("call")))
         if call is None or call.gone:
             return {"ok": False, "error": "unknown or ended call"}
@@ -201,7 +202,7 @@ class MediaWorker:
         with contextlib.suppress(FileNotFoundError):
             self.control_path.unlink()
 
-    def _originate(self, to_uri: str, from_uri: str) -> Message:
+    def _originate(self, to_uri: str, from_uri: str, headers: dict[str, str]) -> Message:
         call = WorkerCall(self, self.account, pj.PJSUA_INVALID_ID, name=self.next_name(), inbound=False)
         self.calls[call.name] = call
         self.emit({"event": "call.originated", "call": call.name, "to_uri": to_uri, "from_uri": from_uri})
@@ -209,6 +210,10 @@ class MediaWorker:
         identity = pj.SipHeader()  # the calling identity to present (the SIP From is the worker's account)
         identity.hName, identity.hValue = "P-Asserted-Identity", f"<{from_uri}>"
         op.txOption.headers.append(identity)
+        for name, value in headers.items():  # e.g. the institution, for the SIP front (X-CallVault-Tenant)
+            extra = pj.SipHeader()
+            extra.hName, extra.hValue = name, value
+            op.txOption.headers.append(extra)
         try:
             call.makeCall(to_uri, op)
         except pj.Error as error:

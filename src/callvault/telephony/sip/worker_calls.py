@@ -95,14 +95,33 @@ class WorkerAccount(pj.Account):  # type: ignore[misc]
         ringing.statusCode = 180
         call.answer(ringing)
         info = call.getInfo()
+        routing = edge_headers(str(prm.rdata.wholeMsg))
         self.worker.emit(
             {
                 "event": "call.offered",
                 "call": call.name,
                 "from_uri": bare_uri(info.remoteUri),
                 "to_uri": bare_uri(info.localUri),
+                "tenant": routing.get(TENANT_HEADER),
+                "entry": routing.get(ENTRY_HEADER),
             }
         )
+
+
+TENANT_HEADER, ENTRY_HEADER = "x-callvault-tenant", "x-callvault-entry"
+
+
+def edge_headers(message: str) -> dict[str, str]:
+    """The routing headers the SIP front adds to an INVITE (institution and entry point), by lowercase name.
+
+    Only the front's word counts: it strips these headers from whatever it receives before adding its own."""
+    found: dict[str, str] = {}
+    for line in message.split("\r\n\r\n", 1)[0].split("\r\n")[1:]:
+        name, sep, value = line.partition(":")
+        key = name.strip().lower()
+        if sep and key in (TENANT_HEADER, ENTRY_HEADER) and key not in found:
+            found[key] = value.strip()
+    return found
 
 
 def wav_complete(path: Path) -> bool:
