@@ -56,7 +56,7 @@
     offerBox.dataset.call = pop.call_id;
     document.getElementById("offer-status").textContent = "";
     document.getElementById("offer-queue").textContent = pop.queue;
-    document.getElementById("offer-path").textContent = (pop.ivr_path || []).join(" › ");
+    document.getElementById("offer-path").textContent = (pop.ivr_path || []).join(" > ");
     document.getElementById("offer-digits").textContent = (pop.digits || []).join(" ") || texts.none;
     var contact = pop.contact;
     document.getElementById("offer-contact").textContent = contact ? contact.name : texts.none;
