@@ -100,8 +100,11 @@
     });
   }
 
+  function active() { document.body.dispatchEvent(new Event("callvault:activity")); }
+
   function post(url, body) {
     errorBox.hidden = true;
+    active();
     return fetch(url, {
       method: "POST",
       credentials: "same-origin",
@@ -141,5 +144,8 @@
 
   showState({ state: state, since: root.dataset.since || null, reason: document.getElementById("desk-reason").textContent });
   setInterval(tick, 1000);
+  // The server checks the session of an open channel regularly and counts it as activity: an agent waiting for
+  // calls is not signed out for idleness while the channel is open.
+  setInterval(function () { if (socket && socket.readyState === WebSocket.OPEN) active(); }, 30000);
   connect();
 })();

@@ -74,6 +74,7 @@
   }
 
   function forceState(agentId, form) {
+    document.body.dispatchEvent(new Event("callvault:activity"));
     var body = { state: form.elements.state.value };
     if (body.state === "paused") body.reason = form.elements.reason.value;
     errorBox.hidden = true;
