@@ -54,7 +54,7 @@ def served(app: FastAPI) -> Iterator[str]:
 def test_wallboard_follows_the_desk_and_an_offer_pops_masked_and_is_accepted(
     app: FastAPI, served: str, world: World, login: Any, db: Database, browser: Any
 ) -> None:
-    c = center(world, login, agents={"ann": {"cards": 5}}, queues={"cards": {}})
+    c = center(world, login, agents={"ann": {"cards": 5}}, queues={"cards": {"disposition_required": True}})
     ann_id = c.agents["ann"].user_id
     # A second supervisor for the browser: the first one's TOTP code was just used by the API sign-in.
     watcher = world.user(c.bank.slug, role="supervisor")
@@ -108,5 +108,22 @@ def test_wallboard_follows_the_desk_and_an_offer_pops_masked_and_is_accepted(
     assert owner(app, c.bank).router.agents[ann_id].state.value == "talking"
     board.wait_for_selector(f"{row} .a-state[data-state='talking']", timeout=10_000)
     screenshot(desk, "desk-talking-zh")
+
+    # The caller hangs up: wrap-up with its timer; this queue refuses to close it without a disposition code.
+    owner(app, c.bank).finish_call(call)
+    desk.wait_for_selector("#wrap-up", state="visible", timeout=10_000)
+    # The pop stays during wrap-up (the agent files the call), and goes with it.
+    assert desk.get_attribute("#desk-state", "data-state") == "wrap_up" and desk.is_visible("#offer")
+    desk.click("#end-wrap-up")
+    desk.wait_for_selector("#desk-error", state="visible")
+    assert "disposition" in (desk.text_content("#desk-error") or "")
+    assert desk.get_attribute("#desk-state", "data-state") == "wrap_up"
+    screenshot(desk, "desk-wrap-up-zh")
+    desk.fill("#disposition", "resolved")
+    desk.click("#end-wrap-up")
+    desk.wait_for_selector("#desk-state[data-state='ready']", timeout=10_000)
+    assert desk.is_hidden("#wrap-up") and desk.is_hidden("#offer")
+    board.wait_for_selector(f"{row} .a-state[data-state='ready']", timeout=10_000)
+    assert board.text_content(f"{row} .a-handled") == "1"
     desk_ctx.close()
     board_ctx.close()
