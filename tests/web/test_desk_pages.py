@@ -114,6 +114,7 @@ def test_wallboard_follows_the_desk_and_an_offer_pops_masked_and_is_accepted(
     desk.wait_for_selector("#wrap-up", state="visible", timeout=10_000)
     # The pop stays during wrap-up (the agent files the call), and goes with it.
     assert desk.get_attribute("#desk-state", "data-state") == "wrap_up" and desk.is_visible("#offer")
+    assert desk.is_disabled("#go-ready") and desk.is_disabled("#go-pause")  # wrap-up ends with its form
     desk.click("#end-wrap-up")
     desk.wait_for_selector("#desk-error", state="visible")
     assert "disposition" in (desk.text_content("#desk-error") or "")

@@ -40,7 +40,11 @@
     label.textContent = texts.states[state] || state;
     document.getElementById("desk-reason").textContent = message.reason || "";
     wrapUp.hidden = state !== "wrap_up";
-    document.getElementById("go-ready").disabled = state === "ready" || state === "ringing" || state === "talking";
+    // Calls move the agent out of ringing, talking and wrap-up (wrap-up ends with its form), not the state bar.
+    var busy = state === "ringing" || state === "talking" || state === "wrap_up";
+    document.getElementById("go-ready").disabled = busy || state === "ready";
+    document.getElementById("go-pause").disabled = busy || state === "paused";
+    document.getElementById("go-logout").disabled = busy || state === "logged_out";
     if (state === "ready" || state === "paused" || state === "logged_out") hideOffer();
     tick();
   }
