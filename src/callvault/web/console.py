@@ -51,6 +51,8 @@ NAV: Final = (
     NavItem("/console/dnc", "Do not call", "dnc.read"),
     NavItem("/console/ivr", "IVR flows", "ivr.read"),
     NavItem("/console/campaigns", "Campaigns", "campaign.read"),
+    NavItem("/console/wallboard", "Wallboard", "report.read"),
+    NavItem("/console/desk", "Agent desktop", "agent.handle"),
     NavItem("/console/records", "Call records", "interaction.read"),
     NavItem("/console/invoices", "Invoices", "billing.read"),
     NavItem("/console/margin", "Margin report", "tenant.manage"),

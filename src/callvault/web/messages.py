@@ -13,6 +13,7 @@ from callvault.dnc.policy import Purpose
 from callvault.identity.permissions import CATALOGUE, builtin_roles
 from callvault.interactions.schemas import InteractionStatus, PartyKind
 from callvault.tenancy.totals import COUNTED
+from callvault.web.acd_pages import SCRIPT_TEXTS, STATE_LABELS
 from callvault.web.campaign_pages import REFUSALS
 from callvault.web.console import NAV, NOTICES
 from callvault.web.contact_pages import REVEALABLE
@@ -46,6 +47,7 @@ def dynamic_message_ids() -> list[str]:
     ids += [s.value for s in CampaignStatus] + [s.value for s in InteractionStatus]
     ids += [m.value for m in DialingMode] + [p.value for p in PartyKind] + list(DIRECTIONS)
     ids += list(REFUSALS.values())
+    ids += list(STATE_LABELS.values()) + list(SCRIPT_TEXTS.values())
     ids += [p.value for p in Purpose]
     ids += [r.value for r in RevealReason]
     ids += list(REVEALABLE)

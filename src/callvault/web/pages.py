@@ -42,6 +42,7 @@ def _session_principal(request: Request, session: Session) -> auth.SessionPrinci
 def routers() -> list[APIRouter]:
     """Every router of the web consoles: sign-in pages, then the console sections."""
     from callvault.web import (
+        acd_pages,
         admin_pages,
         audit_pages,
         billing_pages,
@@ -65,6 +66,7 @@ def routers() -> list[APIRouter]:
         record_pages.router,
         billing_pages.router,
         webhook_pages.router,
+        acd_pages.router,
     ]
 
 

@@ -16,5 +16,7 @@
     fetch("/api/v1/auth/me", { credentials: "same-origin" }).then(arm);
   });
   document.body.addEventListener("htmx:afterRequest", arm);
+  // Pages with their own requests (fetch, WebSocket) say so: the server counted them as activity.
+  document.body.addEventListener("callvault:activity", arm);
   arm();
 })();
