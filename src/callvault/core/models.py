@@ -71,3 +71,5 @@ PLATFORM_TABLES = frozenset(
 # The operator's global do-not-call list binds every institution, so every tenant must read it; it holds numbers
 # only as blind indexes under the operator's index key and as ciphertext under the operator's data key.
 PLATFORM_TABLES = PLATFORM_TABLES | {"dnc_global_entries"}
+# Leases name a loop (and at most an institution id) and the process holding it: no institution data.
+PLATFORM_TABLES = PLATFORM_TABLES | {"service_leases"}
