@@ -9,6 +9,7 @@ time), because it keeps the pacing state of its calls in memory.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -51,14 +52,18 @@ class WebhookPasses:
     slugs: list[str] = field(default_factory=list)
     attempted: int = 0
 
+    def __post_init__(self) -> None:
+        # An institution's private CA, when configured; otherwise the system's trust store.
+        ca = self.settings.webhook_ca_file
+        self.verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(ca)) if ca else True
+
     async def run_once(self) -> int:
-        verify: str | bool = str(self.settings.webhook_ca_file) if self.settings.webhook_ca_file else True
         tenants = [tenant_id for tenant_id, _ in _scope(self.db, self.slugs)] if self.slugs else None
         dispatcher = Dispatcher(
             self.db,
             timeout=self.settings.webhook_timeout_seconds,
             allow_private=self.settings.webhook_allow_private,
-            verify=verify,
+            verify=self.verify,
             tenants=tenants,
         )
         attempted = await dispatcher.deliver_due()
@@ -113,6 +118,7 @@ class CampaignPasses:
     stopping: Callable[[], bool]
     slugs: list[str] = field(default_factory=list)
     passes: int = 0
+    runs: int = 0  # institution runs this process did (under the lease)
 
     async def run_once(self) -> int:
         ran = 0
@@ -128,6 +134,7 @@ class CampaignPasses:
             finally:
                 leases.release(self.db, name, self.holder)
         self.passes += 1
+        self.runs += ran
         return ran
 
     def _has_running(self, tenant_id: uuid.UUID) -> bool:
