@@ -106,7 +106,8 @@ class ServiceHost:
         for group in self._groups.values():
             if group.thread is not None and group.thread.is_alive() and group.event_loop is not None:
                 for task in group.tasks:
-                    group.event_loop.call_soon_threadsafe(task.cancel)
+                    with contextlib.suppress(RuntimeError):  # the loop ended meanwhile
+                        group.event_loop.call_soon_threadsafe(task.cancel)
                 group.thread.join(10)
         if self._groups:
             log.info("services stopped", services=self.names)

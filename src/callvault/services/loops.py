@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -77,7 +78,8 @@ class TriggerPasses:
     settings: Settings
     engine: CallEngine
     slugs: list[str] = field(default_factory=list)
-    placed: list[uuid.UUID] = field(default_factory=list)  # requests dialled by this process
+    # The latest requests this process dialled (bounded: the process runs for months).
+    placed: deque[uuid.UUID] = field(default_factory=lambda: deque(maxlen=10_000))
 
     async def run_once(self) -> int:
         handled = 0
@@ -101,7 +103,7 @@ class TriggerPasses:
             try:
                 return await worker.run_once()
             finally:
-                self.placed += worker.placed
+                self.placed.extend(worker.placed)
 
         return work
 
