@@ -358,7 +358,7 @@ def worker(
     """Run only the background services (webhooks, trigger worker, campaigns, rating), without the web server;
     several worker processes may run at once (docs/services.md). Stops cleanly on SIGTERM or Ctrl-C."""
     from callvault.logging import configure
-    from callvault.services.host import wait_for_signal
+    from callvault.services.host import run_until_signalled, stop_signals
     from callvault.services.loops import build_services
 
     settings = get_settings()
@@ -371,9 +371,10 @@ def worker(
         from prometheus_client import start_http_server
 
         start_http_server(metrics_port, addr="127.0.0.1")
+    received = stop_signals()
     services.host.start()
     err.print(f"services running: {', '.join(services.host.names)} (Ctrl-C or SIGTERM stops them)")
-    wait_for_signal(services.host)
+    run_until_signalled(services.host, received)
     db.dispose()
 
 

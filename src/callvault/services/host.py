@@ -160,13 +160,19 @@ async def _pause(wake: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(wake.wait(), seconds)
 
 
-def wait_for_signal(host: ServiceHost, *, signals: tuple[int, ...] | None = None) -> None:
-    """Block the main thread until SIGINT/SIGTERM, then stop the host (what `callvault worker` does)."""
+def stop_signals(signals: tuple[int, ...] | None = None) -> threading.Event:
+    """An event set on SIGINT/SIGTERM; install it before announcing the services, so no signal finds Python's
+    default handler (which would end the process without stopping the loops)."""
     import signal
 
     received = threading.Event()
     for number in signals or (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, lambda *_: received.set())
+    return received
+
+
+def run_until_signalled(host: ServiceHost, received: threading.Event) -> None:
+    """Block the main thread until `received` is set, then stop the host (what `callvault worker` does)."""
     with contextlib.suppress(KeyboardInterrupt):
         while not received.wait(1.0):
             pass
