@@ -28,6 +28,8 @@ os.environ.update(
         "CALLVAULT_MASTER_KEY_FILE": str(_TMP / "master.key"),
         # Drop directories are polled by direct calls in tests, never by a server's background thread.
         "CALLVAULT_DROPBOX_POLL_SECONDS": "0",
+        # Background loops run only where a test starts them (tests/services); elsewhere tests call them directly.
+        "CALLVAULT_SERVICES": "false",
     }
 )
 if BACKEND == "postgresql":

@@ -35,6 +35,7 @@ from callvault.ivr.models import IvrFlow, IvrFlowVersion, IvrLookupKey
 from callvault.offboarding.models import TenantExport, TenantOffboarding
 from callvault.security.audit_models import AuditChainHead, AuditCheckpoint, AuditEvent
 from callvault.security.vault_models import TenantKeyRow, TenantKeyTombstone
+from callvault.services.models import ServiceLease
 from callvault.sipedge.models import SipDid, SipEndpoint, SipTrunk
 from callvault.tenancy.models import Tenant
 from callvault.trigger.models import CallRequest
@@ -80,6 +81,7 @@ __all__ = [
     "OutboxEvent",
     "Recording",
     "Role",
+    "ServiceLease",
     "SipDid",
     "SipEndpoint",
     "SipTrunk",

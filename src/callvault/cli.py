@@ -352,6 +352,33 @@ def serve(
 
 
 @app.command()
+def worker(
+    metrics_port: Annotated[int, typer.Option(help="serve /metrics on 127.0.0.1:PORT (0: off)")] = 0,
+) -> None:
+    """Run only the background services (webhooks, trigger worker, campaigns, rating), without the web server;
+    several worker processes may run at once (docs/services.md). Stops cleanly on SIGTERM or Ctrl-C."""
+    from callvault.logging import configure
+    from callvault.services.host import run_until_signalled, stop_signals
+    from callvault.services.loops import build_services
+
+    settings = get_settings()
+    configure(level=settings.log_level, json=settings.log_json)
+    db = _database()
+    services = build_services(settings, db)
+    if not services.host.names:
+        raise fail("every service is disabled (CALLVAULT_SERVICE_* settings)")
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr="127.0.0.1")
+    received = stop_signals()
+    services.host.start()
+    err.print(f"services running: {', '.join(services.host.names)} (Ctrl-C or SIGTERM stops them)")
+    run_until_signalled(services.host, received)
+    db.dispose()
+
+
+@app.command()
 def demo(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -49,6 +49,46 @@ class Settings(BaseSettings):
     dropbox_poll_seconds: float = Field(default=10.0, ge=0)
     dropbox_settle_seconds: float = Field(default=120.0, ge=0)
 
+    # Background services (docs/services.md). `serve` and `demo` run them inside the web process unless `services`
+    # is off; `callvault worker` runs only them. `services_tenants`: comma-separated slugs this process serves
+    # (empty: every institution), to split institutions between worker processes.
+    services: bool = True
+    services_tenants: str = ""
+    service_restart_min_seconds: float = Field(default=1.0, gt=0)
+    service_restart_max_seconds: float = Field(default=60.0, gt=0)
+    # Webhook delivery: due deliveries, retries on the backoff schedule, dead letters.
+    service_webhooks: bool = True
+    webhook_interval_seconds: float = Field(default=2.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Lets webhook URLs reach loopback and private addresses (a local demo institution); off in production.
+    webhook_allow_private: bool = False
+    webhook_ca_file: Path | None = None
+    # Trigger worker: accepted call requests -> engine -> result + webhook.
+    service_trigger: bool = True
+    trigger_interval_seconds: float = Field(default=1.0, gt=0)
+    trigger_ring_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Campaign runner for running campaigns (one process per institution at a time, through a lease).
+    service_campaigns: bool = True
+    campaign_interval_seconds: float = Field(default=5.0, gt=0)
+    campaign_lease_seconds: float = Field(default=60.0, ge=5)
+    # A campaign pass dials for this long (virtual seconds on the sim engine), then finishes its calls.
+    campaign_pass_seconds: float = Field(default=60.0, gt=0)
+    # Rating of closed customer legs of the call records into billing's ledger.
+    service_rating: bool = True
+    rating_interval_seconds: float = Field(default=60.0, gt=0)
+    rating_lookback_days: int = Field(default=40, ge=1)
+    rating_full_scan_seconds: float = Field(default=3600.0, gt=0)
+    # The telephony engine the trigger worker and the campaign runner dial on: the in-process simulation
+    # (every number answers after `sim_answer_seconds` and presses `sim_callee_keys`) or pjsua2 SIP workers.
+    telephony_engine: Literal["sim", "sip"] = "sim"
+    sim_callee_keys: str = "1"
+    sim_answer_seconds: float = Field(default=2.0, ge=0)
+    sip_address: str = "127.0.0.1"
+    sip_port: int = 5060
+    sip_rtp_port: int = 40000
+    sip_dial_uri: str = "sip:{number}@pstn"
+    sip_from_uri: str = "sip:callvault@trigger"
+
     session_idle_seconds: int = 15 * 60
     session_absolute_seconds: int = 12 * 3600
     lockout_threshold: int = 5
@@ -86,6 +126,10 @@ class Settings(BaseSettings):
     @property
     def effective_master_key_file(self) -> Path:
         return self.master_key_file or self.data_dir / "master.key"
+
+    @property
+    def service_tenant_slugs(self) -> list[str]:
+        return [slug.strip() for slug in self.services_tenants.split(",") if slug.strip()]
 
     @property
     def is_postgres(self) -> bool:

@@ -7,6 +7,7 @@ import os
 import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -16,16 +17,20 @@ from sqlalchemy.orm import Session
 from callvault.config import get_settings
 from callvault.core.db import Database
 from callvault.core.tenant_context import set_tenant
-from callvault.identity import auth
+from callvault.identity import api_clients, auth
 from callvault.identity import service as identity
 from callvault.identity.models import Role
-from callvault.identity.schemas import UserCreate
+from callvault.identity.schemas import ApiClientCreate, UserCreate
+from callvault.ivr import service as ivr
+from callvault.ivr.flow import parse_document
+from callvault.ivr.schemas import FlowCreate
 from callvault.migrations.runner import upgrade
 from callvault.security.principal import system_principal
 from callvault.security.vault import MasterKey
 from callvault.security.vault.runtime import require_master_key, stored_kek_ids
 from callvault.tenancy import service as tenancy
 from callvault.tenancy.schemas import TenantCreate
+from callvault.webhooks import service as webhooks
 
 console = Console(width=160)
 
@@ -98,6 +103,58 @@ def _seed_users(session: Session, *, slug: str, roles: tuple[str, ...]) -> list[
     return seeded
 
 
+DEMO_FLOW: dict[str, Any] = {
+    "start": "ask",
+    "inputs": ["amount"],
+    "nodes": {
+        "ask": {
+            "type": "menu",
+            "prompt": {"say": "如果这笔{amount}元的付款是您本人操作请按1。否则请按2。"},
+            "options": {"1": "confirmed", "2": "declined"},
+            "timeout": 5,
+            "retries": 1,
+            "on_invalid": "bye",
+        },
+        "confirmed": {"type": "set", "variables": {"result": "verified"}, "next": "thanks"},
+        "declined": {"type": "set", "variables": {"result": "refused"}, "next": "bye"},
+        "thanks": {"type": "hangup", "prompt": {"say": "谢谢。再见。"}},
+        "bye": {"type": "hangup"},
+    },
+}
+
+
+def seed_trigger(db: Database) -> dict[str, str]:
+    """Demo Bank's core-banking API client (call.trigger) with its webhook secret and a published verification
+    flow, so a signed trigger can be ordered at once; kept in `demo-api-client.json` (0600), created once."""
+    path = db.settings.data_dir / "demo-api-client.json"
+    if path.exists():
+        stored: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+        return stored
+    slug = INSTITUTIONS[0][0]
+    with db.scoped() as session:
+        inst = tenancy.bind(session, slug=slug)
+        actor = system_principal(tenant_id=inst.id, tenant_slug=inst.slug, tenant_kind=inst.kind, name="demo")
+        client = api_clients.create_client(
+            session, actor=actor, data=ApiClientCreate(name="demo-core-banking", permissions=["call.trigger"])
+        )
+        webhook = webhooks.rotate_secret(session, actor=actor, api_client_id=client.id)
+        if ivr.published_flow_named(session, name="verify-payment") is None:
+            flow = ivr.create_flow(
+                session, actor=actor, data=FlowCreate(name="verify-payment", entry_point="out-verify")
+            )
+            ivr.save_draft(session, actor=actor, flow_id=flow.id, document=parse_document(DEMO_FLOW))
+            ivr.publish(session, actor=actor, flow_id=flow.id, prompt_exists=lambda _: True)
+    body = {
+        "institution": slug,
+        "key_id": client.key_id,
+        "secret": client.secret,
+        "webhook_secret": webhook.secret,
+        "flow": "verify-payment",
+    }
+    _write_private(path, json.dumps(body, indent=1))
+    return body
+
+
 def _write_private(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -131,8 +188,15 @@ def run_demo(
     require_master_key(settings)
     db = Database(settings)
     users = seed(db)
+    trigger = seed_trigger(db)
     url = f"http://{host or settings.host}:{port or settings.port}"
     print_users(users, url=url)
+    console.print(
+        f"Trigger API client of {trigger['institution']}: key id {trigger['key_id']} (secret and webhook secret in "
+        f"{settings.data_dir / 'demo-api-client.json'}). In the background the demo runs the trigger worker on the "
+        "simulated engine (every number answers and presses 1), webhook delivery, campaigns and rating "
+        "(docs/services.md)."
+    )
     front = None
     if sip_port:
         from callvault.sipedge import demo as sip_demo
@@ -149,7 +213,8 @@ def run_demo(
         if serve:
             from callvault.main import run_server
 
-            run_server(settings, db, host=host, port=port)
+            # The demo institution's webhook endpoint is usually a local test server: let deliveries reach loopback.
+            run_server(settings.model_copy(update={"webhook_allow_private": True}), db, host=host, port=port)
     finally:
         if front is not None:
             front.stop()

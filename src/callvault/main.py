@@ -22,6 +22,7 @@ from callvault.contacts.import_views import resume_pending_uploads
 from callvault.core.db import Database
 from callvault.middleware import PlatformMiddleware
 from callvault.migrations.runner import is_at_head
+from callvault.services.loops import Services
 from callvault.tenancy import service as tenancy
 from callvault.web import pages
 from callvault.web.console import check_console_policies
@@ -59,7 +60,11 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             log.info("resumed list imports interrupted by the previous run", count=resumed)
         stop_watching = _start_dropbox_watcher(settings, database)
         acd_owners.start()
+        services = _start_services(settings, database)
+        _app.state.services = services
         yield
+        if services is not None:
+            await run_in_threadpool(services.host.stop)
         acd_owners.stop()
         stop_watching.set()
         database.dispose()
@@ -114,6 +119,17 @@ def _start_dropbox_watcher(settings: Settings, database: Database) -> threading.
             daemon=True,
         ).start()
     return stop
+
+
+def _start_services(settings: Settings, database: Database) -> Services | None:
+    """The background loops (webhooks, trigger worker, campaigns, rating) unless `services` is off."""
+    if not settings.services:
+        return None
+    from callvault.services.loops import build_services
+
+    services = build_services(settings, database)
+    services.host.start()
+    return services
 
 
 def _add_platform_routes(app: FastAPI, database: Database) -> None:

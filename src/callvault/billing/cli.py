@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -18,12 +19,31 @@ def register(app: typer.Typer) -> None:
 
     @billing_app.command("rate")
     def rate(
-        legs: Annotated[Path, typer.Option("--legs", exists=True, dir_okay=False, help="closed legs as NDJSON")],
+        legs: Annotated[
+            Path | None, typer.Option("--legs", exists=True, dir_okay=False, help="closed legs as NDJSON")
+        ] = None,
+        from_interactions: Annotated[
+            bool, typer.Option("--from-interactions", help="rate the closed customer legs of the call records")
+        ] = False,
+        since: Annotated[
+            datetime | None,
+            typer.Option(help="with --from-interactions: legs ended from this time (default: 40 days back)"),
+        ] = None,
+        tenant: Annotated[
+            list[str] | None, typer.Option("--tenant", help="with --from-interactions: only these institutions")
+        ] = None,
         batch: Annotated[int, typer.Option(min=1, max=5000, help="legs per transaction")] = 500,
         as_json: Annotated[bool, typer.Option("--json", help="print the counters as JSON")] = False,
     ) -> None:
         """Rate every closed leg not rated yet (safe to rerun at any time, also after a crash: none is rated twice)."""
-        _rate(legs, batch, as_json)
+        if (legs is None) == (not from_interactions):
+            from callvault.cli import fail
+
+            raise fail("give either --legs FILE or --from-interactions")
+        if legs is not None:
+            _rate(legs, batch, as_json)
+        else:
+            _rate_interactions(since, tenant or None, batch, as_json)
 
     @billing_app.command("invoice")
     def invoice(
@@ -84,6 +104,39 @@ def _rate(path: Path, batch: int, as_json: bool) -> None:
     console.print(table)
     for example in bad[:10]:
         console.print(f"[yellow]record {example.position}:[/] {example.reason}")
+
+
+def _rate_interactions(since: datetime | None, slugs: list[str] | None, batch: int, as_json: bool) -> None:
+    from callvault.billing.from_interactions import InteractionRating, rate_from_interactions
+    from callvault.cli import _database, user_errors
+    from callvault.core import clock
+
+    start = since or clock.now() - timedelta(days=40)
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)  # the command line gives UTC times
+    console = Console(stderr=as_json)
+    db = _database()
+    with user_errors():
+        columns = (TextColumn("[bold]rating"), TextColumn("{task.fields[counts]}"))
+        with Progress(*columns, console=console, transient=as_json) as bar:
+            task = bar.add_task("rate", total=None, counts="")
+
+            def show(done: InteractionRating) -> None:
+                bar.update(task, counts=f"{done.run.read:,} read, {done.run.rated:,} rated")
+
+            result = rate_from_interactions(db, since=start, slugs=slugs, batch_size=batch, on_progress=show)
+    db.dispose()
+    if as_json:
+        typer.echo(json.dumps(result.as_dict()))
+        return
+    table = Table("legs", "count", title=f"rating of call records ended since {start.isoformat()}")
+    body = result.as_dict()
+    for key in ("institutions", "read", "rated", "already_rated", "still_open", "bad_records"):
+        table.add_row(key.replace("_", " "), f"{body[key]:,}")
+    for reason, count in result.run.unrated.items():
+        table.add_row(f"unrated: {reason}", f"{count:,}")
+    table.add_row("amount rated", str(result.run.amount))
+    console.print(table)
 
 
 def _invoice(slug: str, month: str, out: Path, as_json: bool) -> None:

@@ -64,6 +64,23 @@ def numbered(records: Iterable[Mapping[str, Any]]) -> Numbered:
     return enumerate(records, start=1)
 
 
+def interaction_leg_record(leg: Any) -> dict[str, Any]:
+    """A leg of the call records (`interactions.models.InteractionLeg`) as a record: tariffs key on the
+    destination's prefix and type, so the number itself is never read. Call legs are voice."""
+    return {
+        "leg_id": leg.id,
+        "tenant_id": leg.tenant_id,
+        "direction": leg.direction,
+        "destination": leg.destination_prefix,
+        "number_type": leg.destination_type,
+        "trunk": leg.trunk,
+        "answered_at": leg.answered_at,
+        "ended_at": leg.ended_at,
+        "campaign_id": leg.campaign_id,
+        "channel": Channel.VOICE.value,
+    }
+
+
 def legs_from_records(records: Numbered, on_error: Callable[[BadRecord], None]) -> Iterator[RatingLeg]:
     """Each readable record as a leg; each unreadable one handed to `on_error` with its position."""
     for position, record in records:

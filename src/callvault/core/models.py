@@ -74,3 +74,5 @@ PLATFORM_TABLES = PLATFORM_TABLES | {"dnc_global_entries"}
 # The operator's DID inventory: each number names the one institution it is assigned to, and the SIP front reads
 # every assignment to route calls; it holds the institutions' own published numbers, no customer data.
 PLATFORM_TABLES = PLATFORM_TABLES | {"sip_dids"}
+# Leases name a loop (and at most an institution id) and the process holding it: no institution data.
+PLATFORM_TABLES = PLATFORM_TABLES | {"service_leases"}

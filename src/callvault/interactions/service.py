@@ -227,17 +227,31 @@ def get_interaction(session: Session, *, actor: Principal, interaction_id: uuid.
 
 
 def legs_for_rating(
-    session: Session, *, actor: Principal, ended_from: datetime, ended_before: datetime
+    session: Session,
+    *,
+    actor: Principal,
+    ended_from: datetime,
+    ended_before: datetime,
+    party: PartyKind | None = None,
+    after: tuple[datetime, uuid.UUID] | None = None,
+    limit: int | None = None,
 ) -> list[InteractionLeg]:
-    """Ended legs in a period, in end order: the rows billing prices (no numbers needed)."""
+    """Ended legs in a period, in end order: the rows billing prices (no numbers needed). `party` keeps one kind
+    of leg (the customer's are the billable ones: they cross the carrier's trunk); `after` (the last row's end and
+    id) and `limit` read a long period page by page."""
     actor.require(READ)
-    return list(
-        session.scalars(
-            select(InteractionLeg)
-            .where(InteractionLeg.ended_at >= ended_from, InteractionLeg.ended_at < ended_before)
-            .order_by(InteractionLeg.ended_at, InteractionLeg.id)
+    stmt = select(InteractionLeg).where(InteractionLeg.ended_at >= ended_from, InteractionLeg.ended_at < ended_before)
+    if party is not None:
+        stmt = stmt.where(InteractionLeg.party == party.value)
+    if after is not None:
+        at, leg_id = after
+        stmt = stmt.where(
+            (InteractionLeg.ended_at > at) | ((InteractionLeg.ended_at == at) & (InteractionLeg.id > leg_id))
         )
-    )
+    stmt = stmt.order_by(InteractionLeg.ended_at, InteractionLeg.id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(session.scalars(stmt))
 
 
 def number_index(tenant_id: uuid.UUID, e164: str, keys: Vault | None = None) -> bytes:

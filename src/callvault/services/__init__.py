@@ -1,0 +1,1 @@
+"""Background services: the supervised loops `serve`, `demo` and `callvault worker` run (docs/services.md)."""

@@ -1,0 +1,71 @@
+"""A live CallVault (uvicorn on a free loopback port, in a thread, lifespan on) and settings for its services."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from callvault.config import Settings
+from callvault.core.db import Database
+from callvault.main import create_app
+
+
+def service_settings(settings: Settings, *, slug: str, ca_file: Path | None = None, **over: Any) -> Settings:
+    """Services on, for one institution only (the test database holds many), fast passes, webhooks to a local
+    HTTPS receiver whose self-signed certificate is the trusted CA."""
+    values: dict[str, Any] = {
+        "services": True,
+        "services_tenants": slug,
+        "webhook_allow_private": True,
+        "webhook_ca_file": ca_file,
+        "webhook_interval_seconds": 0.1,
+        "trigger_interval_seconds": 0.1,
+        "campaign_interval_seconds": 0.2,
+        "rating_interval_seconds": 0.5,
+        "service_restart_min_seconds": 0.1,
+        "cookie_secure": False,
+    }
+    return settings.model_copy(update=values | over)
+
+
+@dataclass
+class LiveApp:
+    url: str
+    app: FastAPI
+
+
+@contextmanager
+def live_app(settings: Settings, db: Database) -> Iterator[LiveApp]:
+    app = create_app(settings, db=db)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "live server did not start"
+    try:
+        yield LiveApp(f"http://127.0.0.1:{port}", app)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        assert not thread.is_alive(), "the server did not shut down"
+
+
+def wait_for(condition: Any, *, timeout: float = 60.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
