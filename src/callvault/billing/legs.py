@@ -64,6 +64,20 @@ def numbered(records: Iterable[Mapping[str, Any]]) -> Numbered:
     return enumerate(records, start=1)
 
 
+# Call records type a destination finer than tariffs do (the contacts' `PhoneType`); tariffs price all
+# toll-free numbers alike and name service codes (95588) short codes.
+_TARIFF_TYPE_OF: dict[str, str] = {
+    "toll_free_400": "toll_free",
+    "toll_free_800": "toll_free",
+    "service_short_code": "short_code",
+}
+
+
+def tariff_number_type(destination_type: str) -> str:
+    """The tariff's number type of a call record's destination type (unchanged where both name it alike)."""
+    return _TARIFF_TYPE_OF.get(destination_type, destination_type)
+
+
 def interaction_leg_record(leg: Any) -> dict[str, Any]:
     """A leg of the call records (`interactions.models.InteractionLeg`) as a record: tariffs key on the
     destination's prefix and type, so the number itself is never read. Call legs are voice."""
@@ -72,7 +86,7 @@ def interaction_leg_record(leg: Any) -> dict[str, Any]:
         "tenant_id": leg.tenant_id,
         "direction": leg.direction,
         "destination": leg.destination_prefix,
-        "number_type": leg.destination_type,
+        "number_type": tariff_number_type(leg.destination_type or ""),
         "trunk": leg.trunk,
         "answered_at": leg.answered_at,
         "ended_at": leg.ended_at,
