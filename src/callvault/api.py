@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from callvault.core.db import Database
+from callvault.core.db import Database, release_unused_turn, take_writer_turn
 from callvault.core.errors import Conflict, DomainError, FieldError, InvalidInput, Unauthenticated
 from callvault.core.tenant_context import set_tenant
 from callvault.identity import api_clients, auth
@@ -210,10 +210,16 @@ def authenticated(
     return resolve_caller(request, session, body=body)
 
 
+async def writer_turn(request: Request) -> None:
+    """SQLite: the process's write lock, taken in the event loop before a one-commit request's first statement."""
+    request.state.writer_turn = await take_writer_turn(get_db(request).engine)
+
+
 def authenticated_one_commit(
     request: Request,
-    session: Annotated[Session, Depends(db_session)],
     body: Annotated[bytes, Depends(raw_body)],
+    _turn: Annotated[None, Depends(writer_turn)],
+    session: Annotated[Session, Depends(db_session)],
 ) -> RequestContext:
     """`authenticated` leaving a signed request's nonce in the open transaction (see `RequiresOneCommit`)."""
     return resolve_caller(request, session, body=body, one_commit=True)
@@ -482,14 +488,17 @@ class CallVaultRoute(APIRoute):
 
         async def route(request: Request) -> Response:
             try:
-                response = await handler(request)
-            except Exception as exc:
-                response = problem_from_exception(request, exc)
-            # End the request's transaction now, not when the framework tears dependencies down: an error
-            # raised mid-transaction would otherwise keep SQLite's write lock while the response is stored.
-            session: Session | None = getattr(request.state, "db_session", None)
-            if session is not None:
-                await run_in_threadpool(session.close)
+                try:
+                    response = await handler(request)
+                except Exception as exc:
+                    response = problem_from_exception(request, exc)
+                # End the request's transaction now, not when the framework tears dependencies down: an error
+                # raised mid-transaction would otherwise keep SQLite's write lock while the response is stored.
+                session: Session | None = getattr(request.state, "db_session", None)
+                if session is not None:
+                    await run_in_threadpool(session.close)
+            finally:
+                release_unused_turn(getattr(request.state, "writer_turn", None))
             pending: PendingIdempotency | None = getattr(request.state, "idempotency", None)
             one_commit: OneCommit | None = getattr(request.state, "one_commit", None)
             if one_commit is not None and not one_commit.committed:

@@ -7,9 +7,12 @@ import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -62,11 +65,16 @@ def make_engine(url: str, *, settings: Settings) -> Engine:
         writer = threading.Lock()
         wait = settings.sqlite_busy_timeout_ms / 1000
 
+        _writers[engine] = (writer, wait)
+
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
             # Take the write lock up front: a deferred transaction that reads and then writes cannot wait for a
             # concurrent writer (SQLite answers "database is locked" at once), an immediate one waits its turn.
-            if not writer.acquire(timeout=wait):
+            turn = _turn.get()
+            if turn is not None and turn.lock is writer and not turn.used:
+                turn.used = True  # taken already, without a worker thread (`take_writer_turn`)
+            elif not writer.acquire(timeout=wait):
                 raise sqlite3.OperationalError("database is locked (waited for this process's writer)")
             try:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -103,6 +111,42 @@ def make_engine(url: str, *, settings: Settings) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+@dataclass
+class WriterTurn:
+    """This process's SQLite write lock, taken for a request before its first statement."""
+
+    lock: threading.Lock
+    used: bool = False
+
+
+_writers: weakref.WeakKeyDictionary[Engine, tuple[threading.Lock, float]] = weakref.WeakKeyDictionary()
+_turn: ContextVar[WriterTurn | None] = ContextVar("callvault_writer_turn", default=None)
+# One thread at a time waits for the lock on behalf of queued requests; the others wait in the event loop.
+_turn_waiter = anyio.CapacityLimiter(1)
+
+
+async def take_writer_turn(engine: Engine) -> WriterTurn | None:
+    """For a request whose one transaction spans several framework steps (dependencies, then the endpoint, each
+    on a worker thread): take SQLite's write lock before the first step, waiting in the event loop. Waiting for it
+    on worker threads could take every thread while the holder needs one for its next step. The first BEGIN in
+    this context uses the turn; `release_unused_turn` frees it if no statement ran. None on PostgreSQL."""
+    found = _writers.get(engine)
+    if found is None:
+        return None
+    lock, wait = found
+    if not await anyio.to_thread.run_sync(lambda: lock.acquire(timeout=wait), limiter=_turn_waiter):
+        raise sqlite3.OperationalError("database is locked (waited for this process's writer)")
+    turn = WriterTurn(lock)
+    _turn.set(turn)
+    return turn
+
+
+def release_unused_turn(turn: WriterTurn | None) -> None:
+    if turn is not None and not turn.used:
+        turn.used = True
+        turn.lock.release()
 
 
 def _total_changes(conn: Any) -> int:
