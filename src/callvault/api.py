@@ -16,13 +16,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from callvault.core.db import Database
+from callvault.core.db import Database, release_unused_turn, take_writer_turn
 from callvault.core.errors import Conflict, DomainError, FieldError, InvalidInput, Unauthenticated
 from callvault.core.tenant_context import set_tenant
 from callvault.identity import api_clients, auth
@@ -210,8 +210,23 @@ def authenticated(
     return resolve_caller(request, session, body=body)
 
 
+async def writer_turn(request: Request) -> None:
+    """SQLite: the process's write lock, taken in the event loop before a one-commit request's first statement."""
+    request.state.writer_turn = await take_writer_turn(get_db(request).engine)
+
+
+def authenticated_one_commit(
+    request: Request,
+    body: Annotated[bytes, Depends(raw_body)],
+    _turn: Annotated[None, Depends(writer_turn)],
+    session: Annotated[Session, Depends(db_session)],
+) -> RequestContext:
+    """`authenticated` leaving a signed request's nonce in the open transaction (see `RequiresOneCommit`)."""
+    return resolve_caller(request, session, body=body, one_commit=True)
+
+
 def resolve_caller(
-    request: Request, session: Session, *, body: bytes, body_sha256: str | None = None
+    request: Request, session: Session, *, body: bytes, body_sha256: str | None = None, one_commit: bool = False
 ) -> RequestContext:
     """`authenticated` for a body already read (`body`) or streamed to disk (its `body_sha256`)."""
     ip, rid = client_ip(request), getattr(request.state, "request_id", "")
@@ -226,6 +241,7 @@ def resolve_caller(
             source_ip=ip,
             request_id=rid,
             body_sha256=body_sha256,
+            commit=not one_commit,
         )
         ctx = RequestContext(session=session, principal=principal, auth_session_id=None, stage=auth.STAGE_FULL)
     else:
@@ -243,6 +259,10 @@ def resolve_caller(
             auth_session_id=resolved.auth_session_id,
             stage=resolved.stage,
         )
+    if one_commit:
+        signed = "x-callvault-key" in request.headers
+        nonce = (request.headers["x-callvault-key"], request.headers.get("x-callvault-nonce", "")) if signed else None
+        watch_one_commit(request, session, ctx.principal.tenant_id).nonce = nonce
     structlog.contextvars.bind_contextvars(tenant=ctx.principal.tenant_slug, actor=ctx.principal.actor)
     return ctx
 
@@ -264,13 +284,30 @@ class Requires:
         self.store_responses = store_responses
 
     def __call__(self, request: Request, ctx: Annotated[RequestContext, Depends(authenticated)]) -> RequestContext:
+        return self.admit(request, ctx)
+
+    def admit(self, request: Request, ctx: RequestContext, *, one_commit: bool = False) -> RequestContext:
         if ctx.stage != auth.STAGE_FULL and not self.during_enrolment:
             raise auth.TotpEnrolmentRequired()
         if self.permission:
             ctx.principal.require(self.permission)
         if request.method == "POST" and "idempotency-key" in request.headers and self.store_responses:
-            begin_idempotent(request, ctx)
+            begin_idempotent(request, ctx, commit=not one_commit)
         return ctx
+
+
+class RequiresOneCommit(Requires):
+    """`Requires` for a POST action whose whole request is one transaction: the signed request's nonce, the
+    Idempotency-Key reservation, the action's rows, audit record and event, and the stored response (the route
+    calls `store_idempotent_response` before the action commits) are committed together, so the request costs one
+    durable commit instead of four. A crash before that commit leaves nothing (a retry with the same key runs
+    again); a request that fails is answered and then its nonce and, under 500, its response are written in a
+    transaction of their own, as `Requires` would have done (`finish_one_commit`)."""
+
+    def __call__(
+        self, request: Request, ctx: Annotated[RequestContext, Depends(authenticated_one_commit)]
+    ) -> RequestContext:
+        return self.admit(request, ctx, one_commit=True)
 
 
 class Public:
@@ -301,10 +338,20 @@ class IdempotentReplay(Exception):
 class PendingIdempotency:
     tenant_id: uuid.UUID
     record_id: uuid.UUID
+    principal: str = ""
+    key: str = ""
+    request_hash: str = ""
+    # The reserved row while it is in the request's open transaction (one-commit routes), and whether the
+    # response was already put in it.
+    record: IdempotencyRecord | None = None
+    stored: bool = False
 
 
-def begin_idempotent(request: Request, ctx: RequestContext) -> None:
-    """First use of a key reserves it; a retry gets the stored response; a different request with it, 422."""
+def begin_idempotent(request: Request, ctx: RequestContext, *, commit: bool = True) -> None:
+    """First use of a key reserves it; a retry gets the stored response; a different request with it, 422.
+
+    ``commit=False`` leaves the reservation in the open transaction (flushed: a concurrent first use of the key
+    still fails on the unique constraint)."""
     key = request.headers["idempotency-key"]
     if not (1 <= len(key) <= 255):
         raise InvalidInput.one("Idempotency-Key", "must have 1 to 255 characters")
@@ -318,17 +365,38 @@ def begin_idempotent(request: Request, ctx: RequestContext) -> None:
         record = IdempotencyRecord(principal=principal.actor, key=key, request_hash=digest)
         session.add(record)
         try:
-            session.commit()
+            if commit:
+                session.commit()
+            else:
+                session.flush()
         except IntegrityError:
             session.rollback()
             raise Conflict("a request with this Idempotency-Key is in progress") from None
-        request.state.idempotency = PendingIdempotency(tenant_id=principal.tenant_id, record_id=record.id)
+        request.state.idempotency = PendingIdempotency(
+            tenant_id=principal.tenant_id,
+            record_id=record.id,
+            principal=principal.actor,
+            key=key,
+            request_hash=digest,
+            record=None if commit else record,
+        )
         return
     if existing.request_hash != digest:
         raise InvalidInput.one("Idempotency-Key", "was used for a different request")
     if existing.status_code is None:
         raise Conflict("a request with this Idempotency-Key is in progress")
     raise IdempotentReplay(existing.status_code, existing.body or b"", _media_type(existing.status_code))
+
+
+def store_idempotent_response(request: Request, response: Response) -> None:
+    """Put the response in the Idempotency-Key reservation still open in the request's transaction (one-commit
+    routes), so it is committed with the action. No-op without an Idempotency-Key."""
+    pending: PendingIdempotency | None = getattr(request.state, "idempotency", None)
+    if pending is None or pending.record is None:
+        return
+    pending.record.status_code = response.status_code
+    pending.record.body = bytes(response.body)
+    pending.stored = True
 
 
 def _media_type(status: int) -> str:
@@ -349,6 +417,69 @@ def finish_idempotent(db: Database, pending: PendingIdempotency, response: Respo
         session.commit()
 
 
+# --- one commit per request -----------------------------------------------------------------------------------
+
+_ONE_COMMIT_KEY = "callvault.one_commit"
+
+
+@dataclass
+class OneCommit:
+    """What a one-commit request left in its open transaction, and how that transaction ended."""
+
+    tenant_id: uuid.UUID
+    nonce: tuple[str, str] | None = None
+    committed: bool = False
+    ended: bool = False
+
+
+def watch_one_commit(request: Request, session: Session, tenant_id: uuid.UUID) -> OneCommit:
+    state = OneCommit(tenant_id=tenant_id)
+    session.info[_ONE_COMMIT_KEY] = state
+    request.state.one_commit = state
+    return state
+
+
+@event.listens_for(Session, "after_commit")
+def _one_commit_committed(session: Session) -> None:
+    state: OneCommit | None = session.info.get(_ONE_COMMIT_KEY)
+    if state is not None and not state.ended:
+        state.committed = state.ended = True
+
+
+@event.listens_for(Session, "after_rollback")
+def _one_commit_rolled_back(session: Session) -> None:
+    state: OneCommit | None = session.info.get(_ONE_COMMIT_KEY)
+    if state is not None:
+        state.ended = True
+
+
+def finish_one_commit(db: Database, state: OneCommit, pending: PendingIdempotency | None, response: Response) -> None:
+    """The request's transaction did not commit (it failed, or it was a replay): its nonce stays used and, under
+    500, its answer is stored for retries with the same key, as the two-step path does."""
+    with db.scoped() as session:
+        set_tenant(session, state.tenant_id)
+        if state.nonce is not None:
+            key_id, nonce = state.nonce
+            if not api_clients.record_nonce(session, key_id=key_id, nonce=nonce):
+                set_tenant(session, state.tenant_id)
+        if pending is not None and response.status_code < 500:
+            session.add(
+                IdempotencyRecord(
+                    principal=pending.principal,
+                    key=pending.key,
+                    request_hash=pending.request_hash,
+                    status_code=response.status_code,
+                    body=bytes(response.body),
+                )
+            )
+            try:
+                session.flush()
+            except IntegrityError:
+                session.rollback()  # a concurrent request with the key answered first: its answer stands
+                return
+        session.commit()
+
+
 class CallVaultRoute(APIRoute):
     """Turns every error into problem+json inside the route, so idempotent responses can be stored as sent."""
 
@@ -357,16 +488,22 @@ class CallVaultRoute(APIRoute):
 
         async def route(request: Request) -> Response:
             try:
-                response = await handler(request)
-            except Exception as exc:
-                response = problem_from_exception(request, exc)
-            # End the request's transaction now, not when the framework tears dependencies down: an error
-            # raised mid-transaction would otherwise keep SQLite's write lock while the response is stored.
-            session: Session | None = getattr(request.state, "db_session", None)
-            if session is not None:
-                await run_in_threadpool(session.close)
+                try:
+                    response = await handler(request)
+                except Exception as exc:
+                    response = problem_from_exception(request, exc)
+                # End the request's transaction now, not when the framework tears dependencies down: an error
+                # raised mid-transaction would otherwise keep SQLite's write lock while the response is stored.
+                session: Session | None = getattr(request.state, "db_session", None)
+                if session is not None:
+                    await run_in_threadpool(session.close)
+            finally:
+                release_unused_turn(getattr(request.state, "writer_turn", None))
             pending: PendingIdempotency | None = getattr(request.state, "idempotency", None)
-            if pending is not None:
+            one_commit: OneCommit | None = getattr(request.state, "one_commit", None)
+            if one_commit is not None and not one_commit.committed:
+                await run_in_threadpool(finish_one_commit, get_db(request), one_commit, pending, response)
+            elif pending is not None and not pending.stored:
                 await run_in_threadpool(finish_idempotent, get_db(request), pending, response)
             return response
 

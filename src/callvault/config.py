@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     database_admin_url: str = ""
     database_app_role: str = "callvault_app"
     sqlite_busy_timeout_ms: int = 5000
+    # Concurrent SQLite transactions share one fsync of the write-ahead log (core/groupcommit.py); a commit still
+    # returns only once it is on disk. False: every COMMIT fsyncs on its own (PRAGMA synchronous=FULL).
+    sqlite_group_commit: bool = True
 
     secret_key: SecretStr | None = None
     # The vault's master key (32 raw bytes, mode 0600); default `data_dir/master.key`. Every command refuses to

@@ -6,6 +6,7 @@ at the next start (at-least-once; consumers dedupe on the event id).
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +24,7 @@ from callvault.core.tenant_context import current_tenant, set_tenant
 log = structlog.get_logger(__name__)
 
 PENDING_KEY = "callvault.pending_events"
+_MARK_CHUNK = 500
 RELAY_KEY = "callvault.relay"
 
 
@@ -49,6 +51,11 @@ class OutboxRelay:
         self.bus = bus
         self.is_postgres = engine.dialect.name == "postgresql"
         self._consumers: list[tuple[str, Callable[[Event], None]]] = []
+        # Events delivered but not yet marked published, and whether a thread is marking now: concurrent
+        # deliveries hand their ids to that thread, which marks them all in one transaction.
+        self._unmarked: list[tuple[uuid.UUID, uuid.UUID]] = []
+        self._marking = False
+        self._mark_lock = threading.Lock()
 
     def add_consumer(self, pattern: str, consumer: Callable[[Event], None]) -> None:
         """A delivery that must succeed (e.g. to an outside witness): while it raises, the event stays unpublished
@@ -67,17 +74,49 @@ class OutboxRelay:
 
     def deliver(self, events: list[Event]) -> int:
         """Publish the events; returns how many are done (every required consumer succeeded)."""
-        by_tenant: dict[uuid.UUID, list[uuid.UUID]] = {}
+        done: list[tuple[uuid.UUID, uuid.UUID]] = []
         for ev in events:
             self.bus.publish(ev)
             if self._consumed(ev):
-                by_tenant.setdefault(ev.tenant_id, []).append(ev.id)
-        for tenant_id, ids in by_tenant.items():
-            with self.engine.begin() as conn:
+                done.append((ev.tenant_id, ev.id))
+        self._mark_published(done)
+        return len(done)
+
+    def _mark_published(self, done: list[tuple[uuid.UUID, uuid.UUID]]) -> None:
+        """Mark delivered events published. A delivery that finds another thread marking leaves its ids to that
+        thread, which loops until none are left: under concurrent commits one transaction (one fsync) marks the
+        events of many. Alone, a delivery marks its own at once. Marking is bookkeeping only: an event delivered
+        but never marked (crash) is delivered again by `recover` (at-least-once)."""
+        with self._mark_lock:
+            self._unmarked.extend(done)
+            if self._marking:
+                return
+            self._marking = True
+        try:
+            while True:
+                with self._mark_lock:
+                    batch, self._unmarked = self._unmarked, []
+                    if not batch:
+                        self._marking = False
+                        return
+                self._write_marks(batch)
+        except BaseException:
+            with self._mark_lock:
+                self._marking = False
+            raise
+
+    def _write_marks(self, batch: list[tuple[uuid.UUID, uuid.UUID]]) -> None:
+        by_tenant: dict[uuid.UUID, list[uuid.UUID]] = {}
+        for tenant_id, event_id in batch:
+            by_tenant.setdefault(tenant_id, []).append(event_id)
+        now = clock.now()
+        with self.engine.begin() as conn:
+            for tenant_id, ids in by_tenant.items():
                 if self.is_postgres:
                     conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(tenant_id)})
-                conn.execute(update(OutboxEvent).where(OutboxEvent.id.in_(ids)).values(published_at=clock.now()))
-        return sum(len(ids) for ids in by_tenant.values())
+                for start in range(0, len(ids), _MARK_CHUNK):
+                    chunk = ids[start : start + _MARK_CHUNK]
+                    conn.execute(update(OutboxEvent).where(OutboxEvent.id.in_(chunk)).values(published_at=now))
 
     def recover(self, session: Session, tenant_ids: list[uuid.UUID]) -> int:
         """Deliver events committed but never published (e.g. the process died right after commit)."""

@@ -16,6 +16,8 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
+import time
 import uuid
 from datetime import timedelta
 from urllib.parse import parse_qsl, quote
@@ -139,11 +141,59 @@ def revoke_client(session: Session, *, actor: Principal, client_id: uuid.UUID) -
     actor.require("apiclient.manage")
     client = get_client(session, client_id=client_id)
     client.status = "revoked"
+    forget_client_secret(client.id)
     audit.record(session, actor=actor, action="apiclient.revoke", object_type="api_client", object_id=client.id)
     read = api_client_read(client)
     outbox.emit(session, tenant_slug=actor.tenant_slug, name="apiclient.revoked", payload={"id": str(client.id)})
     session.commit()
     return read
+
+
+# Key material decrypted per client, keyed by the sealed bytes: a rotated secret has other sealed bytes, so a
+# stale entry can never match. The client row itself (status) is read on every request, in the request's own
+# transaction, so a revoked client is refused at once in every process; the cache only saves the decryption.
+_KEY_TTL_S = 60.0
+_keys: dict[uuid.UUID, tuple[bytes, str, float]] = {}
+_keys_lock = threading.Lock()
+# Nonces older than twice the allowed skew can no longer be replayed (their timestamp is refused): deleting them
+# is housekeeping, done at most once per interval per process instead of on every request.
+_NONCE_PRUNE_INTERVAL_S = 30.0
+_last_prune = 0.0
+# `last_used_at` is shown to administrators with minute precision: writing the client row on every request
+# would make all concurrent requests of one client wait on that row's lock (PostgreSQL).
+_LAST_USED_PRECISION = timedelta(seconds=60)
+
+
+def client_secret(client: ApiClient) -> str:
+    """The client's HMAC secret, decrypted at most once per TTL for the same sealed value."""
+    now = time.monotonic()
+    with _keys_lock:
+        cached = _keys.get(client.id)
+    if cached is not None and cached[0] == client.secret_sealed and cached[2] > now:
+        return cached[1]
+    secret = secretbox.unseal(client.secret_sealed, purpose=f"apiclient:{client.id}").decode()
+    with _keys_lock:
+        _keys[client.id] = (client.secret_sealed, secret, now + _KEY_TTL_S)
+    return secret
+
+
+def forget_client_secret(client_id: uuid.UUID | None = None) -> None:
+    """Drop cached key material (one client's, or all): on revocation, and in tests."""
+    with _keys_lock:
+        if client_id is None:
+            _keys.clear()
+        else:
+            _keys.pop(client_id, None)
+
+
+def _prune_due() -> bool:
+    global _last_prune
+    now = time.monotonic()
+    with _keys_lock:
+        if now - _last_prune < _NONCE_PRUNE_INTERVAL_S:
+            return False
+        _last_prune = now
+        return True
 
 
 def authenticate(
@@ -157,8 +207,12 @@ def authenticate(
     source_ip: str,
     request_id: str,
     body_sha256: str | None = None,
+    commit: bool = True,
 ) -> Principal:
-    """Verify a signed request; bind the session to the client's institution and return its principal."""
+    """Verify a signed request; bind the session to the client's institution and return its principal.
+
+    With ``commit=False`` the nonce is written (flushed: a concurrent copy still fails on the primary key) but left
+    in the open transaction, for a route that commits it together with its action (`api.RequiresOneCommit`)."""
     key_id = headers.get("x-callvault-key", "")
     ts_raw = headers.get("x-callvault-timestamp", "")
     nonce = headers.get("x-callvault-nonce", "")
@@ -195,12 +249,14 @@ def authenticate(
     skew = get_settings().hmac_skew_seconds
     if abs(now.timestamp() - int(ts_raw)) > skew:
         raise reject("timestamp skew", f"timestamp outside ±{skew} s")
-    secret = secretbox.unseal(client.secret_sealed, purpose=f"apiclient:{client.id}").decode()
-    expected = sign(secret, canonical_request(method, path, query, ts_raw, nonce, body, body_sha256=body_sha256))
+    expected = sign(
+        client_secret(client), canonical_request(method, path, query, ts_raw, nonce, body, body_sha256=body_sha256)
+    )
     if not any(hmac.compare_digest(expected, s) for s in signatures[:2]):
         raise reject("signature mismatch", "signature does not match")
+    if _prune_due():
+        session.execute(delete(ApiNonce).where(ApiNonce.seen_at < now - timedelta(seconds=2 * skew)))
     # The primary key (key, nonce) makes a replay fail even when two copies race.
-    session.execute(delete(ApiNonce).where(ApiNonce.seen_at < now - timedelta(seconds=2 * skew)))
     session.add(ApiNonce(key_id=key_id, nonce=nonce, seen_at=now))
     try:
         session.flush()
@@ -208,8 +264,10 @@ def authenticate(
         session.rollback()
         set_tenant(session, tenant.id)
         raise reject("nonce reused", "nonce already used") from None
-    client.last_used_at = now
-    session.commit()
+    if client.last_used_at is None or now - client.last_used_at >= _LAST_USED_PRECISION:
+        client.last_used_at = now
+    if commit:
+        session.commit()
     return Principal(
         kind="api_client",
         id=client.id,
@@ -221,3 +279,15 @@ def authenticate(
         source_ip=source_ip,
         request_id=request_id,
     )
+
+
+def record_nonce(session: Session, *, key_id: str, nonce: str) -> bool:
+    """Write a nonce whose request's transaction was rolled back (the request failed): the nonce stays used.
+    False if it is recorded already."""
+    session.add(ApiNonce(key_id=key_id, nonce=nonce, seen_at=clock.now()))
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        return False
+    return True

@@ -90,8 +90,11 @@ def serve(which: str, port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def _setup(data_dir: Path) -> dict[str, str]:
-    """A fresh installation with one institution ready to order calls; returns the API client's credentials."""
+def _setup(data_dir: Path, *, database_url: str = "", database_admin_url: str = "") -> dict[str, str]:
+    """A fresh installation with one institution ready to order calls; returns the API client's credentials.
+
+    SQLite in `data_dir` unless `database_url` names an existing PostgreSQL database (migrated here through
+    `database_admin_url`, the schema owner; a new institution each run, so the database can be reused)."""
     from callvault.config import get_settings
     from callvault.core.db import Database
     from callvault.identity import api_clients
@@ -112,8 +115,14 @@ def _setup(data_dir: Path) -> dict[str, str]:
     os.environ["CALLVAULT_SERVICES"] = "false"
     os.environ["CALLVAULT_MASTER_KEY_FILE"] = str(data_dir / "master.key")
     os.environ["CALLVAULT_LOG_LEVEL"] = "warning"
-    for name in ("CALLVAULT_DATABASE_URL", "CALLVAULT_DATABASE_ADMIN_URL"):
-        os.environ.pop(name, None)
+    for name, value in (
+        ("CALLVAULT_DATABASE_URL", database_url),
+        ("CALLVAULT_DATABASE_ADMIN_URL", database_admin_url or database_url),
+    ):
+        if value:
+            os.environ[name] = value
+        else:
+            os.environ.pop(name, None)
     get_settings.cache_clear()
     settings = get_settings()
     MasterKey.generate_to(data_dir / "master.key")
@@ -122,7 +131,9 @@ def _setup(data_dir: Path) -> dict[str, str]:
     db = Database(settings)
     with db.scoped() as session:
         read = tenancy.create_tenant(
-            session, actor=tenancy.operator_principal(session), data=TenantCreate(slug="bench-bank", name="Bench Bank")
+            session,
+            actor=tenancy.operator_principal(session),
+            data=TenantCreate(slug=f"bench-{uuid.uuid4().hex[:8]}", name="Bench Bank"),
         )
         actor = system_principal(tenant_id=read.id, tenant_slug=read.slug, tenant_kind=read.kind, name="bench")
         tenancy.bind(session, slug=read.slug)
@@ -173,7 +184,7 @@ def _start(which: str, port: int, env: dict[str, str], log: Any) -> subprocess.P
     )
 
 
-def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 240.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -232,11 +243,13 @@ async def _load(name: str, url: str, make: Any, *, rate: float, seconds: float, 
     )
 
 
-def run_benchmark(*, rate: float, seconds: float, warmup: int = 20) -> dict[str, Any]:
+def run_benchmark(
+    *, rate: float, seconds: float, warmup: int = 20, database_url: str = "", database_admin_url: str = ""
+) -> dict[str, Any]:
     from callvault.identity.api_clients import signed_headers
 
     with tempfile.TemporaryDirectory(prefix="callvault-bench-trigger-") as scratch:
-        creds = _setup(Path(scratch))
+        creds = _setup(Path(scratch), database_url=database_url, database_admin_url=database_admin_url)
         env = dict(os.environ)
         ours_port, bare_port = _free_port(), _free_port()
         log = open(Path(scratch) / "servers.log", "wb")  # noqa: SIM115 - closed with the servers
@@ -289,6 +302,7 @@ def run_benchmark(*, rate: float, seconds: float, warmup: int = 20) -> dict[str,
             log.close()
             errors = (Path(scratch) / "servers.log").read_text(errors="replace")
     return {
+        "database": "postgresql" if database_url.startswith("postgresql") else "sqlite",
         "rate": rate,
         "seconds": seconds,
         "ours": asdict(ours),

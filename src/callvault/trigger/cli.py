@@ -19,16 +19,31 @@ def register(bench_app: typer.Typer) -> None:
         seconds: Annotated[float, typer.Option(help="measured duration")] = 10.0,
         warmup: Annotated[int, typer.Option(help="requests sent first, one at a time, not measured")] = 20,
         as_json: Annotated[bool, typer.Option("--json")] = False,
+        database_url: Annotated[
+            str, typer.Option(help="an existing PostgreSQL database (the app's role) instead of a fresh SQLite file")
+        ] = "",
+        database_admin_url: Annotated[
+            str, typer.Option(help="the same database as its schema owner, to migrate it (default: --database-url)")
+        ] = "",
     ) -> None:
         """Signed POST /api/v1/calls/trigger against the real app (uvicorn on loopback, SQLite) at a fixed rate,
-        next to a bare FastAPI endpoint in the same run: throughput ratio and p50/p99 latency."""
+        next to a bare FastAPI endpoint in the same run: throughput ratio and p50/p99 latency. SQLite unless
+        --database-url names PostgreSQL."""
         from callvault.trigger.bench import run_benchmark
 
-        result = run_benchmark(rate=rate, seconds=seconds, warmup=warmup)
+        result = run_benchmark(
+            rate=rate,
+            seconds=seconds,
+            warmup=warmup,
+            database_url=database_url,
+            database_admin_url=database_admin_url,
+        )
         if as_json:
             typer.echo(json.dumps(result, indent=2))
             return
-        table = Table(title=f"trigger API at {rate:g} req/s for {seconds:g} s (open loop, loopback)")
+        table = Table(
+            title=f"trigger API at {rate:g} req/s for {seconds:g} s on {result['database']} (open loop, loopback)"
+        )
         for column in ("server", "sent", "202", "errors", "req/s", "p50 ms", "p99 ms", "max ms"):
             table.add_column(column, justify="right" if column != "server" else "left")
         for key in ("ours", "bare"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final, cast
@@ -115,8 +116,16 @@ def _verdict(session: Session, *, e164: str, purpose: Purpose) -> Verdict:
     )
 
 
-def trigger_call(session: Session, *, actor: Principal, data: TriggerCreate) -> CallRequestRead:
-    """Accept one ordered call (or refuse it at once with the reason: it is then never dialled)."""
+def trigger_call(
+    session: Session,
+    *,
+    actor: Principal,
+    data: TriggerCreate,
+    before_commit: Callable[[CallRequestRead], None] | None = None,
+) -> CallRequestRead:
+    """Accept one ordered call (or refuse it at once with the reason: it is then never dialled).
+
+    `before_commit` gets the answer inside the transaction: the API stores it there for Idempotency-Key retries."""
     actor.require(TRIGGER)
     if actor.kind != "api_client" or actor.id is None:
         raise PermissionDenied("calls are ordered by an institution's API client (signed requests)")
@@ -161,6 +170,8 @@ def trigger_call(session: Session, *, actor: Principal, data: TriggerCreate) -> 
     )
     outbox.emit(session, tenant_slug=actor.tenant_slug, name="call.requested", payload={"id": str(row.id), **details})
     read = request_read(session, row)
+    if before_commit is not None:
+        before_commit(read)
     session.commit()
     return read
 

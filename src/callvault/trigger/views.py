@@ -5,9 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Request, status
+from fastapi import Depends, Request, Response, status
 
-from callvault.api import PROBLEM, Problem, RequestContext, Requires, domain_router
+from callvault.api import (
+    PROBLEM,
+    Problem,
+    RequestContext,
+    Requires,
+    RequiresOneCommit,
+    domain_router,
+    store_idempotent_response,
+)
 from callvault.core.errors import DomainError
 from callvault.trigger import service
 from callvault.trigger.schemas import CallRequestRead, TriggerCreate
@@ -15,6 +23,9 @@ from callvault.trigger.schemas import CallRequestRead, TriggerCreate
 router = domain_router("/calls", "calls")
 
 Trigger = Annotated[RequestContext, Depends(Requires(service.TRIGGER))]
+# Ordering a call is the hot path of the API: nonce, Idempotency-Key, the request and its stored answer are one
+# transaction (one durable commit per call ordered).
+TriggerOneCommit = Annotated[RequestContext, Depends(RequiresOneCommit(service.TRIGGER))]
 
 
 class IdempotencyKeyRequired(DomainError):
@@ -33,10 +44,19 @@ _428 = {428: {"model": Problem, "content": {PROBLEM: {}}, "description": "Idempo
     responses=_428,  # type: ignore[arg-type]
     summary="Order one call now; its result is POSTed to callback_url as a signed webhook",
 )
-def trigger_call(data: TriggerCreate, ctx: Trigger, request: Request) -> CallRequestRead:
+def trigger_call(data: TriggerCreate, ctx: TriggerOneCommit, request: Request) -> Response:
     if "idempotency-key" not in request.headers:
         raise IdempotencyKeyRequired("send an Idempotency-Key header: a retry with the same key gets the first answer")
-    return service.trigger_call(ctx.session, actor=ctx.principal, data=data)
+    answer: list[Response] = []
+
+    def keep_answer(read: CallRequestRead) -> None:
+        # Serialised here, before the commit, so the stored answer is byte for byte the one sent.
+        response = Response(read.model_dump_json().encode(), status.HTTP_202_ACCEPTED, media_type="application/json")
+        store_idempotent_response(request, response)
+        answer.append(response)
+
+    service.trigger_call(ctx.session, actor=ctx.principal, data=data, before_commit=keep_answer)
+    return answer[0]
 
 
 @router.get("/{request_id}", response_model=CallRequestRead, summary="Status and result of an ordered call")
