@@ -227,5 +227,5 @@ def test_spelled_mobile_shortcut_equals_cleaning_first(nsn: str, prefix: str, fi
     except PhoneRejected as refused:
         got = refused.code
     assert got == expected
-    if _reference(nsn):
+    if nsn[1] in "3456789" and _reference(nsn):  # `_reference` parses only numbers phonenumbers can read
         assert got == Phone("+86" + nsn, PhoneType.MOBILE)
