@@ -21,7 +21,8 @@ from callvault.billing import service as billing
 from callvault.billing.schemas import TrunkCostCreate
 from callvault.campaigns import service as campaigns
 from callvault.campaigns.schemas import CampaignCreate
-from callvault.contacts import import_service
+from callvault.contacts import import_service, mapping_service
+from callvault.contacts.mapping_schemas import MappingTemplateCreate
 from callvault.core import clock
 from callvault.dnc import service as dnc
 from callvault.dnc.policy import Purpose
@@ -189,8 +190,12 @@ def _contact_objects_in(world: World, session: Session, actor: Principal) -> dic
         actor=actor,
         data=CampaignCreate(name="matrix", purpose=Purpose.CARE, list_id=list_id, caller_id="95588"),
     )
+    template = mapping_service.create_template(
+        session, actor=actor, data=MappingTemplateCreate(name="matrix", mapping={"phones": ["手机"]})
+    )
     return {
         "list_id": list_id,
+        "mapping_id": template.id,
         "import_id": started.job_id,
         "entry_id": entry.id,
         "consent_id": consent.id,

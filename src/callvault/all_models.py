@@ -17,6 +17,7 @@ from callvault.billing.models import (
 )
 from callvault.campaigns.models import Campaign, CampaignBlockedCount, CampaignContact, DialAttempt
 from callvault.contacts.import_models import ImportJob
+from callvault.contacts.mapping_models import ImportMapping
 from callvault.contacts.models import ContactList, ContactPhone, ContactRecord
 from callvault.core.models import Base
 from callvault.core.outbox_models import OutboxEvent
@@ -73,6 +74,7 @@ __all__ = [
     "GlobalDncEntry",
     "IdempotencyRecord",
     "ImportJob",
+    "ImportMapping",
     "Interaction",
     "InteractionLeg",
     "IvrFlow",

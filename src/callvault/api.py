@@ -526,7 +526,7 @@ def api_router() -> APIRouter:
     from callvault.acd import views as acd_views
     from callvault.billing import views as billing_views
     from callvault.campaigns import views as campaign_views
-    from callvault.contacts import import_views
+    from callvault.contacts import import_views, mapping_views
     from callvault.contacts import views as contact_views
     from callvault.dnc import views as dnc_views
     from callvault.identity import api_client_views, auth_views
@@ -547,6 +547,7 @@ def api_router() -> APIRouter:
         api_client_views,
         contact_views,
         import_views,
+        mapping_views,
         dnc_views,
         audit_views,
         ivr_views,

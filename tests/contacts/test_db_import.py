@@ -10,7 +10,9 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +24,11 @@ from callvault.config import Settings
 from callvault.contacts import import_service
 from callvault.contacts.mapping import ColumnMapping
 from callvault.contacts.pipeline import ImportResult
+from callvault.core import clock
 from callvault.core.db import Database
 from callvault.dnc import service as dnc
 from callvault.dnc.policy import DncScope, Purpose
-from callvault.dnc.schemas import DncCreate
+from callvault.dnc.schemas import ConsentCreate, DncCreate
 from callvault.tenancy import service as tenancy
 
 MAPPING = ColumnMapping(phones=("手机", "备用"), name="姓名")
@@ -39,7 +42,8 @@ def import_file(
     path: Path,
     *,
     mapping: ColumnMapping | None = MAPPING,
-    purpose: Purpose | None = None,
+    # Not marketing unless a test is about it: marketing also needs a consent record per number.
+    purpose: Purpose | None = Purpose.CARE,
     layout: Path | None = None,
     fmt: str = "auto",
 ) -> ImportResult:
@@ -150,18 +154,26 @@ def test_do_not_call_numbers_are_rejected_according_to_the_purpose(world: World,
         )
     path = tmp_path / "list.csv"
     path.write_text("手机\n13800000001\n13312340003\n13800000003\n", encoding="utf-8")
+    with db.scoped() as session:
+        tenancy.bind(session, slug=inst.slug)
+        for phone in ("13800000001", "13800000003"):  # consent does not lift a do-not-call entry
+            dnc.record_consent(
+                session,
+                actor=actor,
+                data=ConsentCreate(phone=phone, granted_at=clock.now(), channel="web_form", evidence_ref="f-1"),
+            )
     marketing = import_file(db, db.settings, inst.slug, "营销", path, mapping=None, purpose=Purpose.MARKETING)
     assert (marketing.accepted, marketing.rejected) == (1, 2)
     rows = report_rows(marketing)
-    assert [(r[0], r[3], r[4]) for r in rows] == [
-        ("2", "on do-not-call list", "138****0001"),
-        ("3", "on do-not-call list", "133****0003"),
+    assert [(r[0], r[2], r[3], r[4]) for r in rows] == [
+        ("2", "dnc.listed", "on do-not-call list", "138****0001"),
+        ("3", "dnc.listed", "on do-not-call list", "133****0003"),
     ]
     care = import_file(db, db.settings, inst.slug, "关怀", path, mapping=None, purpose=Purpose.CARE)
     assert (care.accepted, care.rejected) == (2, 1)
     # Another institution is bound by the global entry only.
     other = world.institution(roles=())
-    elsewhere = import_file(db, db.settings, other.slug, "营销", path, mapping=None, purpose=Purpose.MARKETING)
+    elsewhere = import_file(db, db.settings, other.slug, "回访", path, mapping=None, purpose=Purpose.RETURN_VISIT)
     assert (elsewhere.accepted, elsewhere.rejected) == (2, 1)
 
 
@@ -187,7 +199,18 @@ def test_cli_json_contract(world: World, db: Database, tmp_path: Path) -> None:
     path.write_text("姓名,手机\n甲,13800000001\n乙,bad\n丙,13800000001\n", encoding="utf-8")
     report = tmp_path / "errors.csv"
     code, out, err = _run_cli(
-        "contacts", "import", str(path), "--tenant", inst.slug, "--list", "CLI", "--report", str(report), "--json"
+        "contacts",
+        "import",
+        str(path),
+        "--tenant",
+        inst.slug,
+        "--list",
+        "CLI",
+        "--purpose",
+        "collections",
+        "--report",
+        str(report),
+        "--json",
     )
     assert code == 0, err
     assert json.loads(out) == {"total": 3, "accepted": 1, "rejected": 1, "duplicates": 1, "report": str(report)}
@@ -201,12 +224,12 @@ def test_cli_json_contract(world: World, db: Database, tmp_path: Path) -> None:
     code, _, err = _run_cli(
         "contacts", "import", str(path), "--tenant", inst.slug, "--list", "CLI", "--purpose", "care"
     )
-    assert code == 1 and "is for marketing" in err and "Traceback" not in err
+    assert code == 1 and "is for collections" in err and "Traceback" not in err
     code, out, err = _run_cli(
         "contacts", "import", str(path), "--tenant", inst.slug, "--list", "关怀", "--purpose", "care", "--json"
     )
     assert code == 0, err
-    assert [j.purpose for j in jobs(db, inst.id)] == ["marketing", "care"]
+    assert [j.purpose for j in jobs(db, inst.id)] == ["collections", "care"]
 
 
 def _big_file(path: Path, rows: int) -> None:
@@ -239,19 +262,23 @@ def test_kill_9_during_an_import_then_rerun_loses_nothing_and_repeats_nothing(
     rows = 40_000
     path = tmp_path / "big.csv"
     _big_file(path, rows)
-    proc = _cli("contacts", "import", str(path), "--tenant", inst.slug, "--list", "big", "--json")
+    proc = _cli("contacts", "import", str(path), "--tenant", inst.slug, "--list", "big", "--purpose", "care", "--json")
     stored_before = _wait_for_stored_batches(db, inst.id, proc, at_least=1)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     [job] = jobs(db, inst.id)
     assert job.status == "running" and 0 < job.accepted < rows, "killed after the first batch, before the end"
     assert contact_count(db, inst.id, "big") == job.accepted >= stored_before
-    code, out, err = _run_cli("contacts", "import", str(path), "--tenant", inst.slug, "--list", "big", "--json")
+    code, out, err = _run_cli(
+        "contacts", "import", str(path), "--tenant", inst.slug, "--list", "big", "--purpose", "care", "--json"
+    )
     assert code == 0, err
     assert "resuming" in err
     resumed = json.loads(out)
     # The same file imported in one go, into another list, for reference.
-    code, out, err = _run_cli("contacts", "import", str(path), "--tenant", inst.slug, "--list", "ref", "--json")
+    code, out, err = _run_cli(
+        "contacts", "import", str(path), "--tenant", inst.slug, "--list", "ref", "--purpose", "care", "--json"
+    )
     assert code == 0, err
     reference = json.loads(out)
     assert {k: resumed[k] for k in ("total", "accepted", "rejected", "duplicates")} == {
@@ -268,3 +295,42 @@ def test_kill_9_during_an_import_then_rerun_loses_nothing_and_repeats_nothing(
     assert len(report) == resumed["rejected"] + resumed["duplicates"]
     assert len({r[0] for r in report}) == len(report)  # no report line twice
     assert [j.status for j in jobs(db, inst.id)] == ["finished", "finished"]
+
+
+def test_marketing_lists_need_a_valid_consent_per_number(world: World, db: Database, tmp_path: Path) -> None:
+    """The import applies `listing_verdict`, the dialler's first step: each row counted once, reasons reported."""
+    inst = world.institution(roles=())
+    actor = actor_for(db, inst.slug)
+    now = clock.now()
+    with db.scoped() as session:
+        tenancy.bind(session, slug=inst.slug)
+
+        def consent(phone: str, **when: Any) -> uuid.UUID:
+            data = ConsentCreate(phone=phone, channel="recorded_call", evidence_ref="call-1", **when)
+            return dnc.record_consent(session, actor=actor, data=data).id
+
+        consent("13800000001", granted_at=now - timedelta(days=1))
+        dnc.withdraw_consent(session, actor=actor, consent_id=consent("13800000002", granted_at=now))
+        consent("13800000003", granted_at=now - timedelta(days=400), expires_at=now - timedelta(days=35))
+        consent("13800000004", granted_at=now + timedelta(days=1))  # not yet valid
+        consent("13800000006", granted_at=now, purpose=Purpose.SURVEY)  # another purpose
+        consent("13800000007", granted_at=now)  # consented but refused calls since: the entry wins
+        dnc.add_entry(session, actor=actor, data=DncCreate(phone="13800000007"))
+    path = tmp_path / "list.csv"
+    numbers = [f"1380000000{i}" for i in range(1, 8)]
+    path.write_text("手机\n" + "\n".join([*numbers, "13800000001"]) + "\n", encoding="utf-8")
+    result = import_file(db, db.settings, inst.slug, "营销", path, mapping=None, purpose=Purpose.MARKETING)
+    assert (result.total, result.accepted, result.rejected, result.duplicates) == (8, 1, 6, 1)
+    assert [(r[0], r[2], r[3]) for r in report_rows(result)] == [
+        ("3", "consent.missing", "no marketing consent"),
+        ("4", "consent.missing", "no marketing consent"),
+        ("5", "consent.missing", "no marketing consent"),
+        ("6", "consent.missing", "no marketing consent"),
+        ("7", "consent.missing", "no marketing consent"),
+        ("8", "dnc.listed", "on do-not-call list"),
+        ("9", "row.duplicate", "same primary phone as an earlier row of this file"),
+    ]
+    assert [c.phones for c in stored_contacts(db, inst.id, "营销")] == [("+8613800000001",)]
+    # The same file for a survey list: consent is not needed, the institution's refusal of marketing does not bind.
+    survey = import_file(db, db.settings, inst.slug, "调查", path, mapping=None, purpose=Purpose.SURVEY)
+    assert (survey.accepted, survey.rejected, survey.duplicates) == (7, 0, 1)

@@ -20,6 +20,7 @@ from callvault.contacts.mapping import ColumnMapping
 from callvault.contacts.models import ContactList
 from callvault.core.db import Database
 from callvault.core.tenant_context import set_tenant
+from callvault.dnc.policy import Purpose
 from callvault.security.audit_models import AuditEvent
 from callvault.tenancy import service as tenancy
 
@@ -78,7 +79,9 @@ def test_a_marked_file_is_imported_and_moved_with_its_report(world: World, db: D
 def test_without_a_marker_a_file_waits_until_it_is_quiet(world: World, db: Database, tmp_path: Path) -> None:
     inst = world.institution(roles=())
     root = dropbox.prepare(tmp_path, inst.slug)
-    (root / "incoming" / "dropbox.json").write_text(json.dumps({"list": "L", "mapping": "map.json"}), "utf-8")
+    (root / "incoming" / "dropbox.json").write_text(
+        json.dumps({"list": "L", "purpose": "care", "mapping": "map.json"}), "utf-8"
+    )
     (root / "incoming" / "map.json").write_text(json.dumps({"phones": ["手机"], "name": "姓名"}), "utf-8")
     path = drop(root, "a.csv", CSV, done=False)
     drop(root, "b.csv.part", CSV, done=False)  # a transfer still under its temporary name
@@ -95,10 +98,10 @@ def test_without_a_marker_a_file_waits_until_it_is_quiet(world: World, db: Datab
 def test_the_same_file_twice_is_not_imported_twice(world: World, db: Database, tmp_path: Path) -> None:
     inst = world.institution(roles=())
     root = dropbox.prepare(tmp_path, inst.slug)
-    drop(root, "a.csv", CSV, settings={"list": "L"})
+    drop(root, "a.csv", CSV, settings={"list": "L", "purpose": "care"})
     [first] = poll(db, tmp_path)
-    drop(root, "a.csv", CSV, settings={"list": "L"})
-    drop(root, "copy.csv", CSV, settings={"list": "other"})
+    drop(root, "a.csv", CSV, settings={"list": "L", "purpose": "care"})
+    drop(root, "copy.csv", CSV, settings={"list": "other", "purpose": "care"})
     outcomes = poll(db, tmp_path)
     assert [(o.file_name, o.status, o.import_id) for o in outcomes] == [
         ("a.csv", "duplicate", first.import_id),
@@ -109,7 +112,7 @@ def test_the_same_file_twice_is_not_imported_twice(world: World, db: Database, t
     assert len(jobs(db, inst.id)) == 1 and contact_count(db, inst.id, "L") == 2
     assert audit_actions(db, inst.id).count("contact.dropbox.duplicate") == 2
     # A changed file is a new file; the same name does not overwrite the earlier one in processed/.
-    drop(root, "a.csv", CSV + "钱七,13700137000\n", settings={"list": "L"})
+    drop(root, "a.csv", CSV + "钱七,13700137000\n", settings={"list": "L", "purpose": "care"})
     [changed] = poll(db, tmp_path)
     assert changed.status == "imported" and changed.counts["accepted"] == 1
     assert changed.moved_to == root / "processed" / "a.csv.1"
@@ -119,9 +122,9 @@ def test_unusable_settings_and_files_fail_with_a_reason(world: World, db: Databa
     inst = world.institution(roles=())
     root = dropbox.prepare(tmp_path, inst.slug)
     drop(root, "none.csv", CSV)
-    drop(root, "typo.csv", CSV, settings={"list": "L", "lsit": "x"})
-    drop(root, "fixed.txt", CSV, settings={"list": "L", "format": "fixed"})
-    drop(root, "nophone.csv", "a,b\n1,2\n", settings={"list": "L"})
+    drop(root, "typo.csv", CSV, settings={"list": "L", "purpose": "care", "lsit": "x"})
+    drop(root, "fixed.txt", CSV, settings={"list": "L", "purpose": "care", "format": "fixed"})
+    drop(root, "nophone.csv", "a,b\n1,2\n", settings={"list": "L", "purpose": "care"})
     (root / "incoming" / "notjson.csv.import.json").write_text("{list: L", "utf-8")
     drop(root, "notjson.csv", CSV)
     reasons = {o.file_name: (o.status, o.error) for o in poll(db, tmp_path)}
@@ -143,12 +146,12 @@ def test_links_and_path_tricks_are_refused_unread(world: World, db: Database, tm
     secret = tmp_path / "secret.csv"
     secret.write_text(CSV, encoding="utf-8")
     incoming = root / "incoming"
-    (incoming / "dropbox.json").write_text(json.dumps({"list": "L"}), "utf-8")
+    (incoming / "dropbox.json").write_text(json.dumps({"list": "L", "purpose": "care"}), "utf-8")
     (incoming / "out.csv").symlink_to(secret)
     (incoming / "out.csv.done").touch()
     os.link(secret, incoming / "hard.csv")
     (incoming / "hard.csv.done").touch()
-    drop(root, "escape.csv", CSV, settings={"list": "L", "mapping": "../../secret.json"})
+    drop(root, "escape.csv", CSV, settings={"list": "L", "purpose": "care", "mapping": "../../secret.json"})
     (tmp_path / "secret.json").write_text(json.dumps({"phones": ["手机"]}), "utf-8")
     drop(root, "linked-settings.csv", CSV)
     (incoming / "linked-settings.csv.import.json").symlink_to(tmp_path / "secret.json")
@@ -166,7 +169,7 @@ def test_links_and_path_tricks_are_refused_unread(world: World, db: Database, tm
     other = world.institution(roles=())
     elsewhere = tmp_path / "elsewhere"
     (elsewhere / "incoming").mkdir(parents=True)
-    drop(elsewhere, "x.csv", CSV, settings={"list": "L"})
+    drop(elsewhere, "x.csv", CSV, settings={"list": "L", "purpose": "care"})
     (tmp_path / "dropbox" / other.slug).symlink_to(elsewhere)
     assert poll(db, tmp_path) == [] and (elsewhere / "incoming" / "x.csv").exists()
 
@@ -177,12 +180,12 @@ def test_a_file_left_in_processing_resumes_its_job(world: World, db: Database, t
     root = dropbox.prepare(tmp_path, inst.slug)
     path = root / "processing" / "a.csv"
     path.write_text(CSV, encoding="utf-8")
-    settings = {"list": "L", "purpose": None, "format": "auto", "mapping": None, "layout": None}
+    settings = {"list": "L", "purpose": "care", "format": "auto", "mapping": None, "layout": None}
     (root / "processing" / "a.csv.import.json").write_text(json.dumps(settings), "utf-8")
     actor = actor_for(db, inst.slug)
     with db.scoped() as session:
         tenancy.bind(session, slug=inst.slug)
-        list_id, _ = import_service.ensure_list(session, actor=actor, name="L")
+        list_id, _ = import_service.ensure_list(session, actor=actor, name="L", purpose=Purpose.CARE)
         started = import_service.start_import(
             session,
             actor=actor,
@@ -211,7 +214,10 @@ def test_fixed_width_with_a_layout_file(world: World, db: Database, tmp_path: Pa
     (root / "incoming" / "host.txt.import.json").write_text(json.dumps(sidecar, ensure_ascii=False), "utf-8")
     (root / "incoming" / "host.txt.done").touch()
     [outcome] = poll(db, tmp_path)
-    assert (outcome.status, outcome.counts["accepted"]) == ("imported", 1), outcome.error
+    # No purpose given: a marketing list, so the number without a consent record is refused, and reported.
+    assert (outcome.status, outcome.counts["accepted"], outcome.counts["rejected"]) == ("imported", 0, 1)
+    report = (root / "processed" / "host.txt.errors.csv").read_text(encoding="utf-8-sig")
+    assert "consent.missing" in report and "no marketing consent" in report
     with db.scoped() as session:
         set_tenant(session, inst.id)
         assert session.scalars(select(ContactList.purpose).where(ContactList.name == "主机")).one() == "marketing"
@@ -235,7 +241,7 @@ def test_watch_once_from_the_command_line(world: World, db: Database, settings: 
     assert sorted(os.listdir(root)) == ["failed", "incoming", "processed", "processing"]
     missing = cli("dropbox", "--tenant", "no-such-bank")
     assert missing.returncode == 1 and "no institution" in missing.stderr and "Traceback" not in missing.stderr
-    drop(root, "a.csv", CSV, settings={"list": "CLI"})
+    drop(root, "a.csv", CSV, settings={"list": "CLI", "purpose": "care"})
     proc = cli("watch", "--once", "--json")
     assert proc.returncode == 0, proc.stderr
     [line] = [json.loads(x) for x in proc.stdout.splitlines()]
@@ -256,7 +262,7 @@ def test_a_file_whose_job_finished_before_the_crash_is_only_moved(world: World, 
     actor = actor_for(db, inst.slug)
     with db.scoped() as session:
         tenancy.bind(session, slug=inst.slug)
-        list_id, _ = import_service.ensure_list(session, actor=actor, name="L")
+        list_id, _ = import_service.ensure_list(session, actor=actor, name="L", purpose=Purpose.CARE)
         started = import_service.start_import(
             session,
             actor=actor,
@@ -269,7 +275,7 @@ def test_a_file_whose_job_finished_before_the_crash_is_only_moved(world: World, 
             data_dir=tmp_path,
         )
     import_service.run_job(db, actor=actor, job_id=started.job_id, path=path)
-    settings = {"list": "L", "purpose": None, "format": "auto", "mapping": None, "layout": None}
+    settings = {"list": "L", "purpose": "care", "format": "auto", "mapping": None, "layout": None}
     (root / "processing" / "a.csv.import.json").write_text(
         json.dumps({**settings, "import_id": str(started.job_id)}), "utf-8"
     )
@@ -290,7 +296,7 @@ def test_the_server_polls_the_drop_directories_in_the_background(
 
     inst = world.institution(roles=())
     root = dropbox.prepare(tmp_path, inst.slug)
-    drop(root, "a.csv", CSV, settings={"list": "L"})
+    drop(root, "a.csv", CSV, settings={"list": "L", "purpose": "care"})
     stop = _start_dropbox_watcher(settings.model_copy(update={"data_dir": tmp_path, "dropbox_poll_seconds": 0.05}), db)
     try:
         # The one bounded wait of this module: it is the background thread itself that is under test.

@@ -127,7 +127,7 @@ def test_bad_uploads_are_clear_problems(world: World, db: Database, login: Any) 
 def test_uploads_above_the_body_limit_stream_to_disk(world: World, db: Database, login: Any) -> None:
     inst = world.institution()
     s = login(inst.accounts["admin"])
-    list_id = _list(db, inst.slug, "大")
+    list_id = _list(db, inst.slug, "大", Purpose.CARE)
     # Wide rows rather than many: the point is the body size, not the import's speed on a loaded machine.
     rows = "".join(f"客户{i}{'甲' * 30},{13700000000 + i}\n" for i in range(10_000))
     data = ("姓名,手机\n" + rows).encode()

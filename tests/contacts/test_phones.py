@@ -9,9 +9,11 @@ from hypothesis import strategies as st
 
 from callvault.contacts.mobile_fast_path import FAST_PATH_PROVEN, MOBILE_RE, pattern_heads
 from callvault.contacts.phones import (
+    SPELLED_MOBILE_RE,
     Phone,
     PhoneRejected,
     PhoneType,
+    clean_phone_text,
     dedupe_key,
     mask_phone,
     normalise_phone,
@@ -171,3 +173,59 @@ def test_mask_and_key() -> None:
     assert mask_phone("95588") == "*****"
     assert dedupe_key("+8613800138000") == 8613800138000
     assert dedupe_key("+999999999999999") < 2**63
+
+
+# Decimal digit sets other than ASCII and full-width (which `clean_phone_text` folds itself).
+_DIGIT_ZEROS = (0x0660, 0x06F0, 0x0966, 0x09E6, 0x0E50, 0xFF10)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True),
+    st.sampled_from(_DIGIT_ZEROS),
+    st.lists(st.booleans(), min_size=11, max_size=11),
+    st.sampled_from(["{}", "+86{}", "{a}-{b}-{c}"]),
+)
+def test_mobiles_in_other_digit_scripts_agree_with_phonenumbers(
+    nsn: str, zero: int, swapped: list[bool], template: str
+) -> None:
+    """Whatever digits a cell uses, the number is the one `phonenumbers` reads, in ASCII E.164 (the fast path
+    must not take a non-ASCII digit for a mobile's)."""
+    digits = "".join(chr(zero + int(d)) if swap else d for d, swap in zip(nsn, swapped, strict=True))
+    raw = template.format(digits, a=digits[:3], b=digits[3:7], c=digits[7:])
+    try:
+        phone: Phone | None = normalise_phone(raw)
+    except PhoneRejected:
+        phone = None
+    if _reference(nsn):
+        assert phone == Phone("+86" + nsn, PhoneType.MOBILE)
+    else:
+        assert phone is None or phone.type is not PhoneType.MOBILE
+    if phone is not None:
+        assert phone.e164.isascii()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.from_regex(r"1[0-9]{10}", fullmatch=True),
+    st.sampled_from(["", "+86", "+86 "]),
+    st.sampled_from([" ", "-"]),
+    st.sampled_from([" ", "-"]),
+)
+def test_spelled_mobile_shortcut_equals_cleaning_first(nsn: str, prefix: str, first: str, second: str) -> None:
+    """The spelled-mobile shortcut gives what cleaning the cell and normalising the result gives."""
+    raw = f"{prefix}{nsn[:3]}{first}{nsn[3:7]}{second}{nsn[7:]}"
+    assert SPELLED_MOBILE_RE.fullmatch(raw)
+    cleaned = clean_phone_text(raw)
+    assert cleaned == prefix.strip() + nsn
+    try:
+        expected: Phone | str = normalise_phone(cleaned)
+    except PhoneRejected as refused:
+        expected = refused.code
+    try:
+        got: Phone | str = normalise_phone(raw)
+    except PhoneRejected as refused:
+        got = refused.code
+    assert got == expected
+    if nsn[1] in "3456789" and _reference(nsn):  # `_reference` parses only numbers phonenumbers can read
+        assert got == Phone("+86" + nsn, PhoneType.MOBILE)

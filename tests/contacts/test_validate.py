@@ -136,17 +136,35 @@ def test_batch_validation_equals_row_by_row(tmp_path: Path) -> None:
     assert validator.validate_batch(rows) == [validator.validate(r) for r in rows]
 
 
+_ARABIC_INDIC = {ord("0") + d: 0x0660 + d for d in range(10)}
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     st.lists(
         st.fixed_dictionaries(
             {},
             optional={
-                "手机": st.sampled_from(["13800138000", "", " ", "13800138000 ", "110", "1.38E+10", "14000000000"]),
+                "手机": st.sampled_from(
+                    [
+                        "13800138000",
+                        "",
+                        " ",
+                        "13800138000 ",
+                        "110",
+                        "1.38E+10",
+                        "14000000000",
+                        "13800138000".translate(_ARABIC_INDIC),
+                    ]
+                ),
                 "电话": st.sampled_from(["13800138000", "13900139000", "", "010-88886666"]),
                 "姓名": st.sampled_from(["张三", "", " 李四 ", "a\x01", "王" * 70]),
-                "身份证": st.sampled_from([VALID_ID, VALID_ID.lower(), "110105194912310021", "", " "]),
-                "卡号": st.sampled_from(["6222021234567890", "6222 0212 3456 7890", "12", ""]),
+                "身份证": st.sampled_from(
+                    [VALID_ID, VALID_ID.lower(), "110105194912310021", "", " ", VALID_ID.translate(_ARABIC_INDIC)]
+                ),
+                "卡号": st.sampled_from(
+                    ["6222021234567890", "6222 0212 3456 7890", "12", "", "6222021234567890".translate(_ARABIC_INDIC)]
+                ),
                 "网点": st.sampled_from(["北京", " 上海 ", "x" * 1001, ""]),
             },
         ),

@@ -20,6 +20,7 @@ from callvault.dnc.policy import (
     Verdict,
     call_permitted,
     in_quiet_hours,
+    listing_verdict,
     local_zone,
 )
 
@@ -135,3 +136,36 @@ def test_daily_cap_blocks_exactly_when_reached(minutes_ago: list[int], cap: int)
     same_day = sum(a.astimezone(SHANGHAI).date() == today for a in attempts)
     verdict = call_permitted(NUMBER, Purpose.CARE, NOON, history=CallHistory(attempts=attempts), rules=rules)
     assert (verdict is Verdict.DAILY_CAP) == (same_day >= cap)
+
+
+_DNC = st.builds(
+    DncMatch,
+    scope=st.sampled_from([DncScope.GLOBAL, DncScope.INSTITUTION]),
+    all_purposes=st.booleans(),
+    expires_at=st.none() | st.sampled_from([NOON - timedelta(days=1), NOON + timedelta(days=1)]),
+)
+_WHEN = st.sampled_from([None, NOON - timedelta(days=1), NOON + timedelta(days=1)])
+_CONSENT = st.builds(
+    ConsentMatch,
+    purpose=st.sampled_from(list(Purpose)),
+    granted_at=st.sampled_from([NOON - timedelta(days=30), NOON + timedelta(hours=1)]),
+    withdrawn_at=_WHEN,
+    expires_at=_WHEN,
+)
+
+
+@given(
+    purpose=st.sampled_from(list(Purpose)),
+    dnc=st.lists(_DNC, max_size=3),
+    consents=st.lists(_CONSENT, max_size=3),
+)
+def test_the_import_verdict_is_the_diallers_refusal_for_good(
+    purpose: Purpose, dnc: list[DncMatch], consents: list[ConsentMatch]
+) -> None:
+    """What a list import refuses is exactly what `call_permitted` refuses at any hour with no call history."""
+    at_import = listing_verdict(purpose, NOON, dnc=dnc, consents=consents)
+    at_dial = call_permitted(NUMBER, purpose, NOON, dnc=dnc, consents=consents)
+    if at_import is Verdict.ALLOWED:
+        assert at_dial is Verdict.ALLOWED
+    else:
+        assert at_dial is at_import in (Verdict.DO_NOT_CALL, Verdict.NO_CONSENT)

@@ -77,6 +77,10 @@ def register_commands(app: typer.Typer) -> None:
         tenant: Annotated[str, typer.Option("--tenant", help="institution slug")],
         list_name: Annotated[str, typer.Option("--list", help="contact list name; created when missing")],
         mapping: Annotated[Path | None, typer.Option("--mapping", help="column mapping template (JSON)")] = None,
+        mapping_template: Annotated[
+            str | None,
+            typer.Option("--mapping-template", help="name of a mapping template saved for the institution"),
+        ] = None,
         fmt: Annotated[str, typer.Option("--format", help="auto|csv|xlsx|json|ndjson|fixed")] = "auto",
         layout: Annotated[Path | None, typer.Option("--layout", help="layout file of a fixed-width file")] = None,
         report: Annotated[Path | None, typer.Option("--report", help="where to write the error report (CSV)")] = None,
@@ -90,7 +94,7 @@ def register_commands(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="print the counters as JSON")] = False,
     ) -> None:
         """Import FILE into list NAME: validated, normalised, deduplicated, DNC-checked; resumable after a crash."""
-        _import_command(file, tenant, list_name, mapping, fmt, layout, report, purpose, as_json)
+        _import_command(file, tenant, list_name, mapping, fmt, layout, report, purpose, as_json, mapping_template)
 
     _register_watch(contacts_app)
 
@@ -174,6 +178,7 @@ def _import_command(
     report: Path | None,
     purpose_name: str | None,
     as_json: bool,
+    mapping_template: str | None = None,
 ) -> None:
     from contextlib import nullcontext
 
@@ -195,6 +200,8 @@ def _import_command(
         raise fail(f"no such layout file: {layout}")
     if fmt == "fixed" and layout is None:
         raise fail("fixed-width files need --layout")
+    if mapping_path is not None and mapping_template is not None:
+        raise fail("give --mapping or --mapping-template, not both")
     try:
         mapping = ColumnMapping.load(mapping_path) if mapping_path is not None else None
     except MappingError as exc:
@@ -217,6 +224,7 @@ def _import_command(
                 mapping=mapping,
                 report_path=report.resolve() if report is not None else None,
                 data_dir=settings.data_dir,
+                mapping_template=mapping_template,
             )
         if created and not as_json:
             err.print(f"created list [bold]{list_name}[/]")

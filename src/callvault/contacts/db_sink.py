@@ -5,8 +5,10 @@ and ID numbers also blind-indexed) and the job's checkpoint and counters. A cras
 whole batch with its checkpoint or neither, and `(source_import_id, source_line)` is unique, so a row can never
 be stored twice even by a confused resume.
 
-Before storing, `screen` refuses contacts whose primary phone is already in the list (a duplicate) or on a
-do-not-call list that binds the list's purpose (rejected, "on do-not-call list").
+Before storing, `screen` refuses contacts whose primary phone is already in the list (a duplicate) or that the
+dialler would refuse for good: `dnc.policy.listing_verdict`, the first step of the campaign gate's
+`call_permitted`, gives on a do-not-call list binding the list's purpose (rejected, `dnc.listed`) and, for
+marketing lists, without a valid marketing consent (rejected, `consent.missing`).
 """
 
 from __future__ import annotations
@@ -31,10 +33,13 @@ from callvault.core import clock
 from callvault.core.db import Database
 from callvault.core.tenant_context import set_tenant
 from callvault.dnc import service as dnc
-from callvault.dnc.policy import Purpose
+from callvault.dnc.policy import REASONS, Purpose, Verdict, listing_verdict
 from callvault.security.vault.runtime import Vault, vault
 
 DNC_CODE: Final = "dnc.listed"
+CONSENT_CODE: Final = "consent.missing"
+# Report code of each verdict that refuses a row at import (the reason text is the policy's).
+REFUSALS: Final = {Verdict.DO_NOT_CALL: DNC_CODE, Verdict.NO_CONSENT: CONSENT_CODE}
 
 
 def _masked_national(e164: str) -> str:
@@ -81,14 +86,14 @@ class DatabaseContactSink:
     # --- screening ------------------------------------------------------------------------------------------
 
     def screen(self, contacts: Sequence[Contact]) -> list[Rejection | None]:
-        """Refuse contacts already in the list (duplicates) or blocked by a do-not-call entry for the purpose."""
+        """Refuse contacts already in the list (duplicates) or refused by `listing_verdict` for the purpose."""
         self._bidx = {}
         primaries = [c.primary_phone.e164 for c in contacts]
         indexes = [self._phone_index(e164) for e164 in primaries]
         with self.db.scoped() as session:
             set_tenant(session, self.tenant_id)
             listed = self._already_listed(session, indexes)
-            blocked = dnc.blocked_indexes(
+            entries, consents = dnc.listing_matches(
                 session,
                 tenant_id=self.tenant_id,
                 numbers=dict(zip(indexes, primaries, strict=True)),
@@ -96,11 +101,13 @@ class DatabaseContactSink:
                 keys=self.vault,
             )
             session.rollback()
+        now = clock.now()
         verdicts: list[Rejection | None] = []
         for contact, index in zip(contacts, indexes, strict=True):
             masked = _masked_national(contact.primary_phone.e164)
-            if index in blocked:
-                verdicts.append(Rejection(contact.line, self.phone_column, DNC_CODE, "on do-not-call list", masked))
+            verdict = listing_verdict(self.purpose, now, dnc=entries.get(index, ()), consents=consents.get(index, ()))
+            if verdict is not Verdict.ALLOWED:
+                verdicts.append(Rejection(contact.line, self.phone_column, REFUSALS[verdict], REASONS[verdict], masked))
             elif index in listed:
                 verdicts.append(
                     Rejection(

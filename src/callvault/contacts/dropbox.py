@@ -66,7 +66,8 @@ SUBDIRS: Final = ("incoming", "processing", "processed", "failed")
 class DropSettings(StrictInput):
     """Settings of a dropped file: sidecar FILE.import.json, else incoming/dropbox.json.
 
-    `mapping` and `layout` are given inline (JSON objects) or as the name of a file in incoming/.
+    `mapping` and `layout` are given inline (JSON objects) or as the name of a file in incoming/;
+    `mapping_template` names a template saved for the institution instead (not both).
     `purpose` applies when the list is created; an existing list keeps its own.
     """
 
@@ -74,6 +75,7 @@ class DropSettings(StrictInput):
     purpose: Purpose | None = None
     format: Literal["auto", "csv", "xlsx", "json", "ndjson", "fixed"] = "auto"
     mapping: dict[str, Any] | str | None = None
+    mapping_template: str | None = Field(default=None, min_length=1, max_length=120)
     layout: dict[str, Any] | str | None = None
 
 
@@ -221,6 +223,8 @@ def _load_settings(incoming: Path, name: str) -> dict[str, Any]:
         raise Rejected(str(exc)) from None
     if settings["format"] == "fixed" and settings["layout"] is None:
         raise Rejected("fixed-width files need a layout")
+    if settings["mapping"] is not None and settings["mapping_template"] is not None:
+        raise Rejected(f"{source.name}: give either mapping or mapping_template, not both")
     return settings
 
 
@@ -393,6 +397,7 @@ class _DropDirectory:
                     report_path=None,
                     data_dir=self.data_dir,
                     sha256=digest,
+                    mapping_template=settings.get("mapping_template"),
                 )
             job_id = started.job_id
             _write_json(settings_path, {**settings, "import_id": str(job_id)})

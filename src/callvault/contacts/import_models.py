@@ -27,6 +27,8 @@ class ImportJob(Identified, TenantScoped, Base):
     format: Mapped[str] = mapped_column(String(16))
     purpose: Mapped[str] = mapped_column(String(24))
     mapping: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The saved template the mapping was copied from ("" when given inline or guessed), to name it in errors.
+    mapping_template: Mapped[str] = mapped_column(String(120), default="", server_default="")
     # queued -> running -> finished | failed
     status: Mapped[str] = mapped_column(String(16), default="queued")
     total: Mapped[int] = mapped_column(Integer, default=0)

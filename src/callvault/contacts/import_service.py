@@ -16,6 +16,7 @@ from typing import Any, Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callvault.contacts import mapping_service
 from callvault.contacts import service as contacts
 from callvault.contacts.checkpoint import Checkpoint
 from callvault.contacts.db_sink import DatabaseContactSink
@@ -134,10 +135,13 @@ def start_import(
     data_dir: Path,
     sha256: str | None = None,
     keep_source: bool = False,
+    mapping_template: str | None = None,
 ) -> StartedImport:
     """Open a job for `path`, or return the unfinished job of the same file for this list (resume).
 
-    The job screens do-not-call entries for the list's purpose.
+    The job screens do-not-call entries (and, for marketing, consent) for the list's purpose.
+    `mapping_template` names a saved template of the institution (`mapping_service`), copied into the job;
+    it excludes an inline `mapping`.
 
     `keep_source`: `path` is an upload kept under data_dir; a restarted server resumes the job from it.
     """
@@ -158,6 +162,10 @@ def start_import(
     if unfinished is not None:
         session.rollback()
         return StartedImport(unfinished.id, list_id, True, Path(unfinished.report_path))
+    if mapping_template:
+        if mapping is not None:
+            raise InvalidInput.one("mapping_template", "give either a mapping or a mapping template, not both")
+        mapping = mapping_service.resolve(session, actor=actor, name=mapping_template)
     try:
         source_format = detect_format(path) if fmt == "auto" else SourceFormat(fmt)
     except OSError as exc:
@@ -172,6 +180,7 @@ def start_import(
         format=source_format.value,
         purpose=purpose,
         mapping=mapping.to_json() if mapping is not None else {},
+        mapping_template=(mapping_template or "").strip(),
         status="running",
         source_path=str(path) if keep_source else "",
         actor=actor.actor,
@@ -186,7 +195,12 @@ def start_import(
         action="contact.import.start",
         object_type="import",
         object_id=job.id,
-        details={"list_id": str(list_id), "format": job.format, "purpose": job.purpose},
+        details={
+            "list_id": str(list_id),
+            "format": job.format,
+            "purpose": job.purpose,
+            **({"mapping_template": job.mapping_template} if job.mapping_template else {}),
+        },
     )
     session.commit()
     return StartedImport(job.id, list_id, False, Path(job.report_path))
@@ -243,6 +257,7 @@ def run_job(
         if job.status not in UNFINISHED:
             raise Conflict(f"import {job_id} is {job.status}")
         mapping = ColumnMapping.from_json(job.mapping) if job.mapping else None
+        template = job.mapping_template
         resume_from = Checkpoint.from_json(job.checkpoint) if job.checkpoint else None
         fmt, purpose, list_id, report_path = job.format, Purpose(job.purpose), job.list_id, Path(job.report_path)
         sensitive_custom = contacts.sensitive_custom_fields(get_list(session, list_id=list_id))
@@ -272,8 +287,10 @@ def run_job(
             durable=durable,
         )
     except (SourceFileError, MappingError) as exc:
-        _finish(db, actor=actor, job_id=job_id, status="failed", error=str(exc)[:500])
-        raise ImportFailed.one("file", str(exc)) from None
+        # A template that does not fit the file fails here, from the header, before any row is read.
+        message = f"mapping template {template!r}: {exc}" if template and isinstance(exc, MappingError) else str(exc)
+        _finish(db, actor=actor, job_id=job_id, status="failed", error=message[:500])
+        raise ImportFailed.one("file", message) from None
     _finish(db, actor=actor, job_id=job_id, status="finished", result=result)
     return result
 

@@ -205,7 +205,7 @@ def extract_form(spooled: Path, content_type: str, directory: Path) -> UploadFor
     return form
 
 
-def _options(form: UploadForm) -> tuple[str, ColumnMapping | None, Purpose | None]:
+def _options(form: UploadForm) -> tuple[str, ColumnMapping | None, Purpose | None, str | None]:
     fmt = form.fields.get("format", "auto") or "auto"
     if fmt != "auto" and fmt not in {f.value for f in SourceFormat}:
         raise InvalidInput.one("format", "one of auto, csv, xlsx, json, ndjson")
@@ -221,7 +221,8 @@ def _options(form: UploadForm) -> tuple[str, ColumnMapping | None, Purpose | Non
             mapping = ColumnMapping.from_json(json.loads(form.fields["mapping"]))
         except (ValueError, MappingError) as exc:
             raise InvalidInput.one("mapping", str(exc)) from None
-    return fmt, mapping, purpose
+    template = form.fields.get("mapping_template", "").strip() or None
+    return fmt, mapping, purpose, template
 
 
 # --- background run -------------------------------------------------------------------------------------------
@@ -271,7 +272,10 @@ Importer = Annotated[RequestContext, Depends(Requires("contact.import"))]
     "/contact-lists/{list_id}/imports",
     response_model=ImportRead,
     status_code=status.HTTP_202_ACCEPTED,
-    summary="Upload a call list file (multipart 'file'; optional 'format', 'mapping'; 'purpose' must be the list's)",
+    summary=(
+        "Upload a call list file (multipart 'file'; optional 'format', 'mapping' or 'mapping_template'; "
+        "'purpose' must be the list's)"
+    ),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -285,6 +289,10 @@ Importer = Annotated[RequestContext, Depends(Requires("contact.import"))]
                             "format": {"type": "string", "enum": ["auto", "csv", "xlsx", "json", "ndjson"]},
                             "purpose": {"type": "string", "enum": [p.value for p in Purpose]},
                             "mapping": {"type": "string", "description": "a mapping template (JSON text)"},
+                            "mapping_template": {
+                                "type": "string",
+                                "description": "name of a saved mapping template (/api/v1/import-mappings)",
+                            },
                         },
                     }
                 }
@@ -305,7 +313,7 @@ def create_import(
     form = extract_form(body.path, request.headers.get("content-type", ""), directory)
     assert form.file_path is not None
     try:
-        fmt, mapping, purpose = _options(form)
+        fmt, mapping, purpose, template = _options(form)
         import_service.check_purpose(target, purpose)  # the list's purpose decides; a different one is refused
         started = import_service.start_import(
             session,
@@ -319,6 +327,7 @@ def create_import(
             data_dir=settings.data_dir,
             sha256=form.file_sha256,
             keep_source=True,
+            mapping_template=template,
         )
     except BaseException:
         form.file_path.unlink(missing_ok=True)

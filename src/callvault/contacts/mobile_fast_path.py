@@ -121,5 +121,7 @@ def _prove(metadata: Any) -> bool:
 _CN: Final[Any] = phonenumbers.PhoneMetadata.metadata_for_region("CN")
 FAST_PATH_PROVEN: Final = _CN is not None and _prove(_CN)
 # With the proof, an 11-digit cell is a valid CN mobile iff this matches; `phonenumbers` is not called.
-MOBILE_RE: Final = re.compile(_CN.mobile.national_number_pattern if FAST_PATH_PROVEN else r"(?!)")
-PREFIXED_MOBILE_RE: Final = re.compile(rf"(?:\+86|0086|86)((?:{MOBILE_RE.pattern}))")
+# ASCII only: `\d` would otherwise match any Unicode digit (Arabic-Indic, Devanagari...), which `phonenumbers`
+# folds to ASCII but the fast path would have copied into the "E.164" form as they are.
+MOBILE_RE: Final = re.compile(_CN.mobile.national_number_pattern if FAST_PATH_PROVEN else r"(?!)", re.ASCII)
+PREFIXED_MOBILE_RE: Final = re.compile(rf"(?:\+86|0086|86)((?:{MOBILE_RE.pattern}))", re.ASCII)

@@ -82,6 +82,10 @@ _SCIENTIFIC_RE: Final = re.compile(r"[+-]?(\d+)(?:\.(\d*))?[eE]\+?(\d+)")
 _TRAILING_ZERO_DECIMAL_RE: Final = re.compile(r"(\+?\d+)\.0+")
 _EXTENSION_RE: Final = re.compile(r"(?:转|分机|ext\.?|x|#|,|;)", re.IGNORECASE)
 _DIALABLE_RE: Final = re.compile(r"\+?\d{1,20}")
+# "+86 138 0013 8000", "138-0013-8000": ASCII digits, spaces and dashes only, so `clean_phone_text` would only
+# drop the separators (nothing else in it can apply); the digits then take the mobile fast path as they would
+# after cleaning. Anything else, or digits that are not a mobile, goes the whole way.
+SPELLED_MOBILE_RE: Final = re.compile(r"(?:\+86 ?)?(\d{3})[ -](\d{4})[ -](\d{4})", re.ASCII)
 
 
 def clean_phone_text(raw: str) -> str:
@@ -124,8 +128,14 @@ def _from_scientific(text: str, match: re.Match[str]) -> str:
 def normalise_phone(raw: str, *, region: str = DEFAULT_REGION) -> Phone:
     """Normalise one cell to E.164 and type it, or raise `PhoneRejected` (empty, lossy, emergency...)."""
     fast = region == DEFAULT_REGION and FAST_PATH_PROVEN
-    if fast and len(raw) == 11 and MOBILE_RE.fullmatch(raw):
-        return Phone("+86" + raw, PhoneType.MOBILE)
+    if fast:
+        if len(raw) == 11 and MOBILE_RE.fullmatch(raw):
+            return Phone("+86" + raw, PhoneType.MOBILE)
+        spelled = SPELLED_MOBILE_RE.fullmatch(raw)
+        if spelled:
+            digits = "".join(spelled.groups())
+            if MOBILE_RE.fullmatch(digits):
+                return Phone("+86" + digits, PhoneType.MOBILE)
     text = clean_phone_text(raw)
     if fast:
         if len(text) == 11 and MOBILE_RE.fullmatch(text):

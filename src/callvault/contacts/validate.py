@@ -11,6 +11,7 @@ import operator
 import re
 from collections.abc import Callable, Sequence
 from functools import partial
+from itertools import compress, repeat
 from typing import Final, NamedTuple
 
 import numpy as np
@@ -32,14 +33,15 @@ MAX_CUSTOM_CHARS: Final = 1000
 _DIGIT_FOLD: Final = {0xFF10 + i: ord("0") + i for i in range(10)} | {0xFF38: "X", 0xFF58: "X", ord("x"): "X"}
 _ID_SEPARATORS_RE: Final = re.compile(r"[\s\-]+")
 _SCIENTIFIC_RE: Final = re.compile(r"[+-]?\d+(?:\.\d*)?[eE][+-]?\d+")
-_ID18_RE: Final = re.compile(r"\d{6}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dX]")
-_ID15_RE: Final = re.compile(r"\d{8}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}")
+# ASCII digits only (`\d` alone matches any Unicode digit, which the checksum's ASCII arithmetic cannot read).
+_ID18_RE: Final = re.compile(r"\d{6}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dX]", re.ASCII)
+_ID15_RE: Final = re.compile(r"\d{8}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}", re.ASCII)
 _ID_WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK: Final = "10X98765432"
 _ID_ZERO_WEIGHT: Final = ord("0") * sum(_ID_WEIGHTS)
 _ID_WEIGHT_VECTOR: Final = np.array(_ID_WEIGHTS, dtype=np.int64)
 _ID_CHECK_CODES: Final = np.frombuffer(_ID_CHECK.encode("ascii"), dtype=np.uint8)
-_CARD_RE: Final = re.compile(r"\d{12,19}")
+_CARD_RE: Final = re.compile(r"\d{12,19}", re.ASCII)
 _CONTROL_RE: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -103,6 +105,10 @@ class RowValidator:
 
     def validate(self, row: SourceRow) -> Contact | Rejection:
         """Return the accepted contact or the first reason to reject the row."""
+        return self._validate(row, {})
+
+    def _validate(self, row: SourceRow, seen: dict[str, Phone | PhoneRejected]) -> Contact | Rejection:
+        """`validate`, reusing the outcomes of phone cells already normalised in this batch (`seen`)."""
         line, fields = row.line, row.fields
         if row.problem is not None:
             return Rejection(line, "", "row.unreadable", row.problem)
@@ -111,10 +117,10 @@ class RowValidator:
             raw = fields.get(column)
             if not raw or raw.isspace():
                 continue
-            try:
-                phone = normalise_phone(raw, region=self.region)
-            except PhoneRejected as exc:
-                return Rejection(line, column, exc.code, exc.reason, mask_phone(raw.strip()))
+            phone_or_refusal = _normalised(raw, self.region, seen)
+            if isinstance(phone_or_refusal, PhoneRejected):
+                return Rejection(line, column, phone_or_refusal.code, phone_or_refusal.reason, mask_phone(raw.strip()))
+            phone = phone_or_refusal
             if phone not in phones:
                 phones.append(phone)
         if not phones:
@@ -164,48 +170,63 @@ class RowValidator:
             return []
         if not FAST_PATH_PROVEN or self.region != DEFAULT_REGION:
             return [self.validate(row) for row in rows]
+        # Outcomes of the phone cells that took the full path, for this batch only: a rejected cell is judged
+        # once, not again when its row is redone, and junk repeated within the batch ("0", "无") once.
+        seen: dict[str, Phone | PhoneRejected] = {}
         mapping = self.mapping
         cells = _column_cells(rows, mapping.source_columns())
-        clean = [row.problem is None for row in rows]
+        count = len(rows)
+        everywhere = range(count)
+        # Rows that are not plainly clean, found column by column with C-level map/compress over the whole
+        # batch; only these few rows are then looked at one by one (`validate`).
+        dirty: set[int] = set(compress(everywhere, map(operator.is_not, map(_PROBLEM_OF, rows), repeat(None))))
         phone_objects: list[list[Phone | None]] = []
         for column in self._phones:
             values = cells[column]
-            matches = map(MOBILE_RE.fullmatch, values)
-            # Plain mobiles are built directly; other non-empty cells take the full normalisation.
-            objects = [
-                new_phone(("+86" + v, _MOBILE)) if m is not None else (_phone_or_none(v, self.region) if v else None)
-                for v, m in zip(values, matches, strict=True)
-            ]
-            clean = [c and (o is not None or not v) for c, v, o in zip(clean, values, objects, strict=True)]
+            matches = list(map(MOBILE_RE.fullmatch, values))
+            # Every cell built as a plain mobile first, then the cells that are not one are redone.
+            objects: list[Phone | None] = list(map(new_phone, zip(map(_PLUS_86, values), repeat(_MOBILE))))
+            for i in compress(everywhere, map(operator.not_, matches)):
+                value = values[i]
+                if value:
+                    found = _normalised(value, self.region, seen)
+                    if isinstance(found, PhoneRejected):
+                        objects[i] = None
+                        dirty.add(i)
+                    else:
+                        objects[i] = found
+                else:
+                    objects[i] = None
             phone_objects.append(objects)
         names: list[str] | None = None
         if mapping.name is not None:
             names = list(map(str.strip, cells[mapping.name])) if mapping.trim else list(cells[mapping.name])
-            clean = [c and 0 < len(n) <= MAX_NAME_CHARS and n.isprintable() for c, n in zip(clean, names, strict=True)]
+            dirty.update(compress(everywhere, map(operator.not_, map(str.isprintable, names))))
+            dirty.update(compress(everywhere, map(operator.not_, map(_NAME_LENGTH_RE.fullmatch, names))))
         ids: Sequence[str] | None = None
         if mapping.id_number is not None:
             ids = cells[mapping.id_number]
-            clean = _ids_clean(ids, clean)
+            dirty.update(_ids_not_clean(ids, everywhere))
         cards: Sequence[str] | None = None
         if mapping.card_number is not None:
             cards = cells[mapping.card_number]
-            matches = map(_CARD_RE.fullmatch, cards)
-            clean = [c and (m is not None or not v) for c, v, m in zip(clean, cards, matches, strict=True)]
+            misfits = map(operator.not_, map(_CARD_RE.fullmatch, cards))
+            dirty.update(compress(everywhere, map(operator.and_, misfits, map(bool, cards))))
         customs: list[list[str]] = []
         for _, column in self._custom:
             values = list(map(str.strip, cells[column])) if mapping.trim else list(cells[column])
-            clean = [c and len(v) <= MAX_CUSTOM_CHARS for c, v in zip(clean, values, strict=True)]
+            if max(map(len, values)) > MAX_CUSTOM_CHARS:
+                dirty.update(i for i, v in enumerate(values) if len(v) > MAX_CUSTOM_CHARS)
             customs.append(values)
-        # Assemble every row as if clean with C-level map/zip (the per-row Python loop is the bottleneck),
-        # then redo the rows that are not clean one by one.
-        count = len(rows)
-        phone_tuples = list(map(tuple, map(dict.fromkeys, map(_present, zip(*phone_objects, strict=True)))))
+        # A primary phone tuple per row: the present numbers in column order, repeated ones once.
+        phone_tuples = list(map(tuple, map(dict.fromkeys, map(_PRESENT, zip(*phone_objects, strict=True)))))
+        dirty.update(compress(everywhere, map(operator.not_, phone_tuples)))
         blank: list[None] = [None] * count
         outcomes: list[Contact | Rejection] = list(
             map(
                 new_contact,
                 zip(
-                    [row.line for row in rows],
+                    list(map(_LINE_OF, rows)),
                     phone_tuples,
                     names if names is not None else [""] * count,
                     [v or None for v in ids] if ids is not None else blank,
@@ -217,27 +238,37 @@ class RowValidator:
                 ),
             )
         )
-        for index, (ok, phones) in enumerate(zip(clean, phone_tuples, strict=True)):
-            if not (ok and phones):
-                outcomes[index] = self.validate(rows[index])
+        for index in dirty:
+            outcomes[index] = self._validate(rows[index], seen)
         return outcomes
 
 
-def _present(phones: tuple[Phone | None, ...]) -> filter[Phone]:
-    return filter(None, phones)
+_PRESENT: Final = partial(filter, None)
+_PLUS_86: Final = "+86".__add__
+_PROBLEM_OF: Final = operator.itemgetter(4)  # SourceRow.problem
+_LINE_OF: Final = operator.itemgetter(0)  # SourceRow.line
+_NAME_LENGTH_RE: Final = re.compile(rf".{{1,{MAX_NAME_CHARS}}}", re.DOTALL)  # 1..64 code points, like len()
 
 
 _MOBILE: Final = PhoneType.MOBILE
 
 
-def _phone_or_none(raw: str, region: str) -> Phone | None:
-    """The normalised phone, or None when it is rejected (the row then takes the row-by-row path)."""
-    if raw.isspace():
-        return None
-    try:
-        return normalise_phone(raw, region=region)
-    except PhoneRejected:
-        return None
+def _normalised(raw: str, region: str, seen: dict[str, Phone | PhoneRejected]) -> Phone | PhoneRejected:
+    """`normalise_phone(raw)`, or the refusal it raises, looked up in `seen` first and remembered there.
+
+    A whitespace-only cell is remembered as refused (`validate` skips such cells before asking)."""
+    found = seen.get(raw)
+    if found is None:
+        if raw.isspace():
+            found = PhoneRejected("phone.empty", "phone number is empty")
+        else:
+            try:
+                found = normalise_phone(raw, region=region)
+            except PhoneRejected as refused:
+                refused.__traceback__ = None  # kept for the batch: no frames held
+                found = refused
+        seen[raw] = found
+    return found
 
 
 def _column_cells(rows: Sequence[SourceRow], names: list[str]) -> dict[str, Sequence[str]]:
@@ -264,22 +295,20 @@ _COLUMNS_OF: Final = operator.attrgetter("columns")
 _VALUES_OF: Final = operator.attrgetter("values")
 
 
-def _ids_clean(ids: Sequence[str], clean: list[bool]) -> list[bool]:
-    """Keep rows clean whose ID cell is empty or a well-formed 18-character ID with a valid check character;
-    the MOD 11-2 checksum runs on all candidates at once with numpy."""
-    candidates = [i for i, (c, v) in enumerate(zip(clean, ids, strict=True)) if c and v]
-    shaped = [i for i in candidates if _ID18_RE.fullmatch(ids[i])]
-    verdict = list(clean)
-    for i in candidates:
-        verdict[i] = False
-    if shaped:
-        digits = np.frombuffer("".join([ids[i] for i in shaped]).encode("ascii"), dtype=np.uint8)
-        table = digits.reshape(len(shaped), 18)
+def _ids_not_clean(ids: Sequence[str], everywhere: range) -> list[int]:
+    """Rows whose ID cell is neither empty nor a well-formed 18-character ID with a valid check character;
+    the MOD 11-2 checksum runs on all well-formed cells at once with numpy."""
+    shaped = list(map(_ID18_RE.fullmatch, ids))
+    misfits = list(compress(everywhere, map(operator.and_, map(operator.not_, shaped), map(bool, ids))))
+    candidates = list(compress(everywhere, shaped))
+    if candidates:
+        digits = np.frombuffer("".join(compress(ids, shaped)).encode("ascii"), dtype=np.uint8)
+        table = digits.reshape(len(candidates), 18)
         totals = (table[:, :17].astype(np.int64) - ord("0")) @ _ID_WEIGHT_VECTOR % 11
-        passed = _ID_CHECK_CODES[totals] == table[:, 17]
-        for i, ok in zip(shaped, passed.tolist(), strict=True):
-            verdict[i] = ok
-    return verdict
+        failed = _ID_CHECK_CODES[totals] != table[:, 17]
+        if failed.any():
+            misfits += np.asarray(candidates)[failed].tolist()
+    return misfits
 
 
 def _at(rejection: Rejection, line: int, column: str) -> Rejection:

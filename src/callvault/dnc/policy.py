@@ -149,6 +149,24 @@ def dnc_blocks(matches: Iterable[DncMatch], purpose: Purpose, now: datetime, cam
     return False
 
 
+def listing_verdict(
+    purpose: Purpose,
+    now: datetime,
+    *,
+    dnc: Iterable[DncMatch] = (),
+    consents: Iterable[ConsentMatch] = (),
+    campaign_id: uuid.UUID | None = None,
+) -> Verdict:
+    """The rules about the number itself, not about when it is called: `DO_NOT_CALL`, `NO_CONSENT` (marketing
+    needs a valid consent for the purpose) or `ALLOWED`. `call_permitted` starts with it; a list import applies it
+    alone, so a row the dialler would refuse for good is refused when the list is imported, for the same reason."""
+    if dnc_blocks(dnc, purpose, now, campaign_id):
+        return Verdict.DO_NOT_CALL
+    if purpose in MARKETING_PURPOSES and not any(c.purpose is purpose and c.valid(now) for c in consents):
+        return Verdict.NO_CONSENT
+    return Verdict.ALLOWED
+
+
 def in_quiet_hours(local: time, start: time | None, end: time | None) -> bool:
     if start is None or end is None or start == end:
         return False
@@ -172,10 +190,9 @@ def call_permitted(
     """`Verdict.ALLOWED` or the first reason the call to `number` (E.164) must not be placed at `now` (aware)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    if dnc_blocks(dnc, purpose, now, campaign_id):
-        return Verdict.DO_NOT_CALL
-    if purpose in MARKETING_PURPOSES and not any(c.purpose is purpose and c.valid(now) for c in consents):
-        return Verdict.NO_CONSENT
+    listed = listing_verdict(purpose, now, dnc=dnc, consents=consents, campaign_id=campaign_id)
+    if listed is not Verdict.ALLOWED:
+        return listed
     horizon = now - rules.no_redial_after_abandon
     if any(horizon < at <= now for at in history.abandoned):
         return Verdict.ABANDONED_RECENTLY

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from callvault.contacts.phones import PhoneRejected, mask_phone, normalise_phone
@@ -151,40 +151,37 @@ def consents_for(session: Session, *, e164: str, keys: Vault | None = None) -> l
     ]
 
 
-def blocked_indexes(
+def listing_matches(
     session: Session, *, tenant_id: uuid.UUID, numbers: Mapping[bytes, str], purpose: Purpose, keys: Vault
-) -> set[bytes]:
-    """Of `numbers` (the tenant's phone blind index -> E.164), those an active institution-wide or global entry
-    blocks for `purpose` (campaign entries bind a campaign, not a list). Used by list imports, per batch."""
-    now = clock.now()
-    marketing = purpose in MARKETING_PURPOSES
-    active_for_purpose = [or_(DncEntry.expires_at.is_(None), DncEntry.expires_at > now)]
-    if not marketing:
-        active_for_purpose.append(DncEntry.all_purposes.is_(True))
-    blocked: set[bytes] = set()
+) -> tuple[dict[bytes, list[DncMatch]], dict[bytes, list[ConsentMatch]]]:
+    """For a batch of `numbers` (the tenant's phone blind index -> E.164): the institution-wide and global
+    do-not-call entries found for each, and (marketing purposes only) its consent records; the inputs of
+    `policy.listing_verdict`. Campaign entries bind a campaign, not a list, and are left to the dialler.
+    A few queries per 1,000 numbers, whatever the batch size."""
+    entries: dict[bytes, list[DncMatch]] = {}
+    consents: dict[bytes, list[ConsentMatch]] = {}
     indexes = list(numbers)
     for start in range(0, len(indexes), _LOOKUP_CHUNK):
         chunk = indexes[start : start + _LOOKUP_CHUNK]
-        blocked.update(
-            session.scalars(
-                select(DncEntry.phone_bidx).where(
-                    DncEntry.phone_bidx.in_(chunk), DncEntry.campaign_id.is_(None), *active_for_purpose
+        for e in session.scalars(
+            select(DncEntry).where(DncEntry.phone_bidx.in_(chunk), DncEntry.campaign_id.is_(None))
+        ):
+            entries.setdefault(e.phone_bidx, []).append(DncMatch(DncScope(e.scope), e.all_purposes, None, e.expires_at))
+        if purpose in MARKETING_PURPOSES:
+            for c in session.scalars(select(ConsentRecord).where(ConsentRecord.phone_bidx.in_(chunk))):
+                consents.setdefault(c.phone_bidx, []).append(
+                    ConsentMatch(Purpose(c.purpose), c.granted_at, c.withdrawn_at, c.expires_at)
                 )
-            )
-        )
     operator_id = _operator_id(session)
     shared = {_index(operator_id, e164, keys): own for own, e164 in numbers.items()}
-    global_filters = [or_(GlobalDncEntry.expires_at.is_(None), GlobalDncEntry.expires_at > now)]
-    if not marketing:
-        global_filters.append(GlobalDncEntry.all_purposes.is_(True))
     keys_list = list(shared)
     for start in range(0, len(keys_list), _LOOKUP_CHUNK):
         chunk = keys_list[start : start + _LOOKUP_CHUNK]
-        hits = session.scalars(
-            select(GlobalDncEntry.phone_bidx).where(GlobalDncEntry.phone_bidx.in_(chunk), *global_filters)
-        )
-        blocked.update(shared[h] for h in hits)
-    return blocked
+        for g in session.scalars(select(GlobalDncEntry).where(GlobalDncEntry.phone_bidx.in_(chunk))):
+            entries.setdefault(shared[g.phone_bidx], []).append(
+                DncMatch(DncScope.GLOBAL, g.all_purposes, None, g.expires_at)
+            )
+    return entries, consents
 
 
 def is_blocked(session: Session, *, e164: str, purpose: Purpose, campaign_id: uuid.UUID | None = None) -> bool:
