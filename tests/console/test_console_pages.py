@@ -16,6 +16,7 @@ from callvault.api import mounted_routes
 from callvault.contacts import import_service
 from callvault.core.db import Database
 from callvault.core.tenant_context import set_tenant
+from callvault.dnc.policy import Purpose
 from callvault.security.audit_models import AuditEvent
 from callvault.tenancy import service as tenancy
 from callvault.web.console import check_console_policies
@@ -33,7 +34,8 @@ def _list(db: Database, slug: str, name: str) -> uuid.UUID:
     actor = actor_for(db, slug)
     with db.scoped() as session:
         tenancy.bind(session, slug=slug)
-        list_id, _ = import_service.ensure_list(session, actor=actor, name=name)
+        # Not marketing: these tests are about the pages, and marketing would also need consent per number.
+        list_id, _ = import_service.ensure_list(session, actor=actor, name=name, purpose=Purpose.CARE)
         return list_id
 
 
