@@ -114,8 +114,12 @@ def test_offboarding_destroys_everything_of_the_institution_and_nothing_else(
         session.rollback()
         op_id = world.operator_actor()[1]
         set_tenant(session, op_id)
+        # The last phase in chain order: without ORDER BY, PostgreSQL may return rows in any order (freed
+        # space left by the deleted rows is reused).
         record = session.scalars(
-            select(AuditEvent).where(AuditEvent.action == "tenant.offboard", AuditEvent.object_id == str(inst.id))
+            select(AuditEvent)
+            .where(AuditEvent.action == "tenant.offboard", AuditEvent.object_id == str(inst.id))
+            .order_by(AuditEvent.seq)
         ).all()[-1]
         assert audit.verify_tenant(session, tenant_id=op_id).ok
     assert cert["institution_audit_head"] == {"seq": head.seq, "hash": head.hash}
