@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from callvault.core import clock
 from callvault.core.db import Database
+from callvault.demo import DEMO_FLOW
 from callvault.identity.api_clients import signed_headers
 from callvault.ivr import service as ivr
 from callvault.ivr.flow import parse_document
@@ -32,24 +33,8 @@ PHONE = "13800138000"
 E164 = "+8613800138000"
 TRIGGER = "/api/v1/calls/trigger"
 
-VERIFY_FLOW: dict[str, Any] = {
-    "start": "ask",
-    "inputs": ["amount"],
-    "nodes": {
-        "ask": {
-            "type": "menu",
-            "prompt": {"say": "如果这笔{amount}元的付款是您本人操作请按1。否则请按2。"},
-            "options": {"1": "confirmed", "2": "declined"},
-            "timeout": 5,
-            "retries": 1,
-            "on_invalid": "bye",
-        },
-        "confirmed": {"type": "set", "variables": {"result": "verified"}, "next": "thanks"},
-        "declined": {"type": "set", "variables": {"result": "refused"}, "next": "bye"},
-        "thanks": {"type": "hangup", "prompt": {"say": "谢谢。再见。"}},
-        "bye": {"type": "hangup"},
-    },
-}
+# The payment verification flow the demo publishes: press 1 → verified, 2 → refused.
+VERIFY_FLOW: dict[str, Any] = DEMO_FLOW
 
 
 @dataclass
