@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -20,10 +22,9 @@ CHROMIUM = os.environ.get("CALLVAULT_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parents[2] / "artifacts" / "screenshots"
 
 
-@pytest.fixture(scope="session")
-def live_server(settings: Settings, db: Database) -> Iterator[str]:
-    # Plain HTTP on loopback: the session cookie cannot carry the Secure flag here.
-    app = create_app(settings.model_copy(update={"cookie_secure": False}), db=db)
+@contextlib.contextmanager
+def serve_in_thread(app: Any) -> Iterator[str]:
+    """Serve `app` with uvicorn on a free loopback port in a thread; yields its base URL."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -34,9 +35,18 @@ def live_server(settings: Settings, db: Database) -> Iterator[str]:
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
     assert server.started, "live server did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(settings: Settings, db: Database) -> Iterator[str]:
+    # Plain HTTP on loopback: the session cookie cannot carry the Secure flag here.
+    with serve_in_thread(create_app(settings.model_copy(update={"cookie_secure": False}), db=db)) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

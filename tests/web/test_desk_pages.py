@@ -5,15 +5,11 @@ artifacts/screenshots/."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from callvault.acd.owner import CallInfo
@@ -23,7 +19,7 @@ from callvault.main import create_app
 from tests.acd.live import center, owner
 from tests.fixtures import World
 from tests.vault_fixtures import CARD, ID_NUMBER, NAME, PHONE, store_contact
-from tests.web.conftest import screenshot
+from tests.web.conftest import screenshot, serve_in_thread
 from tests.web.test_console_pages import sign_in
 
 
@@ -36,19 +32,8 @@ def app(settings: Settings, db: Database) -> FastAPI:
 
 @pytest.fixture(scope="module")
 def served(app: FastAPI) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "server did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(app) as url:
+        yield url
 
 
 def test_wallboard_follows_the_desk_and_an_offer_pops_masked_and_is_accepted(
