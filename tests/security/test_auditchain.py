@@ -293,6 +293,15 @@ def test_new_record_refuses_sensitive_details(details: dict[str, str]) -> None:
     assert next(iter(details.values())) not in str(info.value)
 
 
+def test_new_record_accepts_a_digest_whose_digits_read_like_a_phone() -> None:
+    digest = "sha256:15919381757b312cb5ce498e8241bbe18e23b23e4537a0fcad6da81b0ee4c8ff"
+    record = new_record(
+        ChainHead.genesis("t"), at=T0, actor="u", action="a", object_type="o", object_id="1",
+        outcome="success", details={"institution_audit_head": digest},
+    )  # fmt: skip
+    assert record.details["institution_audit_head"] == digest
+
+
 def test_new_record_refuses_nested_details_and_naive_time() -> None:
     head = ChainHead.genesis("t")
     common = {"actor": "u", "action": "a", "object_type": "o", "object_id": "1", "outcome": "success"}

@@ -181,6 +181,10 @@ def test_redact_value_handles_depth_and_unknown_objects() -> None:
         "request_id=0190f5c4-7b1a-7c3e-8f00-123456789012 tenant=01234567-1234-5678-9012-345678901234",
         "hash=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
         "serial ab4111111111111111cd",
+        # digests whose digit runs read like a mobile number, at the start or the end of the token
+        "head sha256:15919381757b312cb5ce498e8241bbe18e23b23e4537a0fcad6da81b0ee4c8ff",
+        "md5=d41d8cd98f00b204e980099813812348000",
+        "key cvk.bank-a.013812348000ab17",
     ],
 )
 def test_ids_and_digests_stay_intact(text: str) -> None:
@@ -204,3 +208,10 @@ def test_ids_and_digests_stay_intact(text: str) -> None:
 )
 def test_values_next_to_ids_are_still_masked(text: str, expected: str) -> None:
     assert redact_text(text) == expected
+
+
+def test_a_phone_next_to_a_digest_is_still_redacted() -> None:
+    digest = "sha256:15919381757b312cb5ce498e8241bbe18e23b23e4537a0fcad6da81b0ee4c8ff"
+    assert redact_text(f"{digest} 13812348000") == f"{digest} [phone]"
+    # a token of 32+ characters without a hex letter is not a digest: the numbers in it are still found
+    assert "1381234" not in redact_text("13812348000 13812348000 13812348000")

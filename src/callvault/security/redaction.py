@@ -34,8 +34,14 @@ _DIGIT = "0-9\uff10-\uff19"  # ASCII and full-width digits (common in Chinese te
 # A run: at least _MIN_DIGITS digits, joined by at most one space, dash or ") " (shorter runs never match).
 _RUN = re.compile(rf"[+(]?[{_DIGIT}](?:(?:[ \-]|\) ?)?[{_DIGIT}]){{{_MIN_DIGITS - 1},}}(?:[Xx](?![A-Za-z0-9]))?")
 _GROUP = re.compile(r"[0-9]+[Xx]?")
-_UUID = re.compile(
-    r"(?<![0-9A-Za-z-])[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![0-9A-Za-z-])"
+# Tokens that are never personal data and are kept whole: UUIDs (request, tenant and object ids) and hex tokens
+# of 16+ characters with at least one letter (SHA-256 chain hashes, checksums, key ids), which can hold a digit run
+# that reads like a phone ("sha256:15919381757b...").
+_KEPT_TOKEN = re.compile(
+    r"(?<![0-9A-Za-z-])(?:"
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|(?=[0-9]*[a-fA-F])[0-9a-fA-F]{16,}"
+    r")(?![0-9A-Za-z-])"
 )
 # A digit run with ASCII letters right before and after it is part of a token (hex digest, serial), not a
 # number on its own; its outer groups are skipped. Runs next to CJK text ("手机13812348000") are checked.
@@ -204,13 +210,13 @@ def redact_text(text: str, *, style: RedactionStyle = RedactionStyle.LABEL) -> s
     if not _QUICK.search(text):
         return text
     sub = _SUBSTITUTE[style]
-    if "-" in text and _UUID.search(text):
-        # UUIDs (request, tenant and object ids) are never personal data; keep them intact.
-        parts = _UUID.split(text)
-        uuids = _UUID.findall(text)
+    if _KEPT_TOKEN.search(text):
+        # UUIDs and digests are never personal data; keep them intact.
+        parts = _KEPT_TOKEN.split(text)
+        kept = _KEPT_TOKEN.findall(text)
         out = [_RUN.sub(sub, parts[0])]
-        for uid, part in zip(uuids, parts[1:], strict=True):
-            out += [uid, _RUN.sub(sub, part)]
+        for token, part in zip(kept, parts[1:], strict=True):
+            out += [token, _RUN.sub(sub, part)]
         return "".join(out)
     return _RUN.sub(sub, text)
 
