@@ -185,6 +185,7 @@ def test_redact_value_handles_depth_and_unknown_objects() -> None:
         "head sha256:15919381757b312cb5ce498e8241bbe18e23b23e4537a0fcad6da81b0ee4c8ff",
         "md5=d41d8cd98f00b204e980099813812348000",
         "key cvk.bank-a.013812348000ab17",
+        "file matrix-13812348000ab17d41d8cd98f00b204.csv",
     ],
 )
 def test_ids_and_digests_stay_intact(text: str) -> None:

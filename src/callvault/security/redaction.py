@@ -38,10 +38,8 @@ _GROUP = re.compile(r"[0-9]+[Xx]?")
 # of 16+ characters with at least one letter (SHA-256 chain hashes, checksums, key ids), which can hold a digit run
 # that reads like a phone ("sha256:15919381757b...").
 _KEPT_TOKEN = re.compile(
-    r"(?<![0-9A-Za-z-])(?:"
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-    r"|(?=[0-9]*[a-fA-F])[0-9a-fA-F]{16,}"
-    r")(?![0-9A-Za-z-])"
+    r"(?<![0-9A-Za-z-])[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![0-9A-Za-z-])"
+    r"|(?<![0-9A-Za-z])(?=[0-9]*[a-fA-F])[0-9a-fA-F]{16,}(?![0-9A-Za-z])"
 )
 # A digit run with ASCII letters right before and after it is part of a token (hex digest, serial), not a
 # number on its own; its outer groups are skipped. Runs next to CJK text ("手机13812348000") are checked.
