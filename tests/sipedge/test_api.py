@@ -119,3 +119,22 @@ def test_agents_and_operators_without_the_permission_are_refused(world: World, l
     op = login(world.operator_user())
     assert op.get("/api/v1/sip/trunks").status_code == 403
     assert op.get("/api/v1/sip/did-inventory").status_code == 200
+
+
+def test_a_released_did_stays_in_the_inventory_and_can_be_assigned_again(world: World, login: Any) -> None:
+    a, b = world.institution(), world.institution()
+    op = login(world.operator_user())
+    number = f"+8621{abs(hash(a.slug)) % 10**8:08d}"
+    assign = {"number": number, "institution_id": str(a.id), "entry_kind": "queue", "entry": "cards"}
+    did = op.post("/api/v1/sip/did-inventory", json=assign).json()
+    assert op.delete(f"/api/v1/sip/did-inventory/{did['id']}").status_code == 204
+    assert op.delete(f"/api/v1/sip/did-inventory/{did['id']}").status_code == 409  # not assigned any more
+    free = [d for d in op.get("/api/v1/sip/did-inventory?limit=200").json()["items"] if d["id"] == did["id"]]
+    assert free == [did | {"institution_id": None, "entry_kind": None, "entry": None}]
+    assert number not in {d.number for d in directory.load(world.db).dids}
+    again = op.post("/api/v1/sip/did-inventory", json=assign | {"institution_id": str(b.id), "entry_kind": "ivr"})
+    assert again.status_code == 201 and again.json()["id"] == did["id"]
+    assert again.json()["institution_id"] == str(b.id)
+    assert op.post("/api/v1/sip/did-inventory", json=assign).status_code == 409
+    b_admin = login(b.accounts["admin"])
+    assert [d["number"] for d in b_admin.get("/api/v1/sip/dids").json()["items"]] == [number]

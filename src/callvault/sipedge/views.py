@@ -88,7 +88,11 @@ def assign_did(data: DidAssign, ctx: NumberKeeper) -> DidRead:
     return service.assign_did(ctx.session, actor=ctx.principal, data=data)
 
 
-@router.delete("/did-inventory/{did_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Release a DID")
+@router.delete(
+    "/did-inventory/{did_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Release a DID: it stays in the inventory, unassigned, until it is assigned again",
+)
 def release_did(did_id: uuid.UUID, ctx: NumberKeeper) -> Response:
     service.release_did(ctx.session, actor=ctx.principal, did_id=did_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
