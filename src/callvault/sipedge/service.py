@@ -320,6 +320,30 @@ def reset_password(session: Session, *, actor: Principal, endpoint_id: uuid.UUID
     return EndpointCredentials(**read.model_dump(), password=password)
 
 
+def _set_enabled(session: Session, actor: Principal, endpoint_id: uuid.UUID, enabled: bool) -> EndpointRead:
+    _institution_only(actor, MANAGE)
+    row = _endpoint_or_raise(session, endpoint_id)
+    if row.enabled != enabled:  # asking twice changes nothing and records nothing
+        row.enabled = enabled
+        session.flush()
+        action = "sip.endpoint.enabled" if enabled else "sip.endpoint.disabled"
+        _change(session, actor=actor, action=action, object_type="endpoint", object_id=row.id)
+    read = _endpoint_read(row, actor.tenant_slug)
+    session.commit()
+    return read
+
+
+def disable_endpoint(session: Session, *, actor: Principal, endpoint_id: uuid.UUID) -> EndpointRead:
+    """Stop an agent phone without deleting it: at the front's next reload its REGISTER is refused (401) and its
+    current registration is dropped. Its username, user and credential are kept for `enable_endpoint`."""
+    return _set_enabled(session, actor, endpoint_id, False)
+
+
+def enable_endpoint(session: Session, *, actor: Principal, endpoint_id: uuid.UUID) -> EndpointRead:
+    """Let a disabled agent phone register again (same password) from the front's next reload."""
+    return _set_enabled(session, actor, endpoint_id, True)
+
+
 def delete_endpoint(session: Session, *, actor: Principal, endpoint_id: uuid.UUID) -> None:
     _institution_only(actor, MANAGE)
     session.delete(_endpoint_or_raise(session, endpoint_id))

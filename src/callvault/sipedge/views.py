@@ -127,6 +127,24 @@ def reset_password(endpoint_id: uuid.UUID, ctx: CredentialMaker) -> EndpointCred
     return service.reset_password(ctx.session, actor=ctx.principal, endpoint_id=endpoint_id)
 
 
+@router.post(
+    "/endpoints/{endpoint_id}/disable",
+    response_model=EndpointRead,
+    summary="Disable an agent phone account: it can no longer register (kept, can be enabled again)",
+)
+def disable_endpoint(endpoint_id: uuid.UUID, ctx: Manager) -> EndpointRead:
+    return service.disable_endpoint(ctx.session, actor=ctx.principal, endpoint_id=endpoint_id)
+
+
+@router.post(
+    "/endpoints/{endpoint_id}/enable",
+    response_model=EndpointRead,
+    summary="Enable a disabled agent phone account: it registers again with its password",
+)
+def enable_endpoint(endpoint_id: uuid.UUID, ctx: Manager) -> EndpointRead:
+    return service.enable_endpoint(ctx.session, actor=ctx.principal, endpoint_id=endpoint_id)
+
+
 @router.delete("/endpoints/{endpoint_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove a SIP account")
 def delete_endpoint(endpoint_id: uuid.UUID, ctx: Manager) -> Response:
     service.delete_endpoint(ctx.session, actor=ctx.principal, endpoint_id=endpoint_id)
