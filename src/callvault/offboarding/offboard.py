@@ -223,8 +223,8 @@ class _Offboarding:
     def release_numbers(self) -> None:
         """Hand every DID of the institution back to the operator's inventory, in the same commit as the step.
 
-        Recorded in the operator's chain only: the numbers are the operator's, and the institution's chain is closed
-        by now (its own records of this phase would need keys and rows that no longer exist)."""
+        Recorded in the operator's chain only: the numbers are the operator's inventory, not the institution's data,
+        and it is the operator who must later show where each number went."""
         with self._job() as (session, job):
             if _reached(job, Step.NUMBERS_RELEASED):
                 return
