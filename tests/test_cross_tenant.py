@@ -285,6 +285,9 @@ def test_every_id_route_answers_404_for_another_tenants_object(app: FastAPI, wor
 
     routes = _id_routes(app)
     assert routes, "no id-bearing routes found"
+    # Switching an agent phone off and on is checked like any id route (derived from the app, listed for clarity).
+    for action in ("disable", "enable"):
+        assert ("POST", f"/api/v1/sip/endpoints/{{endpoint_id}}/{action}") in {(m, p) for m, p, _ in routes}
     unmapped = sorted({p for _, path, _ in routes for p in PARAM.findall(path)} - set(b_ids))
     assert not unmapped, f"add these path parameters to the cross-tenant matrix: {unmapped}"
 

@@ -7,8 +7,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from callvault.core.outbox_models import OutboxEvent
 from callvault.security.audit_models import AuditEvent
 from callvault.sipedge import directory
+from callvault.sipedge.kamailio_cfg import table_rows
 from callvault.sipedge.models import SipEndpoint
 from callvault.tenancy import service as tenancy
 from tests.fixtures import World
@@ -119,3 +121,74 @@ def test_agents_and_operators_without_the_permission_are_refused(world: World, l
     op = login(world.operator_user())
     assert op.get("/api/v1/sip/trunks").status_code == 403
     assert op.get("/api/v1/sip/did-inventory").status_code == 200
+
+
+def test_an_agent_phone_is_disabled_and_enabled_without_losing_its_account(world: World, login: Any) -> None:
+    inst, other = world.institution(), world.institution()
+    admin, stranger = login(inst.accounts["admin"]), login(other.accounts["admin"])
+    created = admin.post("/api/v1/sip/endpoints", json={"username": "carol"}).json()
+    url = f"/api/v1/sip/endpoints/{created['id']}"
+    expected = hashlib.md5(f"carol:{inst.slug}:{created['password']}".encode(), usedforsecurity=False).hexdigest()
+
+    disabled = admin.post(f"{url}/disable")
+    assert disabled.status_code == 200, disabled.text
+    assert disabled.json()["enabled"] is False and "password" not in disabled.json()
+    assert admin.get(url).json()["enabled"] is False
+    assert admin.post(f"{url}/disable").json()["enabled"] is False  # asking twice is harmless
+    # The front's tables leave the phone out: its REGISTER is challenged and never accepted.
+    loaded = directory.load(world.db)
+    assert not [a for a in loaded.agents if a.tenant == inst.slug]
+    assert f"carol@{inst.slug}" not in table_rows(loaded)["agents"]
+    # Another institution's admin cannot see or switch the phone (problem+json 404).
+    for action in ("disable", "enable"):
+        refused = stranger.post(f"{url}/{action}")
+        assert refused.status_code == 404
+        assert refused.headers["content-type"].startswith("application/problem+json")
+
+    enabled = admin.post(f"{url}/enable")
+    assert enabled.status_code == 200 and enabled.json()["enabled"] is True
+    # Same account, same password: the HA1 is back in the table unchanged.
+    assert table_rows(directory.load(world.db))["agents"][f"carol@{inst.slug}"] == expected
+    with world.db.scoped() as session:
+        tenancy.bind(session, slug=inst.slug)
+        records = session.scalars(
+            select(AuditEvent).where(AuditEvent.object_id == created["id"]).order_by(AuditEvent.seq)
+        ).all()
+        events = session.scalars(
+            select(OutboxEvent.name).where(OutboxEvent.payload["endpoint_id"].as_string() == created["id"])
+        ).all()
+    assert [r.action for r in records] == ["sip.endpoint.created", "sip.endpoint.disabled", "sip.endpoint.enabled"]
+    # Events travel under the institution's routing prefix (t.<slug>.<name>).
+    assert sorted(e.rsplit(".sip.", 1)[1] for e in events) == [
+        "endpoint.created",
+        "endpoint.disabled",
+        "endpoint.enabled",
+    ]
+
+
+def test_only_phone_managers_disable_phones(world: World, login: Any) -> None:
+    inst = world.institution(roles=("admin", "agent"))
+    phone = login(inst.accounts["admin"]).post("/api/v1/sip/endpoints", json={"username": "dave"}).json()
+    agent = login(inst.accounts["agent"])
+    assert agent.post(f"/api/v1/sip/endpoints/{phone['id']}/disable").status_code == 403
+    op = login(world.operator_user())
+    assert op.post(f"/api/v1/sip/endpoints/{phone['id']}/disable").status_code == 403
+
+
+def test_a_released_did_stays_in_the_inventory_and_can_be_assigned_again(world: World, login: Any) -> None:
+    a, b = world.institution(), world.institution()
+    op = login(world.operator_user())
+    number = f"+8621{abs(hash(a.slug)) % 10**8:08d}"
+    assign = {"number": number, "institution_id": str(a.id), "entry_kind": "queue", "entry": "cards"}
+    did = op.post("/api/v1/sip/did-inventory", json=assign).json()
+    assert op.delete(f"/api/v1/sip/did-inventory/{did['id']}").status_code == 204
+    assert op.delete(f"/api/v1/sip/did-inventory/{did['id']}").status_code == 409  # not assigned any more
+    free = [d for d in op.get("/api/v1/sip/did-inventory?limit=200").json()["items"] if d["id"] == did["id"]]
+    assert free == [did | {"institution_id": None, "entry_kind": None, "entry": None}]
+    assert number not in {d.number for d in directory.load(world.db).dids}
+    again = op.post("/api/v1/sip/did-inventory", json=assign | {"institution_id": str(b.id), "entry_kind": "ivr"})
+    assert again.status_code == 201 and again.json()["id"] == did["id"]
+    assert again.json()["institution_id"] == str(b.id)
+    assert op.post("/api/v1/sip/did-inventory", json=assign).status_code == 409
+    b_admin = login(b.accounts["admin"])
+    assert [d["number"] for d in b_admin.get("/api/v1/sip/dids").json()["items"]] == [number]

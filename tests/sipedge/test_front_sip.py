@@ -251,3 +251,27 @@ def test_new_phones_are_picked_up_by_a_reload_and_the_front_stops_cleanly(edge: 
     assert f"bob@{edge.slug}" in edge.front.rpc("ul.dump")
     # The agents table on disk holds HA1s only.
     assert bob.password not in (edge.front.config.run_dir / "db" / "agents").read_text()
+
+
+def test_a_disabled_phone_is_refused_and_registers_again_once_enabled(edge: Edge) -> None:
+    phone_port = free_udp_port()
+    assert edge.register(phone_port, password=edge.password, final=200) == 0
+    assert f"alice@{edge.slug}" in edge.front.rpc("ul.dump")
+
+    def switch(action: str) -> None:
+        with edge.world.db.scoped() as session:
+            inst = tenancy.bind(session, slug=edge.slug)
+            actor = system_principal(tenant_id=inst.id, tenant_slug=inst.slug, tenant_kind=inst.kind)
+            alice = next(e for e in sip.list_endpoints(session, actor=actor, limit=50, cursor=None).items)
+            getattr(sip, f"{action}_endpoint")(session, actor=actor, endpoint_id=alice.id)
+        edge.front.reload()
+
+    switch("disable")
+    # The reload drops the phone's registration at once (calls no longer reach it) ...
+    assert "alice" not in edge.front.rpc("ul.dump")
+    # ... and its REGISTER, with the right password, is challenged again instead of accepted.
+    assert edge.register(phone_port, password=edge.password, final=401) == 0
+    assert "alice" not in edge.front.rpc("ul.dump")
+    switch("enable")
+    assert edge.register(phone_port, password=edge.password, final=200) == 0
+    assert f"alice@{edge.slug}" in edge.front.rpc("ul.dump")

@@ -154,7 +154,8 @@ def register(tenant_app: typer.Typer, *, database: Callable[[], Database], fail:
             raise fail(exc.detail) from None
         console.print(
             f"offboarded [bold]{slug}[/]: keys destroyed, {sum(result.rows_deleted.values()):,} rows and "
-            f"{result.files_deleted} files deleted\ncertificate: {result.certificate_path}"
+            f"{result.files_deleted} files deleted, {result.numbers_released} number(s) back in the inventory\n"
+            f"certificate: {result.certificate_path}"
         )
 
     @tenant_app.command("offboard-status")

@@ -35,7 +35,8 @@ class TenantOffboarding(Identified, Base):
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenants.id", ondelete="CASCADE"))
     tenant_slug: Mapped[str] = mapped_column(String(40))
-    # locked -> keys_destroyed -> rows_deleted -> files_deleted -> completed (see offboarding.offboard.Step)
+    # locked -> keys_destroyed -> rows_deleted -> files_deleted -> numbers_released -> completed
+    # (see offboarding.offboard.Step)
     step: Mapped[str] = mapped_column(String(20))
     export_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     without_export: Mapped[bool] = mapped_column(default=False)
@@ -46,4 +47,6 @@ class TenantOffboarding(Identified, Base):
     key_versions: Mapped[dict[str, Any]] = mapped_column(default=dict)
     rows_deleted: Mapped[dict[str, Any]] = mapped_column(default=dict)
     files_deleted: Mapped[int] = mapped_column(default=0)
+    # DIDs handed back to the operator's inventory (set once, in the same commit as the step)
+    numbers_released: Mapped[int] = mapped_column(default=0)
     certificate: Mapped[str] = mapped_column(Text, default="")

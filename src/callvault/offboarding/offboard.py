@@ -46,6 +46,7 @@ from callvault.security import audit
 from callvault.security.canonical import canonical_json, format_time
 from callvault.security.checkpoints import public_key_id
 from callvault.security.principal import Principal
+from callvault.sipedge import service as sipedge
 from callvault.tenancy.models import Tenant
 
 CERTIFICATE_TYPE: Final = "callvault.offboarding-certificate.v1"
@@ -56,6 +57,8 @@ class Step(StrEnum):
     KEYS_DESTROYED = "keys_destroyed"
     ROWS_DELETED = "rows_deleted"
     FILES_DELETED = "files_deleted"
+    # Last before the certificate, so a job an older release left at any earlier step passes through it too.
+    NUMBERS_RELEASED = "numbers_released"
     COMPLETED = "completed"
 
 
@@ -97,6 +100,7 @@ class OffboardResult:
     slug: str
     rows_deleted: dict[str, int]
     files_deleted: int
+    numbers_released: int
     certificate_path: Path
     certificate: dict[str, Any]
 
@@ -216,6 +220,30 @@ class _Offboarding:
             self._audit(session, Step.FILES_DELETED, files=job.files_deleted)
             session.commit()
 
+    def release_numbers(self) -> None:
+        """Hand every DID of the institution back to the operator's inventory, in the same commit as the step.
+
+        Recorded in the operator's chain only: the numbers are the operator's inventory, not the institution's data,
+        and it is the operator who must later show where each number went."""
+        with self._job() as (session, job):
+            if _reached(job, Step.NUMBERS_RELEASED):
+                return
+            set_tenant(session, self.actor.tenant_id)  # drops loaded objects: the job row is read again below
+            released = sipedge.release_institution_dids(session, actor=self.actor, institution_id=self.inst.id)
+            job = session.scalars(select(TenantOffboarding).where(TenantOffboarding.tenant_id == self.inst.id)).one()
+            job.numbers_released = released
+            job.step = Step.NUMBERS_RELEASED.value
+            job.updated_at = clock.now()
+            audit.record(
+                session,
+                actor=self.actor,
+                action="tenant.offboard",
+                object_type="tenant",
+                object_id=self.inst.id,
+                details={"phase": Step.NUMBERS_RELEASED.value, "numbers": released},
+            )
+            session.commit()
+
     def certify(self, certificate_out: Path | None) -> OffboardResult:
         path = certificate_out or default_certificate_path(self.inst)
         with self._job() as (session, job):
@@ -249,7 +277,9 @@ class _Offboarding:
             if not path.exists():
                 write_atomic(path, (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("utf-8"))
             rows = {k: int(v) for k, v in job.rows_deleted.items()}
-            return OffboardResult(self.inst.id, self.inst.slug, rows, job.files_deleted, path, document)
+            return OffboardResult(
+                self.inst.id, self.inst.slug, rows, job.files_deleted, job.numbers_released, path, document
+            )
 
     def _certificate(self, session: Session, job: TenantOffboarding) -> dict[str, Any]:
         with tenant(session, self.inst.id):
@@ -258,6 +288,10 @@ class _Offboarding:
             remaining = {t.name: _count(session, t, self.inst.id) for t in deletion_order()}
         if any(remaining.values()):
             raise Conflict("rows of the institution remain; the certificate is only written once none do")
+        if sipedge.count_institution_dids(session, institution_id=self.inst.id):
+            raise Conflict(
+                "numbers are still assigned to the institution; the certificate is only written once none are"
+            )
         export = service.export_by_id(session, export_id=job.export_id) if job.export_id else None
         signer = audit.signer()
         certificate = {
@@ -270,6 +304,7 @@ class _Offboarding:
             "rows_deleted": {k: int(v) for k, v in sorted(job.rows_deleted.items())},
             "rows_retained_by_operator": retained,
             "files_deleted": job.files_deleted,
+            "numbers_released": job.numbers_released,
             "export": (
                 {
                     "id": str(export.id),
@@ -297,6 +332,7 @@ def _certificate_details(certificate: dict[str, Any], raw: bytes) -> dict[str, A
         "certificate": f"sha256:{hashlib.sha256(raw).hexdigest()}",
         "rows_deleted": certificate["rows_deleted"],
         "files_deleted": certificate["files_deleted"],
+        "numbers_released": certificate["numbers_released"],
         "key_versions": ";".join(
             f"{p}:{','.join(map(str, v))}" for p, v in sorted(certificate["key_versions_destroyed"].items())
         ),
@@ -339,6 +375,7 @@ def run_offboarding(
     run.destroy_keys()
     run.delete_rows(batch_size)
     run.delete_files()
+    run.release_numbers()
     return run.certify(certificate_out)
 
 
@@ -357,6 +394,7 @@ class OffboardStatus:
     files_remaining: int
     rows_deleted: dict[str, int] = field(default_factory=dict)
     export_completed: bool = False
+    numbers_assigned: int = 0  # DIDs still assigned to the institution (none once the numbers are released)
 
     @property
     def finished(self) -> bool:
@@ -410,6 +448,7 @@ class OffboardStatus:
             ("rows deleted", str(sum(self.rows_deleted.values()))),
             ("audit rows retained", str(sum(self.rows_retained.values()))),
             ("files remaining", str(self.files_remaining)),
+            ("numbers still assigned", str(self.numbers_assigned)),
         ]
 
     def to_dict(self) -> dict[str, Any]:
@@ -425,6 +464,7 @@ class OffboardStatus:
             "rows_retained": self.rows_retained,
             "files_remaining": self.files_remaining,
             "export_completed": self.export_completed,
+            "numbers_assigned": self.numbers_assigned,
             "consistent": self.consistent,
             "finished": self.finished,
             "verdict": self.verdict,
@@ -439,6 +479,7 @@ def observe(db: Database, *, slug: str, shredder: KeyShredder) -> OffboardStatus
         keys = {p: v for p, v in shredder.versions(session, inst.id).items() if v}
         destroyed = shredder.is_destroyed(session, inst.id)
         export_done = service.latest_completed_export(session, tenant_id=inst.id) is not None
+        numbers = sipedge.count_institution_dids(session, institution_id=inst.id)
         with tenant(session, inst.id):
             remaining = {t.name: _count(session, t, inst.id) for t in deletion_order()}
             retained = {n: _count(session, metadata.tables[n], inst.id) for n in sorted(RETAINED_TABLES)}
@@ -455,4 +496,5 @@ def observe(db: Database, *, slug: str, shredder: KeyShredder) -> OffboardStatus
             files_remaining=_count_files(tenant_files_dir(get_settings(), inst.id)),
             rows_deleted={k: int(v) for k, v in (job.rows_deleted if job else {}).items()},
             export_completed=export_done,
+            numbers_assigned=numbers,
         )

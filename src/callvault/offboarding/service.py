@@ -21,7 +21,7 @@ from callvault.tenancy import service as tenancy
 from callvault.tenancy.models import Tenant, TenantStatus
 
 # Offboarding steps past which the keys are gone: nothing can be exported any more.
-KEYS_GONE_STEPS = frozenset({"keys_destroyed", "rows_deleted", "files_deleted", "completed"})
+KEYS_GONE_STEPS = frozenset({"keys_destroyed", "rows_deleted", "files_deleted", "numbers_released", "completed"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,7 +51,8 @@ class Directory:
 def load(db: Database) -> Directory:
     """Every active institution's DIDs, trunks and enabled agent phones (HA1s unsealed for the front's files).
 
-    A suspended or offboarding institution drops out: its numbers answer 404 and its phones cannot register."""
+    A suspended or offboarding institution drops out: its numbers answer 404 and its phones cannot register. A
+    disabled phone drops out too: its REGISTER is challenged again and again (401) and never stored."""
     agents: list[AgentCredential] = []
     dids: list[DidRoute] = []
     trunks: list[TrunkRoute] = []
@@ -63,7 +64,8 @@ def load(db: Database) -> Directory:
         ).all()
         slugs = {t.id: t.slug for t in institutions}
         for did in session.scalars(select(SipDid).order_by(SipDid.number)):
-            if did.institution_id in slugs:
+            # Unassigned numbers of the inventory (no institution) are left out: they answer 404.
+            if did.institution_id in slugs and did.entry_kind and did.entry:
                 dids.append(DidRoute(did.number, slugs[did.institution_id], did.entry_kind, did.entry))
         for tenant_id, slug in slugs.items():
             set_tenant(session, tenant_id)

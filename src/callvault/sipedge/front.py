@@ -44,6 +44,7 @@ class KamailioFront:
         self.shared_memory_mb = shared_memory_mb
         self.restarts = 0
         self.counts: dict[str, int] = {}
+        self._aors: set[str] = set()  # the phones of the tables last loaded: who may hold a registration
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._stopping = threading.Event()
@@ -63,7 +64,9 @@ class KamailioFront:
         return self._process.pid if self._process is not None else None
 
     def start(self, *, timeout: float = 15.0) -> None:
-        self.counts = write_all(self.config, directory.load(self.db))
+        loaded = directory.load(self.db)
+        self._aors = {f"{a.username}@{a.tenant}" for a in loaded.agents}
+        self.counts = write_all(self.config, loaded)
         check = subprocess.run(  # noqa: S603 - fixed argv: kamailio and our own file
             [self.binary, "-c", "-f", str(self.cfg_path)], capture_output=True, timeout=30
         )
@@ -129,10 +132,18 @@ class KamailioFront:
         return True
 
     def reload(self) -> dict[str, int]:
-        """Rewrite the tables from the database and load them into the running front."""
-        self.counts = write_tables(directory.load(self.db), self.config.run_dir / "db")
+        """Rewrite the tables from the database and load them into the running front.
+
+        Phones that left the table (disabled, deleted, institution suspended) also lose their registration at once:
+        otherwise calls would still reach them until their registration expires (up to 600 s)."""
+        loaded = directory.load(self.db)
+        self.counts = write_tables(loaded, self.config.run_dir / "db")
         for table in TABLES:
             self.rpc("htable.reload", table)
+        current = {f"{a.username}@{a.tenant}" for a in loaded.agents}
+        for aor in sorted(self._aors - current):
+            self._rpc_ok("ul.rm", "location", aor)  # fails harmlessly when the phone was not registered
+        self._aors = current
         return self.counts
 
     def stop(self, *, grace: float = 5.0) -> int | None:

@@ -27,19 +27,22 @@ class SipTrunk(Identified, TenantScoped, Base):
 
 
 class SipDid(Identified, Base):
-    """One inbound number of the operator's inventory, assigned to exactly one institution (unique across all).
+    """One inbound number of the operator's inventory, assigned to at most one institution (unique across all).
 
     A platform table: the operator owns the number inventory and the SIP front reads every assignment; the
-    institution's own queries filter on ``institution_id``. The number is the institution's published service
-    number, not customer data, so it is stored in clear (the front routes on it)."""
+    institution's own queries filter on ``institution_id``. A released number stays in the inventory unassigned
+    (no institution, no entry point) until the operator assigns it again. The number is the institution's published
+    service number, not customer data, so it is stored in clear (the front routes on it)."""
 
     __tablename__ = "sip_dids"
     __table_args__ = (UniqueConstraint("number", name="uq_sip_dids_number"),)
 
     number: Mapped[str] = mapped_column(String(20))
-    institution_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
-    entry_kind: Mapped[str] = mapped_column(String(8))  # ivr | queue
-    entry: Mapped[str] = mapped_column(String(80))  # IVR flow name or queue name
+    institution_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), index=True, default=None
+    )
+    entry_kind: Mapped[str | None] = mapped_column(String(8), default=None)  # ivr | queue; None while unassigned
+    entry: Mapped[str | None] = mapped_column(String(80), default=None)  # IVR flow name or queue name
 
 
 class SipEndpoint(Identified, TenantScoped, Base):

@@ -76,11 +76,13 @@ class DidEntryUpdate(StrictInput):
 
 
 class DidRead(ReadModel):
+    """A number of the inventory; ``institution_id`` and the entry point are null while it is unassigned."""
+
     id: uuid.UUID
     number: str
-    institution_id: uuid.UUID
-    entry_kind: EntryKind
-    entry: str
+    institution_id: uuid.UUID | None
+    entry_kind: EntryKind | None
+    entry: str | None
     created_at: datetime
 
 

@@ -7,9 +7,9 @@ name objects by id only (never a number, a username or a credential).
 from __future__ import annotations
 
 import uuid
-from typing import Any, Final
+from typing import Any, Final, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -49,8 +49,18 @@ def _institution_only(actor: Principal, permission: str) -> None:
         raise PermissionDenied("trunks and agent phones belong to institutions")
 
 
-def _change(session: Session, *, actor: Principal, action: str, object_type: str, object_id: uuid.UUID) -> None:
+def _change(
+    session: Session,
+    *,
+    actor: Principal,
+    action: str,
+    object_type: str,
+    object_id: uuid.UUID,
+    reason: str | None = None,
+) -> None:
     details: dict[str, Any] = {f"{object_type}_id": str(object_id)}
+    if reason is not None:
+        details["reason"] = reason
     audit.record(session, actor=actor, action=action, object_type=object_type, object_id=object_id, details=details)
     outbox.emit(session, tenant_slug=actor.tenant_slug, name=action, payload=details)
 
@@ -160,25 +170,65 @@ def assign_did(session: Session, *, actor: Principal, data: DidAssign) -> DidRea
         found = None
     if found is None or found.is_operator:
         raise InvalidInput.one("institution_id", "no such institution")
-    row = SipDid(
-        id=new_id(),
-        number=data.number,
-        institution_id=data.institution_id,
-        entry_kind=data.entry_kind.value,
-        entry=data.entry,
-    )
-    _insert(session, row, "this DID is assigned already; a DID")
+    assignment = {"institution_id": data.institution_id, "entry_kind": data.entry_kind.value, "entry": data.entry}
+    row = session.scalars(select(SipDid).where(SipDid.number == data.number)).one_or_none()
+    if row is None:
+        row = SipDid(id=new_id(), number=data.number, **assignment)
+        _insert(session, row, "this DID is assigned already; a DID")
+    else:
+        # A released number of the inventory: claimed only if it is still unassigned when the update runs, so two
+        # operators assigning it at once never both succeed.
+        claimed = session.execute(
+            update(SipDid).where(SipDid.id == row.id, SipDid.institution_id.is_(None)).values(**assignment)
+        )
+        if cast("CursorResult[Any]", claimed).rowcount != 1:
+            raise Conflict("this DID is assigned already")
+        session.refresh(row)
     _change(session, actor=actor, action="sip.did.assigned", object_type="did", object_id=row.id)
     read = DidRead.model_validate(row)
     session.commit()
     return read
 
 
+def _unassign(row: SipDid) -> None:
+    row.institution_id = row.entry_kind = row.entry = None
+
+
 def release_did(session: Session, *, actor: Principal, did_id: uuid.UUID) -> None:
+    """The operator takes a number back: it stays in the inventory, unassigned, without an entry point."""
     _operator_only(actor)
-    session.delete(_own_did(session, actor, did_id))
+    row = _own_did(session, actor, did_id)
+    if row.institution_id is None:
+        raise Conflict("this DID is not assigned")
+    _unassign(row)
+    session.flush()
     _change(session, actor=actor, action="sip.did.released", object_type="did", object_id=did_id)
     session.commit()
+
+
+def release_institution_dids(session: Session, *, actor: Principal, institution_id: uuid.UUID) -> int:
+    """Offboarding: every number of the institution back to the operator's inventory; returns how many.
+
+    Runs in the caller's transaction (no commit), so the offboarding job records its step in the same commit; the
+    session must be bound to the operator, whose audit chain records each release (the institution's is closed)."""
+    _operator_only(actor)
+    rows = session.scalars(
+        select(SipDid).where(SipDid.institution_id == institution_id).order_by(SipDid.number).with_for_update()
+    ).all()
+    for row in rows:
+        _unassign(row)
+    session.flush()
+    for row in rows:
+        _change(
+            session, actor=actor, action="sip.did.released", object_type="did", object_id=row.id, reason="offboarding"
+        )
+    return len(rows)
+
+
+def count_institution_dids(session: Session, *, institution_id: uuid.UUID) -> int:
+    """How many numbers are still assigned to an institution (offboarding's status report)."""
+    stmt = select(func.count()).select_from(SipDid).where(SipDid.institution_id == institution_id)
+    return int(session.execute(stmt).scalar_one())
 
 
 def set_did_entry(session: Session, *, actor: Principal, did_id: uuid.UUID, data: DidEntryUpdate) -> DidRead:
@@ -268,6 +318,30 @@ def reset_password(session: Session, *, actor: Principal, endpoint_id: uuid.UUID
     read = _endpoint_read(row, actor.tenant_slug)
     session.commit()
     return EndpointCredentials(**read.model_dump(), password=password)
+
+
+def _set_enabled(session: Session, actor: Principal, endpoint_id: uuid.UUID, enabled: bool) -> EndpointRead:
+    _institution_only(actor, MANAGE)
+    row = _endpoint_or_raise(session, endpoint_id)
+    if row.enabled != enabled:  # asking twice changes nothing and records nothing
+        row.enabled = enabled
+        session.flush()
+        action = "sip.endpoint.enabled" if enabled else "sip.endpoint.disabled"
+        _change(session, actor=actor, action=action, object_type="endpoint", object_id=row.id)
+    read = _endpoint_read(row, actor.tenant_slug)
+    session.commit()
+    return read
+
+
+def disable_endpoint(session: Session, *, actor: Principal, endpoint_id: uuid.UUID) -> EndpointRead:
+    """Stop an agent phone without deleting it: at the front's next reload its REGISTER is refused (401) and its
+    current registration is dropped. Its username, user and credential are kept for `enable_endpoint`."""
+    return _set_enabled(session, actor, endpoint_id, False)
+
+
+def enable_endpoint(session: Session, *, actor: Principal, endpoint_id: uuid.UUID) -> EndpointRead:
+    """Let a disabled agent phone register again (same password) from the front's next reload."""
+    return _set_enabled(session, actor, endpoint_id, True)
 
 
 def delete_endpoint(session: Session, *, actor: Principal, endpoint_id: uuid.UUID) -> None:

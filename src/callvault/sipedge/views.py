@@ -88,7 +88,11 @@ def assign_did(data: DidAssign, ctx: NumberKeeper) -> DidRead:
     return service.assign_did(ctx.session, actor=ctx.principal, data=data)
 
 
-@router.delete("/did-inventory/{did_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Release a DID")
+@router.delete(
+    "/did-inventory/{did_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Release a DID: it stays in the inventory, unassigned, until it is assigned again",
+)
 def release_did(did_id: uuid.UUID, ctx: NumberKeeper) -> Response:
     service.release_did(ctx.session, actor=ctx.principal, did_id=did_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -121,6 +125,24 @@ def get_endpoint(endpoint_id: uuid.UUID, ctx: Reader) -> EndpointRead:
 )
 def reset_password(endpoint_id: uuid.UUID, ctx: CredentialMaker) -> EndpointCredentials:
     return service.reset_password(ctx.session, actor=ctx.principal, endpoint_id=endpoint_id)
+
+
+@router.post(
+    "/endpoints/{endpoint_id}/disable",
+    response_model=EndpointRead,
+    summary="Disable an agent phone account: it can no longer register (kept, can be enabled again)",
+)
+def disable_endpoint(endpoint_id: uuid.UUID, ctx: Manager) -> EndpointRead:
+    return service.disable_endpoint(ctx.session, actor=ctx.principal, endpoint_id=endpoint_id)
+
+
+@router.post(
+    "/endpoints/{endpoint_id}/enable",
+    response_model=EndpointRead,
+    summary="Enable a disabled agent phone account: it registers again with its password",
+)
+def enable_endpoint(endpoint_id: uuid.UUID, ctx: Manager) -> EndpointRead:
+    return service.enable_endpoint(ctx.session, actor=ctx.principal, endpoint_id=endpoint_id)
 
 
 @router.delete("/endpoints/{endpoint_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove a SIP account")

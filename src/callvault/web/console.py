@@ -56,6 +56,7 @@ NAV: Final = (
     NavItem("/console/records", "Call records", "interaction.read"),
     NavItem("/console/invoices", "Invoices", "billing.read"),
     NavItem("/console/margin", "Margin report", "tenant.manage"),
+    NavItem("/console/numbers", "Phone numbers", "sip.did.assign"),
     NavItem("/console/webhooks", "Webhook dead letters", "webhook.manage"),
     NavItem("/console/audit", "Audit trail", "audit.read"),
 )
@@ -75,6 +76,8 @@ NOTICES: Final = {
     "started": "The campaign is running.",
     "paused": "The campaign is paused.",
     "redelivery-queued": "The delivery is queued again.",
+    "number-assigned": "The number is assigned.",
+    "number-released": "The number is back in the inventory.",
 }
 
 

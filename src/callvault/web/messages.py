@@ -12,6 +12,7 @@ from callvault.contacts.schemas import RevealReason
 from callvault.dnc.policy import Purpose
 from callvault.identity.permissions import CATALOGUE, builtin_roles
 from callvault.interactions.schemas import InteractionStatus, PartyKind
+from callvault.sipedge.schemas import EntryKind
 from callvault.tenancy.totals import COUNTED
 from callvault.web.acd_pages import SCRIPT_TEXTS, STATE_LABELS
 from callvault.web.campaign_pages import REFUSALS
@@ -52,6 +53,7 @@ def dynamic_message_ids() -> list[str]:
     ids += [r.value for r in RevealReason]
     ids += list(REVEALABLE)
     ids += list(COUNTED)
+    ids += [k.value for k in EntryKind]
     ids += [p.description for p in CATALOGUE.values()]
     ids += [r.description for kind in ("institution", "operator") for r in builtin_roles(kind)]
     return list(dict.fromkeys(ids))
