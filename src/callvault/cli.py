@@ -387,13 +387,17 @@ def demo(
         int | None, typer.Option(help="also run the SIP front (Kamailio) on this UDP port, with a demo DID and phone")
     ] = None,
     sip_worker: Annotated[str, typer.Option(help="the media worker the SIP front sends calls to")] = "127.0.0.1:5600",
+    load: Annotated[
+        bool, typer.Option("--load/--no-load", help="simulated callers and agents on the simulated engine")
+    ] = True,
 ) -> None:
-    """Seed a demo (two institutions, users for every role) on the embedded default and serve it."""
+    """Seed a demo (two institutions, users for every role, queues, IVR flow, a care list and a campaign each) on
+    the embedded default and serve it, with simulated traffic on the wallboard."""
     from callvault.demo import run_demo
     from callvault.security.errors import VaultKeyError
 
     try:
-        run_demo(host=host, port=port, serve=not seed_only, sip_port=sip_port, sip_worker=sip_worker)
+        run_demo(host=host, port=port, serve=not seed_only, sip_port=sip_port, sip_worker=sip_worker, load=load)
     except VaultKeyError as exc:
         raise fail(str(exc), code=2) from None
 

@@ -1,4 +1,5 @@
-"""`callvault demo`: a seeded operator with two institutions and a user for every role, served on :8000."""
+"""`callvault demo`: a seeded operator with two institutions, a user for every role and a contact-center floor each
+(queues, IVR flow, care list, campaign; `demo_floor`), served on :8000 with simulated traffic (`demo_load`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from callvault.config import get_settings
 from callvault.core.db import Database
 from callvault.core.tenant_context import set_tenant
+from callvault.demo_floor import BANK, INSURER, FloorPlan, FloorSummary, seed_floor
 from callvault.identity import api_clients, auth
 from callvault.identity import service as identity
 from callvault.identity.models import Role
@@ -32,6 +34,13 @@ from callvault.tenancy import service as tenancy
 from callvault.tenancy.schemas import TenantCreate
 from callvault.webhooks import service as webhooks
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from fastapi import FastAPI
+
+    from callvault.main import Companion
+
 console = Console(width=160)
 
 INSTITUTIONS = (
@@ -39,6 +48,7 @@ INSTITUTIONS = (
     ("demo-insurance", "安康示范保险 Demo Insurance", ("admin", "supervisor", "auditor", "agent")),
 )
 OPERATOR_USERS = ("platform_admin", "team_lead", "agent")
+FLOORS: dict[str, FloorPlan] = {"demo-bank": BANK, "demo-insurance": INSURER}
 
 
 @dataclass
@@ -155,11 +165,46 @@ def seed_trigger(db: Database) -> dict[str, str]:
     return body
 
 
+def _load_generator(db: Database) -> Companion:
+    def start(app: FastAPI) -> Callable[[], None]:
+        from callvault.demo_load import LoadGenerator
+
+        return LoadGenerator(db, app.state.acd, slugs=list(FLOORS)).start().stop
+
+    return start
+
+
 def _write_private(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
+
+
+def seed_floors(db: Database) -> list[FloorSummary]:
+    """Each institution's floor, created once (see `demo_floor`)."""
+    return [seed_floor(db, slug=slug, plan=plan) for slug, plan in FLOORS.items()]
+
+
+def print_floors(floors: list[FloorSummary], *, load: bool) -> None:
+    table = Table("institution", "queues", "IVR flow", "list (contacts)", "campaign (status)", title="Demo floor")
+    for f in floors:
+        table.add_row(
+            f.institution,
+            "\n".join(f.queues),
+            f.flow,
+            f"{f.list_name} ({f.contacts})",
+            f"{f.campaign} ({f.campaign_status})",
+        )
+    console.print(table)
+    if load:
+        agents = ", ".join(a for a in floors[0].agents if a != "agent") if floors else ""
+        console.print(
+            f"Load generator on: simulated callers go through each institution's IVR flow main into the queues, "
+            f"simulated agents ({agents}) answer, talk and wrap up, so the wallboard (/console/wallboard, "
+            "GET /api/v1/acd/stats) is live. The demo user [bold]agent[/] has a seat on both queues too. "
+            "`--no-load` turns it off."
+        )
 
 
 def print_users(users: list[DemoUser], *, url: str) -> None:
@@ -176,7 +221,13 @@ def print_users(users: list[DemoUser], *, url: str) -> None:
 
 
 def run_demo(
-    *, host: str | None, port: int | None, serve: bool, sip_port: int | None = None, sip_worker: str = "127.0.0.1:5600"
+    *,
+    host: str | None,
+    port: int | None,
+    serve: bool,
+    sip_port: int | None = None,
+    sip_worker: str = "127.0.0.1:5600",
+    load: bool = True,
 ) -> None:
     settings = get_settings()
     upgrade(settings)
@@ -189,8 +240,12 @@ def run_demo(
     db = Database(settings)
     users = seed(db)
     trigger = seed_trigger(db)
+    floors = seed_floors(db)
+    # The generator plays telephony's part; with a real SIP engine the calls are real ones.
+    load = load and serve and settings.telephony_engine == "sim"
     url = f"http://{host or settings.host}:{port or settings.port}"
     print_users(users, url=url)
+    print_floors(floors, load=load)
     console.print(
         f"Trigger API client of {trigger['institution']}: key id {trigger['key_id']} (secret and webhook secret in "
         f"{settings.data_dir / 'demo-api-client.json'}). In the background the demo runs the trigger worker on the "
@@ -214,7 +269,13 @@ def run_demo(
             from callvault.main import run_server
 
             # The demo institution's webhook endpoint is usually a local test server: let deliveries reach loopback.
-            run_server(settings.model_copy(update={"webhook_allow_private": True}), db, host=host, port=port)
+            run_server(
+                settings.model_copy(update={"webhook_allow_private": True}),
+                db,
+                host=host,
+                port=port,
+                companions=[_load_generator(db)] if load else [],
+            )
     finally:
         if front is not None:
             front.stop()

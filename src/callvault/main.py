@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -29,6 +29,10 @@ from callvault.web.console import check_console_policies
 
 log = structlog.get_logger(__name__)
 
+# Work started with the app once its routing owners run (e.g. the demo's load generator): given the app, it starts
+# and returns the function that stops it, called when the server stops, before the owners write their last batch.
+Companion = Callable[[FastAPI], Callable[[], None]]
+
 LANDING = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>CallVault</title>
 <style>body{font-family:system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem;color:#1b1f24}
@@ -42,7 +46,9 @@ metrics: <a href="/metrics"><code>/metrics</code></a></li></ul>
 </body></html>"""
 
 
-def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, db: Database | None = None, companions: Sequence[Companion] = ()
+) -> FastAPI:
     settings = settings or get_settings()
     database = db or Database(settings)
 
@@ -62,7 +68,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         acd_owners.start()
         services = _start_services(settings, database)
         _app.state.services = services
+        stops = [start(_app) for start in companions]
         yield
+        for stop in reversed(stops):
+            await run_in_threadpool(stop)
         if services is not None:
             await run_in_threadpool(services.host.stop)
         acd_owners.stop()
@@ -157,7 +166,9 @@ def _add_platform_routes(app: FastAPI, database: Database) -> None:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-def run_server(settings: Settings, db: Database, *, host: str | None, port: int | None) -> None:
+def run_server(
+    settings: Settings, db: Database, *, host: str | None, port: int | None, companions: Sequence[Companion] = ()
+) -> None:
     """Serve the app with uvicorn, logging through CallVault's redacting JSON logger."""
     import uvicorn
 
@@ -165,7 +176,7 @@ def run_server(settings: Settings, db: Database, *, host: str | None, port: int 
 
     configure(level=settings.log_level, json=settings.log_json)
     uvicorn.run(
-        create_app(settings, db=db),
+        create_app(settings, db=db, companions=companions),
         host=host or settings.host,
         port=port or settings.port,
         log_config=None,
