@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import re
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, cast
 
@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
-from sqlalchemy import CursorResult, Table, event, select, update
+from sqlalchemy import Table, event, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -219,14 +219,19 @@ async def writer_turn(request: Request) -> None:
     request.state.writer_turn = await take_writer_turn(get_db(request).engine)
 
 
-def authenticated_one_commit(
-    request: Request,
-    body: Annotated[bytes, Depends(raw_body)],
-    _turn: Annotated[None, Depends(writer_turn)],
-    session: Annotated[Session, Depends(db_session)],
-) -> RequestContext:
-    """`authenticated` leaving a signed request's nonce in the open transaction (see `RequiresOneCommit`)."""
-    return resolve_caller(request, session, body=body, one_commit=True)
+async def one_commit_session(request: Request) -> AsyncIterator[Session]:
+    """`db_session` without the two worker-thread hops: a new session does no I/O until its first statement, and
+    `CallVaultRoute` ends its transaction before this closes it (closing a session outside a transaction does no
+    I/O either)."""
+    session = get_db(request).session()
+    request.state.db_session = session
+    try:
+        yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 def resolve_caller(
@@ -308,9 +313,15 @@ class RequiresOneCommit(Requires):
     again); a request that fails is answered and then its nonce and, under 500, its response are written in a
     transaction of their own, as `Requires` would have done (`finish_one_commit`)."""
 
-    def __call__(
-        self, request: Request, ctx: Annotated[RequestContext, Depends(authenticated_one_commit)]
+    def __call__(  # type: ignore[override]  # its own dependencies: one step instead of two
+        self,
+        request: Request,
+        body: Annotated[bytes, Depends(raw_body)],
+        _turn: Annotated[None, Depends(writer_turn)],
+        session: Annotated[Session, Depends(one_commit_session)],
     ) -> RequestContext:
+        # Authentication and admission in one worker-thread step (each framework step is a thread hop).
+        ctx = resolve_caller(request, session, body=body, one_commit=True)
         return self.admit(request, ctx, one_commit=True)
 
 
@@ -359,9 +370,10 @@ def _reserve(session: Session, values: dict[str, Any]) -> bool:
     usual first use instead of a look-up and an insert. On PostgreSQL a concurrent first use waits for the other
     transaction and then finds its row."""
     conn = session.connection()
-    stmt = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(_IDEMPOTENCY).on_conflict_do_nothing()
-    inserted: int = cast(CursorResult[Any], conn.execute(stmt, values)).rowcount
-    return inserted == 1
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    # RETURNING rather than rowcount: psycopg reports no row count for this statement.
+    stmt = insert(_IDEMPOTENCY).on_conflict_do_nothing().returning(_IDEMPOTENCY.c.id)
+    return conn.execute(stmt, values).first() is not None
 
 
 def begin_idempotent(request: Request, ctx: RequestContext, *, commit: bool = True) -> None:
@@ -524,7 +536,10 @@ class CallVaultRoute(APIRoute):
                 # raised mid-transaction would otherwise keep SQLite's write lock while the response is stored.
                 session: Session | None = getattr(request.state, "db_session", None)
                 if session is not None:
-                    await run_in_threadpool(session.close)
+                    if session.in_transaction():
+                        await run_in_threadpool(session.close)
+                    else:
+                        session.close()  # committed already: nothing to end, no I/O, no thread hop
             finally:
                 release_unused_turn(getattr(request.state, "writer_turn", None))
             pending: PendingIdempotency | None = getattr(request.state, "idempotency", None)
