@@ -136,6 +136,11 @@ async def take_writer_turn(engine: Engine) -> WriterTurn | None:
     if found is None:
         return None
     lock, wait = found
+    # Free and nobody queued: take it here, without a worker thread. With a queue, join it (no overtaking).
+    if _turn_waiter.borrowed_tokens == 0 and lock.acquire(blocking=False):
+        turn = WriterTurn(lock)
+        _turn.set(turn)
+        return turn
     if not await anyio.to_thread.run_sync(lambda: lock.acquire(timeout=wait), limiter=_turn_waiter):
         raise sqlite3.OperationalError("database is locked (waited for this process's writer)")
     turn = WriterTurn(lock)

@@ -46,10 +46,10 @@ _LOOKUP_CHUNK: Final = 1000
 
 
 def _operator_id(session: Session) -> uuid.UUID:
-    operator = tenancy.get_by_slug(session, slug=tenancy.OPERATOR_SLUG)
+    operator = tenancy.operator_id(session)
     if operator is None:
         raise NotFound("the operator tenant does not exist yet; run `callvault db upgrade`")
-    return operator.id
+    return operator
 
 
 def normalised(phone: str) -> str:

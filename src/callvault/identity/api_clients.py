@@ -20,9 +20,10 @@ import threading
 import time
 import uuid
 from datetime import timedelta
+from typing import cast
 from urllib.parse import parse_qsl, quote
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,8 +39,10 @@ from callvault.identity.service import _check_permissions, _no_escalation
 from callvault.security import audit
 from callvault.security.principal import Principal
 from callvault.tenancy import service as tenancy
-from callvault.tenancy.models import TenantStatus
+from callvault.tenancy.models import Tenant, TenantStatus
 
+_NONCES = cast(Table, ApiNonce.__table__)
+_CLIENTS = cast(Table, ApiClient.__table__)
 KEY_RE = re.compile(r"^cvk\.([a-z][a-z0-9-]{1,39})\.([0-9a-f]{16})$")
 NONCE_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
@@ -164,16 +167,16 @@ _last_prune = 0.0
 _LAST_USED_PRECISION = timedelta(seconds=60)
 
 
-def client_secret(client: ApiClient) -> str:
+def client_secret(client_id: uuid.UUID, sealed: bytes) -> str:
     """The client's HMAC secret, decrypted at most once per TTL for the same sealed value."""
     now = time.monotonic()
     with _keys_lock:
-        cached = _keys.get(client.id)
-    if cached is not None and cached[0] == client.secret_sealed and cached[2] > now:
+        cached = _keys.get(client_id)
+    if cached is not None and cached[0] == sealed and cached[2] > now:
         return cached[1]
-    secret = secretbox.unseal(client.secret_sealed, purpose=f"apiclient:{client.id}").decode()
+    secret = secretbox.unseal(sealed, purpose=f"apiclient:{client_id}").decode()
     with _keys_lock:
-        _keys[client.id] = (client.secret_sealed, secret, now + _KEY_TTL_S)
+        _keys[client_id] = (sealed, secret, now + _KEY_TTL_S)
     return secret
 
 
@@ -220,7 +223,8 @@ def authenticate(
     match = KEY_RE.match(key_id)
     if not match:
         raise BadSignature("unknown key")
-    tenant = tenancy.get_by_slug(session, slug=match.group(1))
+    # The tenant's id, slug and kind come from a per-process cache; its status is read below with the client row.
+    tenant = tenancy.identity_by_slug(session, slug=match.group(1))
     if tenant is None:
         raise BadSignature("unknown key")
     set_tenant(session, tenant.id)
@@ -240,8 +244,22 @@ def authenticate(
         session.commit()
         return BadSignature(detail)
 
-    client = session.scalars(select(ApiClient).where(ApiClient.key_id == key_id)).one_or_none()
-    if client is None or client.status != "active" or tenant.status != TenantStatus.ACTIVE.value:
+    # Client and tenant status are read in the request's own transaction, in one statement and never cached: a
+    # revoked client or suspended institution is refused at once, in every process.
+    client = session.execute(
+        select(
+            ApiClient.id,
+            ApiClient.name,
+            ApiClient.secret_sealed,
+            ApiClient.permissions,
+            ApiClient.status,
+            ApiClient.last_used_at,
+            Tenant.status.label("tenant_status"),
+        )
+        .join(Tenant, Tenant.id == ApiClient.tenant_id)
+        .where(ApiClient.key_id == key_id)
+    ).one_or_none()
+    if client is None or client.status != "active" or client.tenant_status != TenantStatus.ACTIVE.value:
         raise reject("unknown or revoked key", "unknown key")
     if not ts_raw.isdigit() or not NONCE_RE.match(nonce):
         raise reject("malformed headers", "timestamp and nonce headers are required")
@@ -250,22 +268,25 @@ def authenticate(
     if abs(now.timestamp() - int(ts_raw)) > skew:
         raise reject("timestamp skew", f"timestamp outside ±{skew} s")
     expected = sign(
-        client_secret(client), canonical_request(method, path, query, ts_raw, nonce, body, body_sha256=body_sha256)
+        client_secret(client.id, client.secret_sealed),
+        canonical_request(method, path, query, ts_raw, nonce, body, body_sha256=body_sha256),
     )
     if not any(hmac.compare_digest(expected, s) for s in signatures[:2]):
         raise reject("signature mismatch", "signature does not match")
     if _prune_due():
         session.execute(delete(ApiNonce).where(ApiNonce.seen_at < now - timedelta(seconds=2 * skew)))
-    # The primary key (key, nonce) makes a replay fail even when two copies race.
-    session.add(ApiNonce(key_id=key_id, nonce=nonce, seen_at=now))
+    # The primary key (key, nonce) makes a replay fail even when two copies race. Written at once (a plain
+    # insert, no unit of work), so a concurrent copy waits on or fails against it.
     try:
-        session.flush()
+        session.connection().execute(
+            insert(_NONCES), {"key_id": key_id, "nonce": nonce, "seen_at": now, "tenant_id": tenant.id}
+        )
     except IntegrityError:
         session.rollback()
         set_tenant(session, tenant.id)
         raise reject("nonce reused", "nonce already used") from None
     if client.last_used_at is None or now - client.last_used_at >= _LAST_USED_PRECISION:
-        client.last_used_at = now
+        session.connection().execute(update(_CLIENTS).where(_CLIENTS.c.id == client.id).values(last_used_at=now))
     if commit:
         session.commit()
     return Principal(

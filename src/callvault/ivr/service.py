@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.orm import Session
 
 from callvault.acd import service as acd
@@ -19,6 +19,8 @@ from callvault.core import clock, outbox, secretbox
 from callvault.core.errors import Conflict, InvalidInput, NotFound
 from callvault.core.pagination import paginate
 from callvault.core.schemas import Page
+from callvault.core.tenant_context import current_tenant
+from callvault.core.ttlcache import TtlCache
 from callvault.ivr import prompts
 from callvault.ivr.flow import FlowDocument, document_json
 from callvault.ivr.lookup import LookupCredentials
@@ -121,6 +123,44 @@ def published_flow_named(session: Session, *, name: str) -> PublishedFlow | None
     return PublishedFlow(flow.id, version.number, FlowDocument.model_validate(version.document))
 
 
+# The trigger API checks every order's flow and variables against the published version. What it needs (the
+# flow's inputs) is cached per tenant and name: dropped after the commit of a publish or rollback in this process,
+# at most `ttl` seconds stale in another one (the worker reads the published version itself when it dials).
+_published_inputs: TtlCache[tuple[uuid.UUID, str], frozenset[str]] = TtlCache(ttl=10.0)
+_CHANGED_KEY = "callvault.ivr.published_changed"
+
+
+def published_inputs(session: Session, *, name: str) -> frozenset[str] | None:
+    """The inputs of the published version of the flow called ``name``, or None if none is published."""
+    key = (current_tenant(session), name)
+    found = _published_inputs.get(key)
+    if found is not None:
+        return found
+    generation = _published_inputs.generation
+    published = published_flow_named(session, name=name)
+    if published is None:
+        return None  # not cached: a flow published a moment later is usable at once
+    inputs = frozenset(published.document.inputs)
+    _published_inputs.put(key, inputs, generation=generation)
+    return inputs
+
+
+def forget_published_inputs() -> None:
+    """Drop every cached entry (tests)."""
+    _published_inputs.forget()
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_changed_flows(session: Session) -> None:
+    for key in session.info.pop(_CHANGED_KEY, ()):
+        _published_inputs.forget(key)
+
+
+@event.listens_for(Session, "after_rollback")
+def _keep_unchanged_flows(session: Session) -> None:
+    session.info.pop(_CHANGED_KEY, None)
+
+
 def check(
     session: Session, *, actor: Principal, document: FlowDocument, prompt_exists: PromptCheck | None = None
 ) -> None:
@@ -185,6 +225,8 @@ def _make_published(session: Session, *, actor: Principal, flow: IvrFlow, versio
         session.flush()  # one published version per flow at any moment
     version.status, version.published_by, version.published_at = PUBLISHED, actor.actor, clock.now()
     session.flush()
+    # Forgotten after the commit: dropped now, a concurrent order could cache the old version again meanwhile.
+    session.info.setdefault(_CHANGED_KEY, set()).add((flow.tenant_id, flow.name))
 
 
 def publish(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from callvault.core.errors import Conflict, InvalidInput, NotFound
 from callvault.core.pagination import paginate
 from callvault.core.schemas import Page
 from callvault.core.tenant_context import current_tenant, set_tenant, tenant
+from callvault.core.ttlcache import TtlCache
 from callvault.identity import service as identity
 from callvault.identity.schemas import UserCreate
 from callvault.security import audit
@@ -34,6 +36,46 @@ def get(session: Session, *, tenant_id: uuid.UUID) -> Tenant:
 
 def get_by_slug(session: Session, *, slug: str) -> Tenant | None:
     return session.scalars(select(Tenant).where(Tenant.slug == slug)).one_or_none()
+
+
+@dataclass(frozen=True)
+class TenantIdentity:
+    """What never changes about a tenant once created (no action renames a slug or deletes a tenant row). Its
+    status does change: read it from the row, never from here."""
+
+    id: uuid.UUID
+    slug: str
+    kind: str
+
+
+# Keyed by engine as well: a process may serve several databases (tests, the benchmark), each with its own rows.
+_identities: TtlCache[tuple[object, str], TenantIdentity] = TtlCache(ttl=300.0)
+
+
+def identity_by_slug(session: Session, *, slug: str, cached: bool = True) -> TenantIdentity | None:
+    """Id, slug and kind of the tenant called `slug`, from a per-process cache (hot paths: signed requests and
+    do-not-call look-ups resolve a slug on every request). Unknown slugs are not cached."""
+    key = (session.get_bind(), slug)
+    found = _identities.get(key) if cached else None
+    if found is not None:
+        return found
+    row = session.execute(select(Tenant.id, Tenant.slug, Tenant.kind).where(Tenant.slug == slug)).one_or_none()
+    if row is None:
+        return None
+    found = TenantIdentity(row.id, row.slug, row.kind)
+    _identities.put(key, found)
+    return found
+
+
+def forget_identities() -> None:
+    """Drop the cached tenant identities (tests that recreate databases)."""
+    _identities.forget()
+
+
+def operator_id(session: Session) -> uuid.UUID | None:
+    """The operator tenant's id (cached: the operator row is created once and never replaced)."""
+    found = identity_by_slug(session, slug=OPERATOR_SLUG)
+    return found.id if found is not None else None
 
 
 def current(session: Session) -> Tenant:
