@@ -55,22 +55,6 @@ def test_a_new_published_version_is_checked_at_once(world: World, login: Any, cl
     assert signed_post(client, b.creds, order(HOOK)).status_code == 202
 
 
-def test_a_publish_rolled_back_keeps_the_cached_inputs_valid(world: World, login: Any, client: TestClient) -> None:
-    b = bank(world, login)
-    assert signed_post(client, b.creds, order(HOOK)).status_code == 202
-    with world.db.scoped() as session:
-        tenant = tenancy.bind(session, slug=b.slug)
-        actor = system_principal(tenant_id=tenant.id, tenant_slug=tenant.slug, tenant_kind=tenant.kind)
-        flow = session.scalars(select(IvrFlow).where(IvrFlow.name == "verify-payment")).one()
-        ivr.save_draft(session, actor=actor, flow_id=flow.id, document=parse_document(_with_input("merchant")))
-        draft = ivr._version_with(session, flow.id, ivr.DRAFT)
-        assert draft is not None
-        ivr._make_published(session, actor=actor, flow=flow, version=draft)
-        session.rollback()  # the publish never happened
-        assert ivr.published_inputs(session, name="verify-payment") == frozenset({"amount"})
-    assert signed_post(client, b.creds, order(HOOK)).status_code == 202
-
-
 def test_a_suspended_institution_is_refused_at_once(world: World, login: Any, client: TestClient) -> None:
     b = bank(world, login)
     assert signed_post(client, b.creds, order(HOOK)).status_code == 202  # the tenant identity is cached now
