@@ -136,12 +136,14 @@ def start_import(
     sha256: str | None = None,
     keep_source: bool = False,
     mapping_template: str | None = None,
+    mapping_template_id: uuid.UUID | None = None,
 ) -> StartedImport:
     """Open a job for `path`, or return the unfinished job of the same file for this list (resume).
 
     The job screens do-not-call entries (and, for marketing, consent) for the list's purpose.
     `mapping_template` names a saved template of the institution (`mapping_service`), copied into the job;
-    it excludes an inline `mapping`.
+    it excludes an inline `mapping`. `mapping_template_id` chooses the template by id instead (the console's
+    select box): another institution's id is NotFound.
 
     `keep_source`: `path` is an upload kept under data_dir; a restarted server resumes the job from it.
     """
@@ -162,7 +164,11 @@ def start_import(
     if unfinished is not None:
         session.rollback()
         return StartedImport(unfinished.id, list_id, True, Path(unfinished.report_path))
-    if mapping_template:
+    if mapping_template_id is not None:
+        if mapping is not None or mapping_template:
+            raise InvalidInput.one("mapping_template_id", "give one of a mapping, a template name or a template id")
+        mapping_template, mapping = mapping_service.resolve_id(session, actor=actor, mapping_id=mapping_template_id)
+    elif mapping_template:
         if mapping is not None:
             raise InvalidInput.one("mapping_template", "give either a mapping or a mapping template, not both")
         mapping = mapping_service.resolve(session, actor=actor, name=mapping_template)

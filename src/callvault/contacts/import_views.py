@@ -205,7 +205,16 @@ def extract_form(spooled: Path, content_type: str, directory: Path) -> UploadFor
     return form
 
 
-def _options(form: UploadForm) -> tuple[str, ColumnMapping | None, Purpose | None, str | None]:
+@dataclass(frozen=True)
+class UploadOptions:
+    fmt: str
+    mapping: ColumnMapping | None
+    purpose: Purpose | None
+    template: str | None
+    template_id: uuid.UUID | None
+
+
+def _options(form: UploadForm) -> UploadOptions:
     fmt = form.fields.get("format", "auto") or "auto"
     if fmt != "auto" and fmt not in {f.value for f in SourceFormat}:
         raise InvalidInput.one("format", "one of auto, csv, xlsx, json, ndjson")
@@ -222,7 +231,13 @@ def _options(form: UploadForm) -> tuple[str, ColumnMapping | None, Purpose | Non
         except (ValueError, MappingError) as exc:
             raise InvalidInput.one("mapping", str(exc)) from None
     template = form.fields.get("mapping_template", "").strip() or None
-    return fmt, mapping, purpose, template
+    template_id = None
+    if raw_id := form.fields.get("mapping_template_id", "").strip():
+        try:
+            template_id = uuid.UUID(raw_id)
+        except ValueError:
+            raise InvalidInput.one("mapping_template_id", "the id of a saved mapping template") from None
+    return UploadOptions(fmt, mapping, purpose, template, template_id)
 
 
 # --- background run -------------------------------------------------------------------------------------------
@@ -273,7 +288,8 @@ Importer = Annotated[RequestContext, Depends(Requires("contact.import"))]
     response_model=ImportRead,
     status_code=status.HTTP_202_ACCEPTED,
     summary=(
-        "Upload a call list file (multipart 'file'; optional 'format', 'mapping' or 'mapping_template'; "
+        "Upload a call list file (multipart 'file'; optional 'format', and 'mapping', 'mapping_template' or "
+        "'mapping_template_id'; "
         "'purpose' must be the list's)"
     ),
     openapi_extra={
@@ -292,6 +308,11 @@ Importer = Annotated[RequestContext, Depends(Requires("contact.import"))]
                             "mapping_template": {
                                 "type": "string",
                                 "description": "name of a saved mapping template (/api/v1/import-mappings)",
+                            },
+                            "mapping_template_id": {
+                                "type": "string",
+                                "format": "uuid",
+                                "description": "id of a saved mapping template (another institution's: 404)",
                             },
                         },
                     }
@@ -313,21 +334,22 @@ def create_import(
     form = extract_form(body.path, request.headers.get("content-type", ""), directory)
     assert form.file_path is not None
     try:
-        fmt, mapping, purpose, template = _options(form)
-        import_service.check_purpose(target, purpose)  # the list's purpose decides; a different one is refused
+        options = _options(form)
+        import_service.check_purpose(target, options.purpose)  # the list's purpose decides; a different one is refused
         started = import_service.start_import(
             session,
             actor=actor,
             list_id=list_id,
             path=form.file_path,
             file_name=form.file_name,
-            fmt=fmt,
-            mapping=mapping,
+            fmt=options.fmt,
+            mapping=options.mapping,
             report_path=None,
             data_dir=settings.data_dir,
             sha256=form.file_sha256,
             keep_source=True,
-            mapping_template=template,
+            mapping_template=options.template,
+            mapping_template_id=options.template_id,
         )
     except BaseException:
         form.file_path.unlink(missing_ok=True)

@@ -71,6 +71,14 @@ def resolve(session: Session, *, actor: Principal, name: str) -> ColumnMapping:
     return ColumnMapping.from_json(found.mapping)
 
 
+def resolve_id(session: Session, *, actor: Principal, mapping_id: uuid.UUID) -> tuple[str, ColumnMapping]:
+    """The name and mapping of the institution's template `mapping_id` (the console's choice); NotFound when
+    there is none, which is also what another institution's template is under tenant isolation."""
+    actor.require(PERMISSION)
+    found = _get(session, mapping_id)
+    return found.name, ColumnMapping.from_json(found.mapping)
+
+
 def _record(session: Session, actor: Principal, action: str, template: ImportMapping) -> None:
     audit.record(session, actor=actor, action=action, object_type="import_mapping", object_id=template.id)
     outbox.emit(

@@ -48,6 +48,7 @@ NAV: Final = (
     NavItem("/console/roles", "Roles", "role.read"),
     NavItem("/console/api-clients", "API clients", "apiclient.read"),
     NavItem("/console/lists", "Contact lists", "contact.read"),
+    NavItem("/console/import-mappings", "Mapping templates", "contact.import"),
     NavItem("/console/dnc", "Do not call", "dnc.read"),
     NavItem("/console/ivr", "IVR flows", "ivr.read"),
     NavItem("/console/campaigns", "Campaigns", "campaign.read"),

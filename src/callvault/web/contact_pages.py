@@ -22,6 +22,7 @@ from callvault.dnc.policy import Purpose
 from callvault.dnc.schemas import DncCreate
 from callvault.web.console import NO_STORE, Console, allowed, console_router, object_id, see_other
 from callvault.web.forms import field_errors
+from callvault.web.mapping_pages import selectable_templates
 
 router = console_router()
 FINISHED = frozenset({"finished", "failed", "interrupted"})
@@ -84,6 +85,7 @@ def list_page(
         contacts=page.items,
         next_cursor=page.next_cursor,
         imports=imports,
+        mapping_templates=selectable_templates(console),
     )
 
 

@@ -12,6 +12,9 @@
     var body = new FormData();
     body.append("file", document.getElementById("import-file").files[0]);
     body.append("purpose", document.getElementById("import-purpose").value);
+    // A saved template (by id) maps the columns; without one the server guesses from the header.
+    var mapping = document.getElementById("import-mapping");
+    if (mapping && mapping.value) body.append("mapping_template_id", mapping.value);
     fetch(form.dataset.action, {
       method: "POST",
       credentials: "same-origin",
