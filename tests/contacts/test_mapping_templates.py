@@ -153,3 +153,24 @@ def test_cli_and_drop_directory_name_a_template(world: World, db: Database, logi
     assert (outcomes["a.csv"].status, outcomes["a.csv"].counts["accepted"]) == ("imported", 2)
     assert outcomes["b.csv"].status == "failed" and "no mapping template called '别的'" in outcomes["b.csv"].error
     assert outcomes["c.csv"].status == "failed" and "not both" in result_of(root / "failed" / "c.csv")["error"]
+
+
+def test_a_template_name_that_reads_like_a_phone_number_still_imports(world: World, db: Database, login: Any) -> None:
+    # Template names are free text; the import's audit record must not carry one (it may hold a number-like run).
+    inst = world.institution()
+    s = login(inst.accounts["admin"])
+    name = "批次0755-86013388"
+    assert s.post("/api/v1/import-mappings", json={"name": name, "mapping": TEMPLATE}).status_code == 201
+    list_id = _list(db, inst.slug, "批次", Purpose.CARE)
+    r = s.post(
+        f"/api/v1/contact-lists/{list_id}/imports",
+        files={"file": ("a.csv", CSV.encode(), "text/csv")},
+        data={"mapping_template": name},
+    )
+    assert r.status_code == 202, r.text
+    assert _wait(s, r.json()["id"])["status"] == "finished"
+    with db.scoped() as session:
+        set_tenant(session, inst.id)
+        start = session.scalars(select(AuditEvent).where(AuditEvent.action == "contact.import.start")).one()
+        assert start.details["mapping"] == "template"
+        assert "86013388" not in json.dumps(start.details, ensure_ascii=False)

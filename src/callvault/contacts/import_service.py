@@ -205,7 +205,9 @@ def start_import(
             "list_id": str(list_id),
             "format": job.format,
             "purpose": job.purpose,
-            **({"mapping_template": job.mapping_template} if job.mapping_template else {}),
+            # Whether a saved template chose the columns; its name (free text an institution typed) stays on the
+            # job row, which the audit record names by id.
+            "mapping": "template" if job.mapping_template else ("inline" if job.mapping else "auto"),
         },
     )
     session.commit()
