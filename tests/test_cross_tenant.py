@@ -337,6 +337,25 @@ def test_list_routes_never_return_another_tenants_rows(app: FastAPI, world: Worl
     assert str(a_ids["user_id"]) in session_a.get("/api/v1/users?limit=200").text
 
 
+# Routes that take an object's id in the query string rather than the path: (path, parameter, matrix key).
+QUERY_ID_ROUTES = (("/api/v1/acd/stats/today", "queue", "queue_id"),)
+
+
+def test_ids_in_query_strings_answer_404_for_another_tenants_object(app: FastAPI, world: World, login: Any) -> None:
+    a = world.institution(roles=())
+    b = world.institution(roles=())
+    a_user, a_ids = _everything_user(world, a.slug)
+    _, b_ids = _everything_user(world, b.slug)
+    session_a = login(a_user)
+    paths = {m.path for m in mounted_routes(app)}
+    for path, param, key in QUERY_ID_ROUTES:
+        assert path in paths, path
+        r = session_a.get(path, params={param: str(b_ids[key])})
+        assert r.status_code == 404, f"{path}?{param}= as institution A on B's id: {r.status_code} {r.text}"
+        assert str(b_ids[key]) not in r.text and b.slug not in r.text
+        assert session_a.get(path, params={param: str(a_ids[key])}).status_code == 200
+
+
 def test_role_of_another_tenant_cannot_be_assigned(world: World, login: Any) -> None:
     a = world.institution()
     b = world.institution()

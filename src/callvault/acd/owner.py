@@ -376,6 +376,13 @@ class AcdOwners:
                     self._owners[tenant_id] = owner
         return owner
 
+    def health(self) -> tuple[int, int]:
+        """Institutions routed by this process and routing log entries not written yet (the operator's health
+        panel: a growing backlog means the database is not keeping up)."""
+        with self._lock:
+            owners = list(self._owners.values())
+        return len(owners), sum(o.writer.pending() for o in owners)
+
     def for_principal(self, principal: Principal, *, session: Session | None = None) -> TenantOwner:
         return self.of(principal.tenant_id, principal.tenant_slug, session=session)
 

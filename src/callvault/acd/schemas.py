@@ -150,3 +150,29 @@ class AcdStats(ReadModel):
     at: datetime
     queues: list[QueueStats]
     agents: list[AgentStats]
+
+
+class HourFigures(ReadModel):
+    hour: int = Field(description="hours since local midnight (0-based)")
+    start: datetime = Field(description="the hour's start, UTC")
+    label: str = Field(description="the hour's local start time, HH:MM")
+    offered: int
+    answered: int
+    abandoned: int
+    answered_within_target: int
+    service_level: float | None = Field(description="answered within the target time / offered, in that hour")
+
+
+class QueueDayFigures(ReadModel):
+    queue_id: uuid.UUID
+    name: str
+    service_level_seconds: int
+    hours: list[HourFigures]
+
+
+class TodayStats(ReadModel):
+    day: str = Field(description="the institution's local date, YYYY-MM-DD")
+    time_zone: str = Field(description="IANA name of the zone the day is counted in")
+    time_zone_default: bool = Field(description="true when the institution names no time zone: the UTC day")
+    queues: list[QueueDayFigures]
+    total: list[HourFigures] = Field(description="every listed queue together, hour by hour")

@@ -14,7 +14,7 @@ from fastapi import Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from callvault.acd import service
+from callvault.acd import day_report, service
 from callvault.acd.agent_state import AgentState
 from callvault.acd.owner import AcdOwners, TenantOwner
 from callvault.acd.schemas import (
@@ -23,11 +23,14 @@ from callvault.acd.schemas import (
     AgentSkillsSet,
     AgentStateSet,
     AgentStatus,
+    HourFigures,
     PauseReasonCreate,
     PauseReasonRead,
     QueueCreate,
+    QueueDayFigures,
     QueueRead,
     QueueUpdate,
+    TodayStats,
     WrapUpEnd,
 )
 from callvault.api import RequestContext, Requires, domain_router
@@ -40,7 +43,7 @@ Configurer = Annotated[RequestContext, Depends(Requires(service.CONFIGURE))]
 Agent = Annotated[RequestContext, Depends(Requires(service.HANDLE))]
 Supervisor = Annotated[RequestContext, Depends(Requires(service.SUPERVISE))]
 Anyone = Annotated[RequestContext, Depends(Requires(None))]
-StatsReader = Annotated[RequestContext, Depends(Requires("report.read"))]
+StatsReader = Annotated[RequestContext, Depends(Requires(day_report.READ))]
 
 # Wallboards get at most this many snapshots a second by default, however busy the institution is.
 DEFAULT_PUSHES_PER_SECOND = 2.0
@@ -183,6 +186,48 @@ def force_state(
 @router.get("/acd/stats", response_model=AcdStats, summary="Live queue and agent statistics")
 def stats(request: Request, ctx: StatsReader) -> AcdStats:
     return AcdStats.model_validate(owner_of(request, ctx).stats())
+
+
+@router.get("/acd/stats/today", response_model=TodayStats, summary="Today's traffic hour by hour, per queue and total")
+def stats_today(
+    ctx: StatsReader,
+    queue: Annotated[uuid.UUID | None, Query(description="only this queue (its figures are then the total)")] = None,
+) -> TodayStats:
+    return today_stats(day_report.today(ctx.session, actor=ctx.principal, queue_id=queue))
+
+
+def today_stats(report: day_report.TodayReport) -> TodayStats:
+    """The report as the API returns it (the wallboard's charts read the same shape)."""
+    day = report.day
+    labels = day.labels()
+
+    def hours(figures: list[day_report.Hour]) -> list[HourFigures]:
+        return [
+            HourFigures(
+                hour=i,
+                start=day.hours[i],
+                label=labels[i],
+                offered=h.offered,
+                answered=h.answered,
+                abandoned=h.abandoned,
+                answered_within_target=h.answered_in_target,
+                service_level=h.service_level,
+            )
+            for i, h in enumerate(figures)
+        ]
+
+    return TodayStats(
+        day=day.day.isoformat(),
+        time_zone=day.zone,
+        time_zone_default=day.zone_is_default,
+        queues=[
+            QueueDayFigures(
+                queue_id=q.queue_id, name=q.name, service_level_seconds=q.service_level_seconds, hours=hours(q.hours)
+            )
+            for q in report.queues
+        ],
+        total=hours(report.total),
+    )
 
 
 @router.get(

@@ -11,10 +11,13 @@ from typing import Annotated, Any, Final
 
 from fastapi import Request
 from fastapi.responses import Response
+from markupsafe import Markup
 
+from callvault.acd import day_report
 from callvault.acd import service as acd
 from callvault.acd.agent_state import AgentState
 from callvault.acd.owner import AcdOwners, TenantOwner
+from callvault.web import charts
 from callvault.web.console import Console, allowed, console_router, locale_of
 from callvault.web.i18n import translations
 
@@ -41,6 +44,20 @@ SCRIPT_TEXTS: Final = {
     "no_seat": "You have no agent seat yet: a supervisor must set up your skills.",
     "none": "None",
 }
+# Texts of the charts of the day (catalog message ids; the %(name)s parts are filled in after translation).
+CHART_TEXTS: Final = {
+    "offered": "Offered",
+    "answered": "Answered",
+    "abandoned": "Abandoned",
+    "service_level": "Service level",
+    "title_total": "Calls per hour today, all queues",
+    "title_queue": "Calls per hour today, queue %(queue)s",
+    "desc": "%(day)s (%(zone)s): %(offered)s offered, %(answered)s answered, %(abandoned)s abandoned, "
+    "%(in_target)s answered within the target; service level %(service_level)s.",
+    "empty": "No calls yet today.",
+    "zone_default": "Hours of the UTC day: the institution has no time zone set.",
+    "zone": "Hours of the day in %(zone)s.",
+}
 
 
 def _owner(request: Request, console: Console) -> TenantOwner:
@@ -61,6 +78,54 @@ def _texts(console: Console) -> dict[str, Any]:
     }
 
 
+def day_charts(console: Console) -> dict[str, Any]:
+    """Today's hourly charts (all queues, then each queue) as inline SVG, with the time zone note."""
+    report = day_report.today(console.session, actor=console.principal)
+    gettext = translations(locale_of(console.request)).gettext
+    t = {key: str(gettext(text)) for key, text in CHART_TEXTS.items()}
+    hours = report.day.labels()
+
+    def chart(chart_id: str, title: str, figures: list[day_report.Hour]) -> Markup:
+        offered = sum(h.offered for h in figures)
+        in_target = sum(h.answered_in_target for h in figures)
+        level = f"{in_target / offered * 100:.1f}%" if offered else "-"
+        desc = t["desc"] % {
+            "day": report.day.day.isoformat(),
+            "zone": report.day.zone,
+            "offered": offered,
+            "answered": sum(h.answered for h in figures),
+            "abandoned": sum(h.abandoned for h in figures),
+            "in_target": in_target,
+            "service_level": level,
+        }
+        return charts.hourly_chart(
+            hours,
+            [
+                charts.Series("offered", t["offered"], [h.offered for h in figures]),
+                charts.Series("answered", t["answered"], [h.answered for h in figures]),
+                charts.Series("abandoned", t["abandoned"], [h.abandoned for h in figures]),
+            ],
+            charts.Texts(title=title, desc=desc, empty=t["empty"]),
+            ratio=charts.Ratio("service-level", t["service_level"], [h.service_level for h in figures]),
+            chart_id=chart_id,
+        )
+
+    zone_note = t["zone_default"] if report.day.zone_is_default else t["zone"] % {"zone": report.day.zone}
+    return {
+        "zone_note": zone_note,
+        "total_chart": chart("chart-total", t["title_total"], report.total),
+        "queue_charts": [
+            (q.name, chart(f"chart-{q.queue_id}", t["title_queue"] % {"queue": q.name}, q.hours)) for q in report.queues
+        ],
+    }
+
+
+@router.get("/wallboard/charts")
+def wallboard_charts(console: Annotated[Console, allowed(STATS_READ)]) -> Response:
+    """The charts alone: the wallboard polls this fragment every minute."""
+    return console.render("wallboard_charts.html", **day_charts(console))
+
+
 @router.get("/wallboard")
 def wallboard_page(request: Request, console: Annotated[Console, allowed(STATS_READ)]) -> Response:
     names = {str(a.id): a.display_name for a in acd.list_agents(console.session)}
@@ -78,6 +143,7 @@ def wallboard_page(request: Request, console: Annotated[Console, allowed(STATS_R
         manual_states=MANUAL_STATES,
         can_force=console.principal.has(acd.SUPERVISE),
         texts=_texts(console),
+        **day_charts(console),
     )
 
 

@@ -44,6 +44,7 @@ class NavItem:
 # The console's sections; a user sees those their permissions open. Labels are catalog message ids.
 NAV: Final = (
     NavItem("/console/institutions", "Institutions", "tenant.read"),
+    NavItem("/console/today", "Today across institutions", "tenant.read"),
     NavItem("/console/users", "Operators", "user.read"),
     NavItem("/console/roles", "Roles", "role.read"),
     NavItem("/console/api-clients", "API clients", "apiclient.read"),

@@ -13,8 +13,9 @@ from callvault.dnc.policy import Purpose
 from callvault.identity.permissions import CATALOGUE, builtin_roles
 from callvault.interactions.schemas import InteractionStatus, PartyKind
 from callvault.sipedge.schemas import EntryKind
+from callvault.tenancy.day_totals import DAY_COUNTED
 from callvault.tenancy.totals import COUNTED
-from callvault.web.acd_pages import SCRIPT_TEXTS, STATE_LABELS
+from callvault.web.acd_pages import CHART_TEXTS, SCRIPT_TEXTS, STATE_LABELS
 from callvault.web.campaign_pages import REFUSALS
 from callvault.web.console import NAV, NOTICES
 from callvault.web.contact_pages import REVEALABLE
@@ -52,7 +53,8 @@ def dynamic_message_ids() -> list[str]:
     ids += [p.value for p in Purpose]
     ids += [r.value for r in RevealReason]
     ids += list(REVEALABLE)
-    ids += list(COUNTED)
+    ids += list(COUNTED) + list(DAY_COUNTED)
+    ids += list(CHART_TEXTS.values())
     ids += [k.value for k in EntryKind]
     ids += [p.description for p in CATALOGUE.values()]
     ids += [r.description for kind in ("institution", "operator") for r in builtin_roles(kind)]

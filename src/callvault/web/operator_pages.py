@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Form
+import structlog
+from fastapi import Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from callvault.core.db import Database
 from callvault.core.errors import Conflict, FieldError, InvalidInput
+from callvault.migrations.runner import is_at_head
+from callvault.tenancy import day_totals, totals
 from callvault.tenancy import service as tenancy
-from callvault.tenancy import totals
 from callvault.tenancy.schemas import TenantCreate, TenantUpdate
 from callvault.web.console import Console, allowed, console_router, object_id, see_other
 from callvault.web.forms import field_errors
 
 router = console_router()
+log = structlog.get_logger(__name__)
 
 
 @router.get("/institutions")
@@ -37,6 +41,36 @@ def _institutions(
         errors=errors or [],
         form=form or {},
     )
+
+
+@router.get("/today")
+def today_page(request: Request, console: Annotated[Console, allowed(day_totals.READ)]) -> Response:
+    """Today across institutions (counts only) and the health of the system."""
+    rows = day_totals.institutions_today(console.session, actor=console.principal)
+    grand = {name: sum(r.counts[name] for r in rows) for name in day_totals.DAY_COUNTED}
+    return console.render(
+        "operator_today.html",
+        institutions=rows,
+        columns=day_totals.DAY_COUNTED,
+        grand=grand,
+        health=_health(request, console),
+    )
+
+
+def _health(request: Request, console: Console) -> dict[str, object]:
+    """What /readyz checks (database reachable, schema current) plus this process's routing owners."""
+    db: Database = request.app.state.db
+    # The checks use connections of their own: on SQLite the page's open transaction would hold the write lock.
+    if console.session.in_transaction():
+        console.session.commit()
+    database = schema_current = False
+    try:
+        database = db.ping()
+        schema_current = is_at_head(db.engine)
+    except Exception:  # the panel reports a broken database; it must not become a 500 itself
+        log.warning("health panel: database check failed", exc_info=True)
+    owners, pending = request.app.state.acd.health()
+    return {"database": database, "schema_current": schema_current, "owners": owners, "pending": pending}
 
 
 @router.post("/institutions")
