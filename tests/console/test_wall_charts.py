@@ -173,3 +173,26 @@ def test_operator_sees_todays_counts_per_institution_and_institutions_never_do(
     for s in (c.supervisor, login(world.user(c.bank.slug, role="admin"))):
         assert s.get("/console/today").status_code == 403
         assert 'href="/console/today"' not in s.get("/console").text
+
+
+def test_the_charts_timed_refresh_does_not_keep_an_unattended_wallboard_signed_in(
+    app: FastAPI, world: World, login: Any
+) -> None:
+    c = center(world, login, agents={"ann": {"cards": 5}}, queues={"cards": {}})
+    refresh = {"X-CallVault-Timed-Refresh": "1"}
+    sup = c.supervisor
+    assert 'hx-headers=\'{"X-CallVault-Timed-Refresh": "1"}\'' in sup.get("/console/wallboard").text
+    # A refresh inside the idle limit is served but does not count as activity ...
+    for _ in range(14):
+        clock.travel(60)
+        assert sup.get("/console/wallboard/charts", headers=refresh).status_code == 200
+    # ... so 16 minutes after the last page the user opened, the session is over.
+    clock.travel(120)
+    gone = sup.client.get("/console/wallboard/charts", headers=refresh, follow_redirects=False)
+    assert gone.status_code == 303 and gone.headers["location"] == "/login"
+
+    # The same requests without the header are the user's own: they keep the session.
+    other = center(world, login, agents={"bob": {"cards": 5}}, queues={"cards": {}}).supervisor
+    for _ in range(16):
+        clock.travel(60)
+        assert other.get("/console/wallboard/charts").status_code == 200

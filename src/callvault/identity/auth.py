@@ -216,8 +216,13 @@ class SessionPrincipal:
     stage: str
 
 
-def resolve_session(session: Session, *, token: str, source_ip: str, request_id: str) -> SessionPrincipal:
-    """Find a live session by its token, enforce idle and absolute timeouts, bind the tenant, touch it."""
+def resolve_session(
+    session: Session, *, token: str, source_ip: str, request_id: str, touch: bool = True
+) -> SessionPrincipal:
+    """Find a live session by its token, enforce idle and absolute timeouts, bind the tenant, touch it.
+
+    ``touch=False`` for a page's own timed refresh: it is served but is not the user's activity, so an unattended
+    screen still reaches the idle timeout."""
     settings = get_settings()
     auth = session.scalars(select(AuthSession).where(AuthSession.token_hash == _token_hash(token))).one_or_none()
     now = clock.now()
@@ -253,7 +258,7 @@ def resolve_session(session: Session, *, token: str, source_ip: str, request_id:
     user = session.get(User, auth.user_id)
     if user is None or user.status != "active" or tenant.status != TenantStatus.ACTIVE.value:
         raise AccountDisabled()
-    if now - auth.last_seen_at > timedelta(seconds=SESSION_TOUCH_SECONDS):
+    if touch and now - auth.last_seen_at > timedelta(seconds=SESSION_TOUCH_SECONDS):
         auth.last_seen_at = now
     session.commit()
     principal = _user_principal(tenant, user, source_ip=source_ip, request_id=request_id)

@@ -30,6 +30,9 @@ from callvault.identity import auth
 from callvault.security.principal import Principal
 from callvault.web.i18n import LANG_COOKIE, LOCALES, negotiate, translations
 
+# Sent by a page's timed refresh (the wallboard's charts): served, but not counted as the user's activity.
+TIMED_REFRESH_HEADER = "X-CallVault-Timed-Refresh"
+
 TEMPLATES: Final = Path(__file__).parent / "templates"
 NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -190,7 +193,11 @@ class Allowed:
             raise LoginRequired()
         try:
             resolved = auth.resolve_session(
-                session, token=token, source_ip=client_ip(request), request_id=getattr(request.state, "request_id", "")
+                session,
+                token=token,
+                source_ip=client_ip(request),
+                request_id=getattr(request.state, "request_id", ""),
+                touch=not (request.method == "GET" and request.headers.get(TIMED_REFRESH_HEADER) == "1"),
             )
         except DomainError:
             raise LoginRequired() from None

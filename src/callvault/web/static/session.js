@@ -15,7 +15,11 @@
   document.getElementById("stay-signed-in").addEventListener("click", function () {
     fetch("/api/v1/auth/me", { credentials: "same-origin" }).then(arm);
   });
-  document.body.addEventListener("htmx:afterRequest", arm);
+  document.body.addEventListener("htmx:afterRequest", function (event) {
+    // A timed refresh is not the user's activity: the server did not count it either.
+    var headers = (event.detail && event.detail.requestConfig && event.detail.requestConfig.headers) || {};
+    if (headers["X-CallVault-Timed-Refresh"] !== "1") arm();
+  });
   // Pages with their own requests (fetch, WebSocket) say so: the server counted them as activity.
   document.body.addEventListener("callvault:activity", arm);
   arm();
