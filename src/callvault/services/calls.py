@@ -76,7 +76,6 @@ class SimCalls:
         self.db = db
         self.keys, self.answer_after, self.recordings_dir = keys, answer_after, recordings_dir
         self._runs = 0
-        self.recorders: list[CallRecorder] = []  # the latest passes' (tests read what was written)
 
     async def run(self, work: Work[T]) -> T:
         self._runs += 1
@@ -86,7 +85,6 @@ class SimCalls:
         timebase = SimTimebase(sim, clock.now())
         # Virtual seconds onto the pass's wall-clock start, as the work's own times (timebase.now) are.
         recorder = CallRecorder(self.db, wall_clock=lambda at: timebase.start + timedelta(seconds=at - timebase.offset))
-        self.recorders = [*self.recorders[-9:], recorder]
         events = sim.events()  # subscribed before the first originate: no event of the pass is missed
         try:
             return await sim.run(work(sim, EngineClock(timebase), timebase, recorder))

@@ -60,6 +60,7 @@ class TriggerWorker:
     recorder: LegClaims | None = None
     tenants: list[uuid.UUID] | None = None  # only these institutions (None: all)
     placed: list[uuid.UUID] = field(default_factory=list)  # requests dialled by this worker (for tests, metrics)
+    _records: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict, init=False, repr=False)  # request -> record
 
     @property
     def lease(self) -> timedelta:
@@ -99,7 +100,8 @@ class TriggerWorker:
         except Exception as exc:
             # A defect must not leave the request dialling until its lease ends: report it failed now.
             log.exception("trigger call failed", request=str(request_id))
-            facts = CallFacts(CallResult.FAILED, type(exc).__name__)
+            facts = CallFacts(CallResult.FAILED, type(exc).__name__, interaction_id=self._records.get(request_id))
+        self._records.pop(request_id, None)
         self._in_tenant(tenant_id, service.complete, request_id=request_id, facts=facts)
         log.info("trigger call completed", request=str(request_id), result=facts.result.value, reason=facts.reason)
         return True
@@ -150,6 +152,7 @@ class TriggerWorker:
             purpose=job.purpose,
         )
         self.recorder.claim(call_id, claim)
+        self._records[job.request_id] = interaction_id  # a defect later in the call still completes with it
         return interaction_id
 
     async def _run_flow(self, job: ClaimedCall, call_id: CallId) -> CallFacts:
