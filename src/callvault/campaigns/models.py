@@ -110,6 +110,8 @@ class DialAttempt(Identified, TenantScoped, Base):
     keypresses: Mapped[str] = mapped_column(String(40), default="")
     billed_seconds: Mapped[int] = mapped_column(Integer, default=0)
     cost: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0))
+    # The call record of the dial (no foreign key: call records are their own domain, archived apart).
+    interaction_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
 
 
 class CampaignBlockedCount(TenantScoped, Base):

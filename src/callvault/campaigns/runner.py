@@ -43,6 +43,7 @@ from callvault.campaigns.strategy import (
 )
 from callvault.contacts import service as contacts
 from callvault.core.db import Database
+from callvault.core.ids import new_id
 from callvault.dialer.compliance import AbandonLedger, CompliancePacing
 from callvault.dialer.models import (
     CallHandled,
@@ -57,6 +58,8 @@ from callvault.dnc.policy import (
     DEFAULT_RULES,
     AnnoyanceRules,
 )
+from callvault.interactions.recorder import LegClaim, LegClaims, trunk_of
+from callvault.interactions.schemas import PartyKind
 from callvault.ivr import prompts
 from callvault.ivr import service as ivr
 from callvault.ivr.interpreter import Interpreter
@@ -101,6 +104,8 @@ class _Dial:
     attempt_id: uuid.UUID
     campaign_id: uuid.UUID
     started_s: float
+    purpose: str = ""
+    flow_id: uuid.UUID | None = None
     answered: bool = False
     waiting_since: float | None = None  # answered, waiting for an agent
 
@@ -144,8 +149,11 @@ class CampaignRunner:
         agents: Callable[[uuid.UUID], AgentPool | None],
         agentless: Callable[[uuid.UUID], AgentlessHandler] | None = None,
         config: RunnerConfig | None = None,
+        recorder: LegClaims | None = None,
     ) -> None:
         self.db = db
+        # The engine's call recorder: every dial becomes a call record (so it is rated and billed).
+        self.recorder = recorder
         self.engine = engine
         self.timebase = timebase
         self.agents = agents
@@ -457,7 +465,7 @@ class CampaignRunner:
         s.add(attempt)
         # The row is durable before the engine is asked to dial: a crash from here on leaves a row to reconcile.
         s.commit()
-        dial = _Dial(attempt.id, campaign.id, self.timebase.seconds())
+        dial = _Dial(attempt.id, campaign.id, self.timebase.seconds(), campaign.purpose, campaign.ivr_flow_id)
         self._dials[attempt.id] = dial
         state.stats.dials += 1
         outstanding = sum(1 for d in self._dials.values() if d.campaign_id == campaign.id and not d.answered)
@@ -485,7 +493,14 @@ class CampaignRunner:
         except TelephonyError:
             self._finish(dial, Outcome.FAILED, talk_s=0.0)
             return
-        self._update(dial, state="dialing", call_ref=str(call_id), originated_at=self.timebase.now())
+        interaction_id = self._record(dial, call_id, to_uri)
+        self._update(
+            dial,
+            state="dialing",
+            call_ref=str(call_id),
+            originated_at=self.timebase.now(),
+            interaction_id=interaction_id,
+        )
         track = self._track(call_id)
         first = await track.first
         ring_s = self.timebase.seconds() - dial.started_s
@@ -528,6 +543,26 @@ class CampaignRunner:
         state.policy.record(CallHandled(self.timebase.seconds(), self.timebase.seconds() - connected_s))
         self._tracks.pop(call_id, None)
         self._finish(dial, Outcome.ANSWERED, talk_s=self.timebase.seconds() - answered_s, agent=agent)
+
+    def _record(self, dial: _Dial, call_id: CallId, to_uri: str) -> uuid.UUID | None:
+        """Attribute the leg just originated to the institution, as the attempt's call record (its id is chosen
+        here, so the attempt row points to it from the update that records the originate)."""
+        if self.recorder is None:
+            return None
+        interaction_id = new_id()
+        claim = LegClaim(
+            self.actor.tenant_id,
+            PartyKind.CUSTOMER,
+            trunk=trunk_of(to_uri),
+            campaign_id=dial.campaign_id,
+            flow_id=dial.flow_id,
+            new_interaction_id=interaction_id,
+            source="campaign",
+            source_id=dial.attempt_id,
+            purpose=dial.purpose,
+        )
+        self.recorder.claim(call_id, claim)
+        return interaction_id
 
     def _flow_handler(self, campaign_id: uuid.UUID) -> AgentlessHandler | None:
         """The campaign's published IVR flow, run by the interpreter (None, and the call is ended, without one)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, Uuid
+from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callvault.core.models import Base, Identified, TenantScoped
@@ -24,7 +24,11 @@ class Interaction(Identified, TenantScoped, Base):
     """One call of the institution, from the first leg's start to the agent's wrap-up."""
 
     __tablename__ = "interactions"
-    __table_args__ = (Index("ix_interactions_tenant_offered_at", "tenant_id", "offered_at"),)
+    __table_args__ = (
+        Index("ix_interactions_tenant_offered_at", "tenant_id", "offered_at"),
+        # One record per trigger request / dial attempt, whatever is replayed (NULLs, inbound calls, are distinct).
+        UniqueConstraint("tenant_id", "source", "source_id", name="uq_interactions_tenant_source"),
+    )
 
     direction: Mapped[str] = mapped_column(String(8))  # inbound / outbound
     channel: Mapped[str] = mapped_column(String(16), default="voice")
@@ -35,6 +39,11 @@ class Interaction(Identified, TenantScoped, Base):
     queue_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     flow_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     entry_point: Mapped[str] = mapped_column(String(80), default="")
+    # What placed an outbound call: "trigger" (source_id: the call request) or "campaign" (the dial attempt);
+    # empty for inbound calls and calls placed from the agent desktop. `purpose` is the order's or campaign's.
+    source: Mapped[str] = mapped_column(String(16), default="")
+    source_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    purpose: Mapped[str] = mapped_column(String(24), default="")
     ivr_path: Mapped[list[str]] = mapped_column(default=list)
     disposition: Mapped[str] = mapped_column(String(64), default="")
     # Free text an agent typed may hold anything the customer said: encrypted, never shown in lists.

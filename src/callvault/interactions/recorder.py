@@ -22,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, Protocol
 
 import structlog
 
@@ -56,7 +56,9 @@ MAX_UNCLAIMED_LEGS: Final = 10_000
 @dataclass(frozen=True, slots=True)
 class LegClaim:
     """Whose leg this is. It joins `interaction_id`, or the interaction of the leg `with_call` (what the ACD
-    knows when it rings an agent for a caller); without either it opens a new interaction described by the rest."""
+    knows when it rings an agent for a caller); without either it opens a new interaction described by the rest,
+    with the id `new_interaction_id` when the caller chose one (the trigger worker and the campaign runner do,
+    so their request or attempt row points to the record; opening it again on a replay finds it)."""
 
     tenant_id: uuid.UUID
     party: PartyKind
@@ -68,6 +70,23 @@ class LegClaim:
     queue_id: uuid.UUID | None = None
     flow_id: uuid.UUID | None = None
     entry_point: str = ""
+    new_interaction_id: uuid.UUID | None = None
+    source: str = ""  # "trigger" / "campaign": what placed an outbound call; `source_id` its request / attempt
+    source_id: uuid.UUID | None = None
+    purpose: str = ""
+
+
+class LegClaims(Protocol):
+    """What code that originates legs needs of the recorder."""
+
+    def claim(self, call_id: CallId | str, claim: LegClaim) -> None: ...
+
+
+def trunk_of(uri: str) -> str:
+    """The trunk a dialled SIP URI goes out on: its host (``sip:+86...@carrier-a`` -> ``carrier-a``), which is
+    what carrier costs are keyed on; empty when the URI names none."""
+    host = uri.rpartition("@")[2] if "@" in uri else ""
+    return host.split(";", 1)[0].split(":", 1)[0][:64]
 
 
 Attribute = Callable[[CallOffered], LegClaim | None]
@@ -191,8 +210,12 @@ class CallRecorder:
                             queue_id=claim.queue_id,
                             flow_id=claim.flow_id,
                             entry_point=claim.entry_point,
+                            source=claim.source,
+                            source_id=claim.source_id,
+                            purpose=claim.purpose,
                             offered_at=at,
                         ),
+                        interaction_id=claim.new_interaction_id,
                     )
                 start = LegEvent(
                     LegEventKind.STARTED,

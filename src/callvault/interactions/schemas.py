@@ -69,6 +69,9 @@ class InteractionSummary(ReadModel):
     queue_id: uuid.UUID | None
     flow_id: uuid.UUID | None
     entry_point: str
+    source: str
+    source_id: uuid.UUID | None
+    purpose: str
     ivr_path: list[str]
     disposition: str
     offered_at: datetime
@@ -98,6 +101,10 @@ class InteractionOpen(StrictInput):
     queue_id: uuid.UUID | None = None
     flow_id: uuid.UUID | None = None
     entry_point: str = Field(default="", max_length=80)
+    # What placed an outbound call ("trigger": source_id is the call request; "campaign": the dial attempt).
+    source: str = Field(default="", pattern="^(|trigger|campaign)$")
+    source_id: uuid.UUID | None = None
+    purpose: str = Field(default="", max_length=24)
     offered_at: datetime | None = None
 
 

@@ -106,6 +106,9 @@ def _summary_fields(row: Interaction) -> dict[str, Any]:
         "queue_id": row.queue_id,
         "flow_id": row.flow_id,
         "entry_point": row.entry_point,
+        "source": row.source,
+        "source_id": row.source_id,
+        "purpose": row.purpose,
         "ivr_path": list(row.ivr_path),
         "disposition": row.disposition,
         "offered_at": row.offered_at,
@@ -281,11 +284,21 @@ def _emit(session: Session, actor: Principal, name: str, payload: dict[str, Any]
     outbox.emit(session, tenant_slug=actor.tenant_slug, name=f"interaction.{name}", payload=payload)
 
 
-def open_interaction(session: Session, *, actor: Principal, data: InteractionOpen) -> uuid.UUID:
-    """Start the record of a call (the first leg is added with `record_leg_event`)."""
+def open_interaction(
+    session: Session, *, actor: Principal, data: InteractionOpen, interaction_id: uuid.UUID | None = None
+) -> uuid.UUID:
+    """Start the record of a call (the first leg is added with `record_leg_event`).
+
+    `interaction_id`: the id chosen by whoever placed the call (so its own row can point to the record in its
+    own transaction). Opening again with the same id, or for the same source, returns the record already there
+    (events replayed after a restart write nothing twice)."""
     actor.require(RECORD)
+    existing = _existing(session, interaction_id, data)
+    if existing is not None:
+        session.rollback()
+        return existing
     row = Interaction(
-        id=new_id(),
+        id=interaction_id or new_id(),
         direction=data.direction,
         channel=data.channel,
         status=InteractionStatus.OPEN.value,
@@ -293,6 +306,9 @@ def open_interaction(session: Session, *, actor: Principal, data: InteractionOpe
         queue_id=data.queue_id,
         flow_id=data.flow_id,
         entry_point=data.entry_point,
+        source=data.source,
+        source_id=data.source_id,
+        purpose=data.purpose,
         ivr_path=[],
         offered_at=data.offered_at or clock.now(),
     )
@@ -306,11 +322,22 @@ def open_interaction(session: Session, *, actor: Principal, data: InteractionOpe
             "id": str(row.id),
             "direction": row.direction,
             "campaign_id": str(row.campaign_id) if row.campaign_id else None,
+            "source": row.source,
+            "source_id": str(row.source_id) if row.source_id else None,
             "offered_at": row.offered_at.isoformat(),
         },
     )
     session.commit()
     return row.id
+
+
+def _existing(session: Session, interaction_id: uuid.UUID | None, data: InteractionOpen) -> uuid.UUID | None:
+    if interaction_id is not None and session.get(Interaction, interaction_id) is not None:
+        return interaction_id
+    if data.source and data.source_id is not None:
+        stmt = select(Interaction.id).where(Interaction.source == data.source, Interaction.source_id == data.source_id)
+        return session.scalars(stmt).first()
+    return None
 
 
 def record_routing(
@@ -349,6 +376,10 @@ def record_leg_event(session: Session, *, actor: Principal, interaction_id: uuid
     row = _interaction(session, interaction_id)
     if event.kind is LegEventKind.STARTED:
         leg = _start_leg(session, row, event)
+        if leg not in session.new:  # the same start delivered again (a replay): already recorded and announced
+            leg_id = leg.id
+            session.rollback()
+            return leg_id
     else:
         leg = _leg(session, interaction_id, event.call_id)
         if leg.state == "ended":

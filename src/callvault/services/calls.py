@@ -3,6 +3,11 @@
 `SimCalls`: the in-process simulated engine (the embedded demo's default). Each pass gets a fresh engine and runs
 in virtual time, so a pass completes at once: every dialled number answers after `sim_answer_seconds` and presses
 `sim_callee_keys`. `SipCalls`: one pjsua2-backed `SipEngine` for the process, started on first use, in real time.
+
+Each engine has a `CallRecorder` on its event stream: the work is handed it and claims every leg it originates,
+so the calls the services place become call records (and so are rated and billed). On the sim engine the
+recorder is per pass (call ids restart with each engine) and writes the pass's records once the pass ended; on
+the SIP engine it runs beside the calls for the life of the engine.
 """
 
 from __future__ import annotations
@@ -10,19 +15,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol, TypeVar
 
 from callvault.campaigns.agents import EngineClock, SimTimebase, Timebase
 from callvault.config import Settings
 from callvault.core import clock
+from callvault.core.db import Database
+from callvault.interactions.recorder import CallRecorder, LegClaims
 from callvault.ivr.interpreter import Clock
 from callvault.telephony.port import Engine
 from callvault.telephony.sim import Directory, FarEnd, SimEngine
 
 T = TypeVar("T")
-Work = Callable[[Engine, Clock | None, Timebase], Awaitable[T]]
+Work = Callable[[Engine, Clock | None, Timebase, LegClaims], Awaitable[T]]
 
 
 class WallTimebase:
@@ -56,7 +63,7 @@ class CallEngine(Protocol):
     simulated: bool
 
     async def run(self, work: Work[T]) -> T:
-        """Run `work(engine, interpreter clock, timebase)` on the engine."""
+        """Run `work(engine, interpreter clock, timebase, recorder)` on the engine."""
         ...
 
     async def close(self) -> None: ...
@@ -65,7 +72,8 @@ class CallEngine(Protocol):
 class SimCalls:
     simulated = True
 
-    def __init__(self, *, keys: str, answer_after: float, recordings_dir: Path) -> None:
+    def __init__(self, db: Database, *, keys: str, answer_after: float, recordings_dir: Path) -> None:
+        self.db = db
         self.keys, self.answer_after, self.recordings_dir = keys, answer_after, recordings_dir
         self._runs = 0
 
@@ -75,10 +83,16 @@ class SimCalls:
         directory = EveryNumberAnswers(keys=self.keys, answer_after=self.answer_after)
         sim = SimEngine(directory=directory, recordings_dir=self.recordings_dir, seed=self._runs)
         timebase = SimTimebase(sim, clock.now())
+        # Virtual seconds onto the pass's wall-clock start, as the work's own times (timebase.now) are.
+        recorder = CallRecorder(self.db, wall_clock=lambda at: timebase.start + timedelta(seconds=at - timebase.offset))
+        events = sim.events()  # subscribed before the first originate: no event of the pass is missed
         try:
-            return await sim.run(work(sim, EngineClock(timebase), timebase))
+            return await sim.run(work(sim, EngineClock(timebase), timebase, recorder))
         finally:
             await sim.close()
+            # The records are written after the pass (in virtual time it took no wall time); the stream ended
+            # with the engine, so this returns once every event is applied.
+            await recorder.run(events)
 
     async def close(self) -> None:
         return None
@@ -87,9 +101,11 @@ class SimCalls:
 class SipCalls:
     simulated = False
 
-    def __init__(self, *, workdir: Path, sip_port: int, rtp_port: int, address: str) -> None:
+    def __init__(self, db: Database, *, workdir: Path, sip_port: int, rtp_port: int, address: str) -> None:
         self.workdir, self.sip_port, self.rtp_port, self.address = workdir, sip_port, rtp_port, address
+        self.recorder = CallRecorder(db)
         self._engine: Engine | None = None
+        self._recording: asyncio.Task[None] | None = None
         self._starting = asyncio.Lock()
 
     async def _started(self) -> Engine:
@@ -102,28 +118,34 @@ class SipCalls:
                     workdir=self.workdir, sip_port=self.sip_port, rtp_port=self.rtp_port, address=self.address
                 )
                 await engine.start()
+                self._recording = asyncio.ensure_future(self.recorder.run(engine.events()))
                 self._engine = engine
             return self._engine
 
     async def run(self, work: Work[T]) -> T:
         engine = await self._started()
-        return await work(engine, None, WallTimebase())
+        return await work(engine, None, WallTimebase(), self.recorder)
 
     async def close(self) -> None:
         if self._engine is not None:
             await self._engine.close()
             self._engine = None
+        if self._recording is not None:
+            await self._recording  # the stream ended with the engine: the last hangups are written first
+            self._recording = None
 
 
-def call_engine(settings: Settings) -> CallEngine:
+def call_engine(settings: Settings, db: Database) -> CallEngine:
     if settings.telephony_engine == "sip":
         return SipCalls(
+            db,
             workdir=settings.data_dir / "sip",
             sip_port=settings.sip_port,
             rtp_port=settings.sip_rtp_port,
             address=settings.sip_address,
         )
     return SimCalls(
+        db,
         keys=settings.sim_callee_keys,
         answer_after=settings.sim_answer_seconds,
         recordings_dir=settings.data_dir / "sim-recordings",

@@ -27,6 +27,7 @@ from callvault.campaigns.strategy import Status
 from callvault.config import Settings
 from callvault.core.db import Database
 from callvault.core.tenant_context import set_tenant
+from callvault.interactions.recorder import LegClaims
 from callvault.ivr import prompts
 from callvault.ivr.interpreter import Clock
 from callvault.services import leases
@@ -88,7 +89,7 @@ class TriggerPasses:
         return handled
 
     def _worker(self, tenant_id: uuid.UUID, slug: str) -> Work[int]:
-        async def work(engine: Engine, clock: Clock | None, timebase: Timebase) -> int:
+        async def work(engine: Engine, clock: Clock | None, timebase: Timebase, recorder: LegClaims) -> int:
             worker = TriggerWorker(
                 self.db,
                 engine,
@@ -99,6 +100,7 @@ class TriggerPasses:
                 from_uri=self.settings.sip_from_uri,
                 wall_now=timebase.now,
                 tenants=[tenant_id],
+                recorder=recorder,
             )
             try:
                 return await worker.run_once()
@@ -147,7 +149,7 @@ class CampaignPasses:
             return found is not None
 
     def _work(self, slug: str, lease: str) -> Work[None]:
-        async def work(engine: Engine, _clock: Clock | None, timebase: Timebase) -> None:
+        async def work(engine: Engine, _clock: Clock | None, timebase: Timebase, recorder: LegClaims) -> None:
             runner = CampaignRunner(
                 self.db,
                 tenant_slug=slug,
@@ -155,6 +157,7 @@ class CampaignPasses:
                 timebase=timebase,
                 agents=lambda _campaign_id: None,  # agent pools are not wired here: agentless campaigns dial
                 config=RunnerConfig(uri_template=self.settings.sip_dial_uri),
+                recorder=recorder,
             )
             start = timebase.seconds()
             renew_every = self.settings.campaign_lease_seconds / 3
@@ -191,7 +194,7 @@ class Services:
 def build_services(settings: Settings, db: Database, *, engine: CallEngine | None = None) -> Services:
     """The enabled loops on one host (not started)."""
     slugs = settings.service_tenant_slugs
-    calls = engine or call_engine(settings)
+    calls = engine or call_engine(settings, db)
     webhooks = WebhookPasses(db, settings, slugs) if settings.service_webhooks else None
     trigger = TriggerPasses(db, settings, calls, slugs) if settings.service_trigger else None
     campaigns = None

@@ -41,3 +41,5 @@ class CallRequest(Identified, TenantScoped, Base):
     answered_at: Mapped[datetime | None] = mapped_column(default=None)
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The call record of the placed call (no foreign key: call records are their own domain, archived apart).
+    interaction_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)

@@ -127,3 +127,4 @@ class CallRequestRead(ReadModel):
     answered_at: datetime | None
     ended_at: datetime | None
     completed_at: datetime | None
+    interaction_id: uuid.UUID | None = None  # the call record of the placed call

@@ -79,6 +79,7 @@ def request_read(session: Session, row: CallRequest, *, e164: str | None = None)
         answered_at=row.answered_at,
         ended_at=row.ended_at,
         completed_at=row.completed_at,
+        interaction_id=row.interaction_id,
     )
 
 
@@ -203,6 +204,7 @@ class ClaimedCall:
     variables: dict[str, Scalar]
     flow: FlowDocument | None
     queue: str | None
+    purpose: str = ""
 
 
 @dataclass
@@ -215,6 +217,7 @@ class CallFacts:
     dialled_at: datetime | None = None
     answered_at: datetime | None = None
     ended_at: datetime | None = None
+    interaction_id: uuid.UUID | None = None  # the call record of the placed call (None: never originated)
 
 
 def _worker(session: Session) -> Principal:
@@ -269,6 +272,7 @@ def claim(session: Session, *, request_id: uuid.UUID, lease: timedelta) -> Claim
         variables=variables,
         flow=doc,
         queue=row.queue,
+        purpose=row.purpose,
     )
     row.dialled_at = now
     session.commit()
@@ -302,6 +306,8 @@ def _finish(session: Session, row: CallRequest, facts: CallFacts, *, commit: boo
     row.answered_at, row.ended_at, row.completed_at, row.lease_until = facts.answered_at, facts.ended_at, now, None
     if facts.dialled_at is not None:
         row.dialled_at = facts.dialled_at
+    if facts.interaction_id is not None:
+        row.interaction_id = facts.interaction_id
     row.keypresses_ct = _encrypt(session, cols.KEYPRESSES, row.id, json.dumps(facts.keypresses))
     session.flush()
     _notify(session, row)

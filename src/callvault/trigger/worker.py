@@ -23,7 +23,10 @@ import structlog
 
 from callvault.core import clock as wall_clock
 from callvault.core.db import Database
+from callvault.core.ids import new_id
 from callvault.core.tenant_context import set_tenant
+from callvault.interactions.recorder import LegClaim, LegClaims, trunk_of
+from callvault.interactions.schemas import PartyKind
 from callvault.ivr.interpreter import Clock, Interpreter, OutcomeKind
 from callvault.telephony.events import CallAnswered, CallEvent, CallHangup, CallId, HangupCause
 from callvault.telephony.port import Engine, TelephonyError
@@ -53,8 +56,11 @@ class TriggerWorker:
     dial_uri: str = "sip:{number}@pstn"
     wall_now: Callable[[], datetime] = wall_clock.now
     queue_handoff: QueueHandoff | None = None
+    # The call recorder of the engine: every placed call becomes a call record (and so is rated and billed).
+    recorder: LegClaims | None = None
     tenants: list[uuid.UUID] | None = None  # only these institutions (None: all)
     placed: list[uuid.UUID] = field(default_factory=list)  # requests dialled by this worker (for tests, metrics)
+    _records: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict, init=False, repr=False)  # request -> record
 
     @property
     def lease(self) -> timedelta:
@@ -94,7 +100,8 @@ class TriggerWorker:
         except Exception as exc:
             # A defect must not leave the request dialling until its lease ends: report it failed now.
             log.exception("trigger call failed", request=str(request_id))
-            facts = CallFacts(CallResult.FAILED, type(exc).__name__)
+            facts = CallFacts(CallResult.FAILED, type(exc).__name__, interaction_id=self._records.get(request_id))
+        self._records.pop(request_id, None)
         self._in_tenant(tenant_id, service.complete, request_id=request_id, facts=facts)
         log.info("trigger call completed", request=str(request_id), result=facts.result.value, reason=facts.reason)
         return True
@@ -102,22 +109,51 @@ class TriggerWorker:
     async def _call(self, job: ClaimedCall) -> CallFacts:
         events = self.engine.events()
         dialled_at = wall_clock.now()
+        interaction_id: uuid.UUID | None = None
+        to_uri = self.dial_uri.format(number=job.e164)
         try:
-            call_id = await self.engine.originate(
-                self.dial_uri.format(number=job.e164), self.from_uri, ring_timeout=self.ring_timeout
-            )
+            call_id = await self.engine.originate(to_uri, self.from_uri, ring_timeout=self.ring_timeout)
+            interaction_id = self._record(job, call_id, to_uri)
             cause = await _answer_or_hangup(events, call_id)
         except TelephonyError as exc:
-            return CallFacts(CallResult.FAILED, type(exc).__name__, dialled_at=dialled_at, ended_at=wall_clock.now())
+            return CallFacts(
+                CallResult.FAILED,
+                type(exc).__name__,
+                dialled_at=dialled_at,
+                ended_at=wall_clock.now(),
+                interaction_id=interaction_id,
+            )
         finally:
             await cast(AsyncGenerator[CallEvent, None], events).aclose()
         if cause is not None:
             result = CallResult.NOT_REACHED if cause in _NOT_REACHED else CallResult.FAILED
-            return CallFacts(result, cause.value, dialled_at=dialled_at, ended_at=wall_clock.now())
+            return CallFacts(
+                result, cause.value, dialled_at=dialled_at, ended_at=wall_clock.now(), interaction_id=interaction_id
+            )
         answered_at = wall_clock.now()
         facts = await (self._run_flow(job, call_id) if job.flow is not None else self._to_queue(job, call_id))
         facts.dialled_at, facts.answered_at, facts.ended_at = dialled_at, answered_at, wall_clock.now()
+        facts.interaction_id = interaction_id
         return facts
+
+    def _record(self, job: ClaimedCall, call_id: CallId, to_uri: str) -> uuid.UUID | None:
+        """Attribute the leg just originated to the institution, as the order's call record (its id is chosen
+        here, so `complete` stores it with the result in one transaction)."""
+        if self.recorder is None:
+            return None
+        interaction_id = new_id()
+        claim = LegClaim(
+            job.tenant_id,
+            PartyKind.CUSTOMER,
+            trunk=trunk_of(to_uri),
+            new_interaction_id=interaction_id,
+            source="trigger",
+            source_id=job.request_id,
+            purpose=job.purpose,
+        )
+        self.recorder.claim(call_id, claim)
+        self._records[job.request_id] = interaction_id  # a defect later in the call still completes with it
+        return interaction_id
 
     async def _run_flow(self, job: ClaimedCall, call_id: CallId) -> CallFacts:
         assert job.flow is not None
