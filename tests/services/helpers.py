@@ -69,3 +69,19 @@ def wait_for(condition: Any, *, timeout: float = 60.0, what: str = "condition") 
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.05)
+
+
+# An agentless campaign's flow: one question, a keypress, goodbye.
+FLOW = {
+    "start": "ask",
+    "language": "zh",
+    "nodes": {
+        "ask": {
+            "type": "menu",
+            "prompt": {"say": "如是您本人操作请按1。"},
+            "options": {"1": "thanks"},
+            "on_invalid": "thanks",
+        },
+        "thanks": {"type": "hangup", "prompt": {"say": "谢谢。"}},
+    },
+}

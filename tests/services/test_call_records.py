@@ -36,7 +36,7 @@ from callvault.trigger.models import CallRequest
 from tests.billing.helpers import tariff_for
 from tests.campaigns.helpers import START, actor, make_list, number, running_campaign
 from tests.fixtures import World
-from tests.services.helpers import service_settings, wait_for
+from tests.services.helpers import FLOW, service_settings, wait_for
 from tests.trigger.helpers import E164, PHONE, bank, order, signed_post
 
 
@@ -204,21 +204,6 @@ def test_replayed_events_of_a_recorded_call_write_nothing_twice(
     with db.scoped() as session:
         tenancy.bind(session, slug=b.slug)
         assert len(session.scalars(select(OutboxEvent.id)).all()) == events_before  # nothing announced twice
-
-
-FLOW = {
-    "start": "ask",
-    "language": "zh",
-    "nodes": {
-        "ask": {
-            "type": "menu",
-            "prompt": {"say": "如是您本人操作请按1。"},
-            "options": {"1": "thanks"},
-            "on_invalid": "thanks",
-        },
-        "thanks": {"type": "hangup", "prompt": {"say": "谢谢。"}},
-    },
-}
 
 
 def test_a_campaign_call_dialled_by_the_services_is_recorded_and_billed_once(

@@ -24,7 +24,7 @@ from callvault.services.models import ServiceLease
 from callvault.tenancy import service as tenancy
 from tests.campaigns.helpers import START, actor, make_list, running_campaign
 from tests.fixtures import World
-from tests.services.helpers import service_settings, wait_for
+from tests.services.helpers import FLOW, service_settings, wait_for
 from tests.trigger.helpers import bank, order, signed_post
 from tests.trigger.receiver import webhook_receiver
 
@@ -91,21 +91,6 @@ def test_a_lease_has_one_holder_until_it_expires_or_is_released(db: Database) ->
     leases.release(db, name, "b")
     assert leases.acquire(db, name, "a", ttl=30)
     leases.release(db, name, "a")
-
-
-FLOW = {
-    "start": "ask",
-    "language": "zh",
-    "nodes": {
-        "ask": {
-            "type": "menu",
-            "prompt": {"say": "如是您本人操作请按1。"},
-            "options": {"1": "thanks"},
-            "on_invalid": "thanks",
-        },
-        "thanks": {"type": "hangup", "prompt": {"say": "谢谢。"}},
-    },
-}
 
 
 def test_two_hosts_run_an_institutions_campaign_without_dialling_a_contact_twice(
