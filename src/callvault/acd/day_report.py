@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import BigInteger, ColumnElement, Integer, and_, case, cast, func, literal_column, select, union_all
+from sqlalchemy import BigInteger, ColumnElement, Integer, and_, case, cast, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from callvault.acd.models import AcdQueue, AcdRoutingDecision
@@ -118,8 +118,9 @@ def hourly_counts(
     window = [d.tenant_id == tenant_id, d.queue_id.is_not(None), d.at >= day.start, d.at < day.end]
     if queue_id is not None:
         window.append(d.queue_id == queue_id)
-    zero: ColumnElement[int] = literal_column("0", Integer)
-    one: ColumnElement[int] = literal_column("1", Integer)
+    # Constants rendered into the statement (not bound): the union's columns then have a type on every database.
+    zero: ColumnElement[int] = literal(0, Integer, literal_execute=True)
+    one: ColumnElement[int] = literal(1, Integer, literal_execute=True)
     # Each call once per queue, in the hour it first entered it today.
     first = (
         select(d.queue_id.label("queue_id"), func.min(d.at).label("at"))
