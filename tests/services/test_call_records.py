@@ -25,18 +25,15 @@ from callvault.core.outbox_models import OutboxEvent
 from callvault.interactions.models import Interaction, InteractionLeg
 from callvault.interactions.recorder import CallRecorder, LegClaim
 from callvault.interactions.schemas import PartyKind
-from callvault.ivr import service as ivr
-from callvault.ivr.flow import parse_document
-from callvault.ivr.schemas import FlowCreate
 from callvault.security.audit_models import AuditEvent
 from callvault.services.loops import Services, build_services
 from callvault.telephony.events import CallAnswered, CallHangup, CallOriginated, Direction, HangupCause
 from callvault.tenancy import service as tenancy
 from callvault.trigger.models import CallRequest
 from tests.billing.helpers import tariff_for
-from tests.campaigns.helpers import START, actor, make_list, number, running_campaign
+from tests.campaigns.helpers import number
 from tests.fixtures import World
-from tests.services.helpers import FLOW, service_settings, wait_for
+from tests.services.helpers import agentless_campaign, service_settings, wait_for
 from tests.trigger.helpers import E164, PHONE, bank, order, signed_post
 
 
@@ -209,28 +206,10 @@ def test_replayed_events_of_a_recorded_call_write_nothing_twice(
 def test_a_campaign_call_dialled_by_the_services_is_recorded_and_billed_once(
     world: World, db: Database, settings: Settings
 ) -> None:
-    clock.travel((START - clock.now()).total_seconds())  # 10:00 in Shanghai: inside the calling window
-    inst = world.institution(roles=())
-    slug = inst.slug
+    setup = agentless_campaign(world, db, contacts=1, max_lines=1)
+    inst, slug, numbers, campaign_id = setup.institution, setup.slug, setup.numbers, setup.campaign_id
     tariff_for(db, inst.id)
-    list_id, numbers = make_list(db, slug, 1)
-    who = actor(db, slug)
-    with db.scoped() as session:
-        tenancy.bind(session, slug=slug)
-        flow = ivr.create_flow(session, actor=who, data=FlowCreate(name="confirm", entry_point="confirm-check"))
-        ivr.save_draft(session, actor=who, flow_id=flow.id, document=parse_document(FLOW))
-        ivr.publish(session, actor=who, flow_id=flow.id)
-    campaign_id = running_campaign(
-        db, slug, list_id, purpose="verification", dialing_mode="agentless", ivr_flow_id=flow.id, max_lines=1
-    )
-    served = service_settings(
-        settings,
-        slug=slug,
-        service_webhooks=False,
-        service_trigger=False,
-        service_rating=False,
-        campaign_pass_seconds=20.0,
-    )
+    served = setup.settings(settings)
     _run(served, db, lambda: _ended(db, slug))
 
     (recorded,) = _recorded(db, slug)
@@ -245,7 +224,7 @@ def test_a_campaign_call_dialled_by_the_services_is_recorded_and_billed_once(
         attempt.id,
         "verification",
     )
-    assert interaction.campaign_id == campaign_id == leg.campaign_id and interaction.flow_id == flow.id
+    assert interaction.campaign_id == campaign_id == leg.campaign_id and interaction.flow_id == setup.flow_id
     assert (leg.party, leg.state, leg.destination_prefix, leg.trunk) == ("customer", "ended", "+86138", "pstn")
     assert leg.answered_at is not None and leg.billable_ms > 0
     _assert_sealed(db, slug, recorded, numbers[0])

@@ -15,16 +15,12 @@ from callvault.campaigns.models import CampaignContact, DialAttempt
 from callvault.config import Settings
 from callvault.core import clock
 from callvault.core.db import Database
-from callvault.ivr import service as ivr
-from callvault.ivr.flow import parse_document
-from callvault.ivr.schemas import FlowCreate
 from callvault.services import leases
 from callvault.services.loops import Services, build_services
 from callvault.services.models import ServiceLease
 from callvault.tenancy import service as tenancy
-from tests.campaigns.helpers import START, actor, make_list, running_campaign
 from tests.fixtures import World
-from tests.services.helpers import FLOW, service_settings, wait_for
+from tests.services.helpers import agentless_campaign, service_settings, wait_for
 from tests.trigger.helpers import bank, order, signed_post
 from tests.trigger.receiver import webhook_receiver
 
@@ -96,27 +92,9 @@ def test_a_lease_has_one_holder_until_it_expires_or_is_released(db: Database) ->
 def test_two_hosts_run_an_institutions_campaign_without_dialling_a_contact_twice(
     world: World, db: Database, settings: Settings
 ) -> None:
-    clock.travel((START - clock.now()).total_seconds())  # 10:00 in Shanghai: inside the calling window
-    slug = world.institution(roles=()).slug
-    list_id, _numbers = make_list(db, slug, 20)
-    who = actor(db, slug)
-    with db.scoped() as session:
-        inst = tenancy.bind(session, slug=slug)
-        flow = ivr.create_flow(session, actor=who, data=FlowCreate(name="confirm", entry_point="confirm-check"))
-        ivr.save_draft(session, actor=who, flow_id=flow.id, document=parse_document(FLOW))
-        ivr.publish(session, actor=who, flow_id=flow.id)
-    campaign_id = running_campaign(
-        db, slug, list_id, purpose="verification", dialing_mode="agentless", ivr_flow_id=flow.id, max_lines=5
-    )
-    served = service_settings(
-        settings,
-        slug=slug,
-        service_webhooks=False,
-        service_trigger=False,
-        service_rating=False,
-        campaign_interval_seconds=0.01,
-        campaign_pass_seconds=20.0,
-    )
+    setup = agentless_campaign(world, db, contacts=20, max_lines=5)
+    inst, slug, campaign_id = setup.institution, setup.slug, setup.campaign_id
+    served = setup.settings(settings, campaign_interval_seconds=0.01)
 
     def attempts() -> list[tuple[Any, int]]:
         with db.scoped() as session:

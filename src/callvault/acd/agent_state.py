@@ -38,6 +38,9 @@ TRANSITIONS: dict[AgentState, frozenset[AgentState]] = {
 # Reason codes the platform itself uses; institutions add their own pause reasons (lunch, training, ...).
 RING_NO_ANSWER = "ring_no_answer"
 WRAP_UP_TIMEOUT = "wrap_up_timeout"
+# The call ended because the owner that held it stopped (its media died with that process): the cause of the
+# `abandoned` decision of a waiting or ringing call, and the reason of the wrap-up of a cut conversation.
+INTERRUPTED = "interrupted"
 SYSTEM_PAUSE_REASONS = frozenset({RING_NO_ANSWER})
 
 

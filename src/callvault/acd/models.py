@@ -88,7 +88,11 @@ class AcdRoutingDecision(TenantScoped, Base):
     """Append-only log of routing decisions (queued, offered, answered, requeued, abandoned, overflowed...)."""
 
     __tablename__ = "acd_routing_decisions"
-    __table_args__ = (Index("ix_acd_routing_decisions_call", "tenant_id", "call_id"),)
+    # By time: today's hourly figures, the day's counters and the open calls read at a rebuild are ranges of `at`.
+    __table_args__ = (
+        Index("ix_acd_routing_decisions_call", "tenant_id", "call_id"),
+        Index("ix_acd_routing_decisions_at", "tenant_id", "at"),
+    )
 
     tenant_id: Mapped[uuid.UUID] = _log_tenant()
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

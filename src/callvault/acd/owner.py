@@ -37,7 +37,7 @@ from callvault.core.errors import Conflict, NotFound
 from callvault.core.tenant_context import set_tenant
 from callvault.ivr.handoff import hand_to_acd
 from callvault.ivr.interpreter import Outcome
-from callvault.security.principal import Principal
+from callvault.security.principal import Principal, system_principal
 
 log = structlog.get_logger(__name__)
 # How long a decision may wait in memory before the background thread writes it (ADR 0006: a crash loses at most
@@ -86,21 +86,27 @@ class TenantOwner:
     ) -> None:
         self.tenant_id, self.hub = tenant_id, hub
         self.lock = threading.RLock()
+        actor = system_principal(tenant_id=tenant_id, tenant_slug=tenant_slug, tenant_kind="institution", name="acd")
         if session is not None:
-            self._load(session)
+            self._load(session, actor)
             session.commit()  # end the read, so the log writer's own session can write
         else:
             with db.scoped() as own:
                 set_tenant(own, tenant_id)
-                self._load(own)
+                self._load(own, actor)
         self.writer = DecisionWriter(db, router=self.router, tenant_id=tenant_id, tenant_slug=tenant_slug)
         self.calls: dict[uuid.UUID, CallInfo] = {}
         self.background = False  # set while AcdOwners' thread writes the logs
         self.version = 0  # bumped by every operation that changed something
         self._snapshot: tuple[int, float, dict[str, Any]] | None = None
 
-    def _load(self, session: Session) -> None:
+    def _load(self, session: Session, actor: Principal) -> None:
         self.router = load_router(session)
+        # The calls the previous owner held died with its process (their media with it): closed before anything
+        # is routed, so agents, the log and today's counters agree again (docs/acd.md, "Restart").
+        interrupted = service.end_interrupted_calls(session, actor=actor, router=self.router, now=self.now())
+        if any(interrupted.values()):
+            log.warning("acd rebuild closed interrupted calls", tenant=str(self.tenant_id), **interrupted)
         self.day = DayStats.load(session, self.router, now=clock.now())
 
     @staticmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -17,7 +19,8 @@ from callvault.acd.models import (
     AcdRoutingDecision,
 )
 from callvault.acd.router import Router
-from callvault.acd.routing_queue import OverflowKind, QueueConfig, Strategy
+from callvault.acd.routing_queue import Call, CallState, OverflowKind, QueueConfig, Strategy
+from callvault.core import clock
 
 
 def queue_config(row: AcdQueue) -> QueueConfig:
@@ -39,10 +42,58 @@ def queue_config(row: AcdQueue) -> QueueConfig:
     )
 
 
+# How far back the rebuild looks for calls left open in the decision log. Every rebuild closes the open calls it
+# finds, so the ones left belong to the last owner's run; a caller does not wait a day in a queue.
+OPEN_CALL_HORIZON = timedelta(days=1)
+# Newest decision of a call that leaves it in the ACD: waiting in a queue, or ringing at an agent.
+WAITING_KINDS = ("queued", "requeued", "callback_requested")
+RINGING_KINDS = ("offered",)
+
+
+def _open_calls(session: Session) -> dict[uuid.UUID, AcdRoutingDecision]:
+    """Calls whose newest logged decision leaves them waiting or ringing, with that decision."""
+    newest_at = session.scalar(select(func.max(AcdRoutingDecision.at)))
+    if newest_at is None:
+        return {}
+    newest = (
+        select(AcdRoutingDecision.call_id, func.max(AcdRoutingDecision.seq).label("seq"))
+        .where(AcdRoutingDecision.at >= newest_at - OPEN_CALL_HORIZON)
+        .group_by(AcdRoutingDecision.call_id)
+        .subquery()
+    )
+    rows = session.scalars(
+        select(AcdRoutingDecision)
+        .join(newest, (AcdRoutingDecision.call_id == newest.c.call_id) & (AcdRoutingDecision.seq == newest.c.seq))
+        .where(AcdRoutingDecision.kind.in_(WAITING_KINDS + RINGING_KINDS))
+        .order_by(AcdRoutingDecision.seq)
+    )
+    return {row.call_id: row for row in rows}
+
+
+def _answered_in(session: Session, call_ids: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID | None]:
+    """The queue each of these connected calls was answered from (the agent state log does not name it)."""
+    found: dict[uuid.UUID, uuid.UUID | None] = {}
+    for i in range(0, len(call_ids), 500):
+        rows = session.execute(
+            select(AcdRoutingDecision.call_id, AcdRoutingDecision.queue_id).where(
+                AcdRoutingDecision.call_id.in_(call_ids[i : i + 500]), AcdRoutingDecision.kind == "answered"
+            )
+        )
+        found.update({call_id: queue_id for call_id, queue_id in rows})
+    return found
+
+
+def _call(row: AcdRoutingDecision | None, call_id: uuid.UUID, seq: int, at: float) -> Call:
+    if row is None:  # not in the decision log's recent past (or its batch was lost): no queue known
+        return Call(call_id, None, 0, at, at, seq)
+    t = clock.as_utc(row.at).timestamp()
+    return Call(call_id, row.queue_id, row.priority, t - row.wait_ms / 1000, t, seq)
+
+
 def load_router(session: Session) -> Router:
-    """The owner of the session's tenant as the database describes it: queues, agents with skills, and each
-    agent's last logged state. Offers do not survive a restart: a ringing agent comes back ready (telephony
-    re-queues the caller's live leg)."""
+    """The owner of the session's tenant as the database describes it: queues, agents with skills, each agent's
+    last logged state with the call it held, and the calls the decision log shows waiting. Those calls belong to the
+    previous owner, whose process stopped: `service.end_interrupted_calls` closes them before the owner serves."""
     last_seq = max(
         session.scalar(select(func.max(AcdAgentStateChange.seq))) or 0,
         session.scalar(select(func.max(AcdRoutingDecision.seq))) or 0,
@@ -63,16 +114,31 @@ def load_router(session: Session) -> Router:
     latest = select(AcdAgentStateChange).join(
         newest, (AcdAgentStateChange.agent_id == newest.c.agent_id) & (AcdAgentStateChange.seq == newest.c.seq)
     )
-    for change in session.scalars(latest):
-        if change.agent_id in router.agents:
-            router.restore_agent(
-                change.agent_id,
-                state=AgentState(change.state),
-                since=change.at.timestamp(),
-                reason=change.reason,
-                idle_since=change.idle_since.timestamp() if change.idle_since else change.at.timestamp(),
-                call_id=change.call_id,
-            )
+    changes = [c for c in session.scalars(latest) if c.agent_id in router.agents]
+    open_calls = _open_calls(session)
+    talking = [c.call_id for c in changes if c.state == AgentState.TALKING and c.call_id is not None]
+    answered_from = _answered_in(session, talking)
+    for change in changes:
+        state, since = AgentState(change.state), change.at.timestamp()
+        call = None
+        if state in (AgentState.RINGING, AgentState.TALKING) and change.call_id is not None:
+            if state is AgentState.RINGING:
+                call = _call(open_calls.pop(change.call_id, None), change.call_id, change.seq, since)
+                call.state, call.offered_at = CallState.OFFERED, since
+            else:
+                call = Call(change.call_id, answered_from.get(change.call_id), 0, since, since, change.seq)
+                call.state, call.answered_at = CallState.CONNECTED, since
+        router.restore_agent(
+            change.agent_id,
+            state=state,
+            since=since,
+            reason=change.reason,
+            idle_since=change.idle_since.timestamp() if change.idle_since else since,
+            call=call,
+        )
+    # Left: waiting calls, and offers whose agent's log moved on (nobody holds them): both are put back waiting.
+    for left in open_calls.values():
+        router.restore_waiting(_call(left, left.call_id, left.seq, clock.as_utc(left.at).timestamp()))
     return router
 
 

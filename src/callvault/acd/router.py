@@ -10,7 +10,13 @@ from __future__ import annotations
 import heapq
 import uuid
 
-from callvault.acd.agent_state import RING_NO_ANSWER, SYSTEM_PAUSE_REASONS, WRAP_UP_TIMEOUT, AgentState
+from callvault.acd.agent_state import (
+    INTERRUPTED,
+    RING_NO_ANSWER,
+    SYSTEM_PAUSE_REASONS,
+    WRAP_UP_TIMEOUT,
+    AgentState,
+)
 from callvault.acd.routing_queue import Agent, Call, CallState, OverflowKind, QueueConfig, RoutingQueue
 from callvault.acd.routing_state import Decision, Offer, RoutingState
 from callvault.core.errors import Conflict, InvalidInput
@@ -137,23 +143,65 @@ class Router(RoutingState):
         since: float,
         reason: str,
         idle_since: float,
-        call_id: uuid.UUID | None = None,
+        call: Call | None = None,
     ) -> None:
-        """Put back an agent's logged state at a rebuild (no log entry is written for it)."""
+        """Put back an agent's logged state at a rebuild (no log entry is written for it). A ringing or talking
+        agent gets back the call it held (`call`, rebuilt from the decision log by the caller)."""
         agent = self._agent(agent_id)
         if agent.state is S.READY:
             self._leave_idle(agent)
-        if state is S.RINGING:  # the offer died with the old owner
-            state, reason = S.READY, ""
+        if state in (S.RINGING, S.TALKING) and call is None:  # a log row without its call: free the seat
+            state = S.READY if state is S.RINGING else S.WRAP_UP
         agent.state, agent.since, agent.reason, agent.idle_since = state, since, reason, idle_since
-        if state is S.TALKING and call_id is not None:
-            call = Call(call_id, None, 0, since, since, self._next(), CallState.CONNECTED, agent, answered_at=since)
-            self.calls[call_id] = agent.call = call
+        if state in (S.RINGING, S.TALKING) and call is not None:
+            call.agent, agent.call = agent, call
+            self.calls[call.id] = call
+            if state is S.RINGING:
+                heapq.heappush(self._ringing, (call.offered_at + self.ring_timeout, self._next(), call))
         elif state is S.WRAP_UP:
             agent.wrap_up_deadline = since + RESTORED_WRAP_UP_SECONDS
             heapq.heappush(self._wrap_ups, (agent.wrap_up_deadline, self._next(), agent))
         elif state is S.READY:
             self._enter_idle(agent)
+
+    def restore_waiting(self, call: Call) -> None:
+        """Put back a call the decision log shows waiting in its queue at a rebuild (no dispatch, no log entry)."""
+        q = self.queues.get(call.queue_id) if call.queue_id else None
+        self.calls[call.id] = call
+        if q is not None:
+            q.add(call)
+
+    def interrupt(self, call_id: uuid.UUID, *, now: float) -> None:
+        """End a call a previous owner left open; its media died with that owner's process, so nobody can answer or
+        continue it. Waiting or ringing: logged `abandoned` with cause `interrupted`; the ringing agent is released
+        by the ring rules as the ticker would have applied them (ring timeout passed: paused `ring_no_answer`, the
+        seat was not answering; else ready with its old idle-since, as when a caller hangs up). Talking: the agent
+        goes to wrap-up (reason `interrupted`; the only move the state table allows after talking) with the queue's
+        wrap-up limit from now, so the disposition of a real conversation is still taken and the seat frees itself.
+        No dispatch: at a rebuild every call is one of these."""
+        call = self._call(call_id)
+        agent = call.agent
+        q = self.queues.get(call.queue_id) if call.queue_id else None
+        del self.calls[call_id]
+        if call.state is CallState.CONNECTED and agent is not None:
+            call.state, agent.call, agent.last_queue_id = CallState.ENDED, None, call.queue_id
+            # No handle time is noted: the cut conversation's length is unknown (it ended somewhere in the outage).
+            agent.wrap_up_deadline = now + (q.config.wrap_up_seconds if q is not None else RESTORED_WRAP_UP_SECONDS)
+            self._set_state(agent, S.WRAP_UP, now, reason=INTERRUPTED, call_id=call_id)
+            heapq.heappush(self._wrap_ups, (agent.wrap_up_deadline, self._next(), agent))
+            return
+        if call.state is CallState.WAITING and q is not None:
+            q.forget(call)
+            q.note_abandon(now - call.queued_at)
+        call.state = CallState.ENDED
+        self._decide("abandoned", call, call.queue_id, agent.id if agent else None, now, target=INTERRUPTED)
+        if agent is None:
+            return
+        call.agent, agent.call = None, None
+        if now >= call.offered_at + self.ring_timeout:
+            self._set_state(agent, S.PAUSED, now, reason=RING_NO_ANSWER, call_id=call_id)
+        else:
+            self._set_state(agent, S.READY, now, call_id=call_id, keep_idle_since=True)
 
     # --- calls -----------------------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from callvault.acd.agent_state import AgentState, StateChange
 from callvault.acd.log_rows import DECISION_LOG, STATE_LOG, LogRows
 from callvault.acd.models import AcdAgent, AcdAgentSkill, AcdPauseReason, AcdQueue
 from callvault.acd.router import Decision, Offer, Router
+from callvault.acd.routing_queue import CallState
 from callvault.acd.schemas import (
     AgentRead,
     AgentSkillsSet,
@@ -298,11 +299,11 @@ def _apply(router: Router, *, agent_id: uuid.UUID, state: AgentState, reason: st
 # --- routing batches -----------------------------------------------------------------------------------------
 
 
-def record_routing(
-    session: Session, *, actor: Principal, decisions: list[Decision], state_changes: list[StateChange]
-) -> int:
-    """Write a batch of the owner's routing decisions and agent state changes, with one audit record and one
-    `acd.routing.batch` event, in one transaction. Returns the number of rows written."""
+def _write_log(
+    session: Session, decisions: list[Decision], state_changes: list[StateChange]
+) -> tuple[list[dict[str, object]], int]:
+    """Insert the decisions and the state changes not logged yet; returns the encoded decision rows and the number
+    of rows written."""
     tenant_id = current_tenant(session)
     connection = session.connection()
     rows = LogRows(connection.dialect.name)
@@ -312,6 +313,15 @@ def record_routing(
     unlogged = [c for c in state_changes if not c.logged]
     if unlogged:
         connection.execute(insert(STATE_LOG), rows.state_rows(tenant_id, unlogged))
+    return decision_rows, len(decision_rows) + len(unlogged)
+
+
+def record_routing(
+    session: Session, *, actor: Principal, decisions: list[Decision], state_changes: list[StateChange]
+) -> int:
+    """Write a batch of the owner's routing decisions and agent state changes, with one audit record and one
+    `acd.routing.batch` event, in one transaction. Returns the number of rows written."""
+    decision_rows, written = _write_log(session, decisions, state_changes)
     first = min([d.seq for d in decisions[:1]] + [c.seq for c in state_changes[:1]], default=0)
     audit.record(
         session,
@@ -321,7 +331,7 @@ def record_routing(
     )
     # Consoles need who got which call and the agents' new states; compact rows (ids as 32 hex digits, reused
     # from the encoded rows where possible) keep the event cheap at thousands of decisions a second.
-    hex_id = rows.hex_id
+    hex_id = LogRows.hex_id
     payload = {
         "first_seq": first,
         "offers": [[hex_id(r["call_id"]), hex_id(r["agent_id"])] for r in decision_rows if r["kind"] == "offered"],
@@ -329,4 +339,35 @@ def record_routing(
     }
     outbox.emit(session, tenant_slug=actor.tenant_slug, name="acd.routing.batch", payload=payload)
     session.commit()
-    return len(decisions) + len(unlogged)
+    return written
+
+
+_OPEN_AS = {CallState.WAITING: "waiting", CallState.OFFERED: "ringing", CallState.CONNECTED: "talking"}
+
+
+def end_interrupted_calls(session: Session, *, actor: Principal, router: Router, now: float) -> dict[str, int]:
+    """At a rebuild, close the calls the previous owner left open (`Router.interrupt`: waiting and ringing calls
+    abandoned with cause `interrupted`, their agents released, talking agents to wrap-up), writing the decisions and
+    state changes, one `acd.calls.interrupted` audit record (counts) and event (ids) in one transaction. Runs before
+    the owner serves anything, so the router's logs hold only these entries. Returns the counts."""
+    if router.decisions or router.state_changes:
+        raise Conflict("the owner has unwritten entries: interrupted calls are closed only at a rebuild")
+    calls = sorted(router.calls.values(), key=lambda c: c.seq)
+    counts = {"waiting": 0, "ringing": 0, "talking": 0}
+    if not calls:
+        return counts
+    for call in calls:
+        counts[_OPEN_AS[call.state]] += 1
+        router.interrupt(call.id, now=now)
+    decisions, changes = list(router.decisions), list(router.state_changes)
+    _write_log(session, decisions, changes)
+    audit.record(session, actor=actor, action="acd.calls.interrupted", details=counts)
+    payload = {
+        "calls": [c.id.hex for c in calls],
+        "agents": [[c.agent_id.hex, c.state.value, c.reason] for c in changes],
+    }
+    outbox.emit(session, tenant_slug=actor.tenant_slug, name="acd.calls.interrupted", payload=payload)
+    session.commit()
+    router.decisions.clear()
+    router.state_changes.clear()
+    return counts
