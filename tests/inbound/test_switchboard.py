@@ -1,0 +1,320 @@
+"""The switchboard on the simulated engine, against the real database and the real routing owner: a caller dials
+the institution's number, keys through the published flow, waits in the queue, the agent's phone rings and
+answers, the two are bridged; the call record, the routing log and the agent's state say what happened.
+
+Virtual time: the whole day of a call runs at once and its times are exact."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from callvault.acd import service as acd
+from callvault.acd.agent_state import AgentState
+from callvault.acd.models import AcdRoutingDecision
+from callvault.acd.owner import AcdOwners, TenantOwner
+from callvault.acd.router import Router
+from callvault.acd.schemas import AgentSkillsSet, QueueCreate
+from callvault.campaigns.agents import EngineClock, SimTimebase
+from callvault.core import clock
+from callvault.core.db import Database
+from callvault.core.tenant_context import set_tenant
+from callvault.inbound.switchboard import Switchboard, inline
+from callvault.interactions.models import Interaction, InteractionLeg
+from callvault.interactions.recorder import CallRecorder
+from callvault.ivr import service as ivr
+from callvault.ivr.flow import parse_document
+from callvault.ivr.schemas import FlowCreate
+from callvault.security.principal import Principal, system_principal
+from callvault.sipedge import service as sipedge
+from callvault.sipedge.schemas import DidAssign, EndpointCreate, EntryKind
+from callvault.telephony.events import CallBridged, CallEvent
+from callvault.telephony.sim import Directory, FarEnd, SimEngine
+from callvault.tenancy import service as tenancy
+from tests.fixtures import World
+
+S = AgentState
+FLOW = {
+    "start": "menu",
+    "nodes": {
+        "menu": {
+            "type": "menu",
+            "prompt": {"say": "信用卡请按一。"},
+            "options": {"1": "to_cards"},
+            "timeout": 3,
+            "retries": 1,
+            "on_invalid": "bye",
+        },
+        "to_cards": {"type": "queue", "queue": "cards", "prompt": {"say": "正在为您转接。"}},
+        "bye": {"type": "hangup", "prompt": {"say": "再见。"}},
+    },
+}
+
+
+def _did() -> str:
+    return f"+86108{random.randrange(10**7):07d}"
+
+
+@dataclass
+class Floor:
+    tenant_id: uuid.UUID
+    slug: str
+    actor: Principal
+    owner: TenantOwner
+    queue_id: uuid.UUID
+    agents: dict[str, uuid.UUID] = field(default_factory=dict)  # phone username -> agent (user) id
+    did: str = ""
+
+
+def floor(db: Database, world: World, owners: AcdOwners, *, phones: dict[str, bool], entry: str = "ivr") -> Floor:
+    """An institution with queue `cards`, one agent seat per entry of `phones` (True: with a SIP phone), the
+    published flow `main` and a DID leading to it (or straight to the queue)."""
+    bank = world.institution(roles=())
+    with db.scoped() as session:
+        inst = tenancy.bind(session, slug=bank.slug)
+        actor = system_principal(tenant_id=inst.id, tenant_slug=inst.slug, tenant_kind=inst.kind)
+        owner = owners.of(inst.id, inst.slug, session=session)
+        queue = owner.run(
+            lambda r, _: acd.create_queue(session, actor=actor, data=QueueCreate(name="cards"), router=r),
+            configures=True,
+        )
+        flow = ivr.create_flow(session, actor=actor, data=FlowCreate(name="main", entry_point="main"))
+        ivr.save_draft(session, actor=actor, flow_id=flow.id, document=parse_document(FLOW))
+        ivr.publish(session, actor=actor, flow_id=flow.id, prompt_exists=lambda _: True)
+    result = Floor(inst.id, bank.slug, actor, owner, queue.id)
+    for username, has_phone in phones.items():
+        account = world.user(bank.slug, role="agent", username=f"{username}-{uuid.uuid4().hex[:6]}")
+        with db.scoped() as session:
+            set_tenant(session, inst.id)
+            skills = AgentSkillsSet(skills={"cards": 3})
+            agent_id = account.user_id
+
+            def seat(r: Router, _: float) -> None:
+                acd.set_agent_skills(session, actor=actor, agent_id=agent_id, data=skills, router=r)
+
+            owner.run(seat, configures=True)
+            if has_phone:
+                sipedge.create_endpoint(
+                    session, actor=actor, data=EndpointCreate(username=username, user_id=account.user_id)
+                )
+        result.agents[username] = account.user_id
+    result.did = _did()
+    kind, name = (EntryKind.IVR, "main") if entry == "ivr" else (EntryKind.QUEUE, "cards")
+    with db.scoped() as session:
+        operator = tenancy.operator_principal(session)
+        assignment = DidAssign(number=result.did, institution_id=inst.id, entry_kind=kind, entry=name)
+        sipedge.assign_did(session, actor=operator, data=assignment)
+    return result
+
+
+def ready(db: Database, f: Floor, agent_id: uuid.UUID) -> None:
+    with db.scoped() as session:
+        set_tenant(session, f.tenant_id)
+        f.owner.change_state(session, actor=f.actor, agent_id=agent_id, state=S.READY, reason="")
+
+
+@dataclass
+class Run:
+    switchboard: Switchboard
+    events: list[CallEvent]
+
+
+def run_calls(
+    db: Database,
+    owners: AcdOwners,
+    tmp_path: Path,
+    *,
+    phones: dict[str, FarEnd],
+    callers: list[tuple[float, FarEnd, str]],
+    actions: list[tuple[float, Callable[[], None]]] | None = None,
+    seconds: float = 300.0,
+) -> Run:
+    """Callers (arrival second, script, called number) on a fresh simulated engine with a switchboard; `actions`
+    are what agents do at their desks (second, action)."""
+    seen: list[CallEvent] = []
+    timeline: list[tuple[float, int, Callable[[], None] | tuple[FarEnd, str]]] = [
+        (at, i, (caller, number)) for i, (at, caller, number) in enumerate(callers)
+    ]
+    timeline += [(at, len(timeline) + i, action) for i, (at, action) in enumerate(actions or [])]
+
+    async def main() -> Switchboard:
+        sim = SimEngine(directory=Directory({f"agent:{u}": fe for u, fe in phones.items()}), recordings_dir=tmp_path)
+        timebase = SimTimebase(sim, clock.now())
+        engine_clock = EngineClock(timebase)
+        recorder = CallRecorder(db, wall_clock=lambda at: timebase.start + timedelta(seconds=at - timebase.offset))
+        board = Switchboard(sim, db, owners, recorder, clock=engine_clock, blocking=inline)
+        log = sim.events()
+
+        async def collect() -> None:
+            async for event in log:
+                seen.append(event)
+
+        async def scenario() -> None:
+            serving = asyncio.ensure_future(board.run(sim.events()))
+            collecting = asyncio.ensure_future(collect())
+            t = 0.0
+            for at, _, step in sorted(timeline, key=lambda c: c[:2]):
+                await sim.sleep(at - t)
+                t = at
+                if isinstance(step, tuple):
+                    caller, number = step
+                    sim.offer_inbound(caller, from_uri="sip:+8613800138000@pstn", to_uri=f"sip:{number}@callvault")
+                else:
+                    step()
+            await sim.sleep(seconds - t)
+            await sim.close()
+            await serving
+            await collecting
+
+        await sim.run(scenario(), limit=seconds + 60)
+        return board
+
+    return Run(asyncio.run(main()), seen)
+
+
+def interactions(db: Database, tenant_id: uuid.UUID) -> list[tuple[Interaction, list[InteractionLeg]]]:
+    with db.scoped() as session:
+        set_tenant(session, tenant_id)
+        rows = session.scalars(select(Interaction).order_by(Interaction.offered_at)).all()
+        out = []
+        for row in rows:
+            legs = session.scalars(select(InteractionLeg).where(InteractionLeg.interaction_id == row.id)).all()
+            # The caller's leg first, then the agents' legs in the order they were rung.
+            out.append((row, sorted(legs, key=lambda leg: (leg.party != "customer", leg.started_at))))
+        session.expunge_all()
+        return out
+
+
+def decisions(db: Database, tenant_id: uuid.UUID) -> list[str]:
+    with db.scoped() as session:
+        set_tenant(session, tenant_id)
+        return list(session.scalars(select(AcdRoutingDecision.kind).order_by(AcdRoutingDecision.seq)).all())
+
+
+def test_caller_keys_through_the_flow_waits_and_talks_to_the_agent_on_the_phone(
+    db: Database, world: World, tmp_path: Path
+) -> None:
+    owners = AcdOwners(db, tick_seconds=0)
+    f = floor(db, world, owners, phones={"alice": True})
+    ready(db, f, f.agents["alice"])
+    caller = FarEnd(digits=FarEnd.presses("1", start=1.0), hangup_after=None)
+    alice_phone = FarEnd(answer_after=4.0, hangup_after=30.0)  # the agent ends the call after 30 s of talk
+
+    run = run_calls(db, owners, tmp_path, phones={"alice": alice_phone}, callers=[(0.0, caller, f.did)])
+
+    assert (run.switchboard.stats.offered, run.switchboard.stats.connected) == (1, 1)
+    bridged = [e for e in run.events if isinstance(e, CallBridged)]
+    assert len(bridged) == 2  # caller and agent legs in one bridge
+    (row, legs), *rest = interactions(db, f.tenant_id)
+    assert not rest
+    assert (row.direction, row.entry_point, row.queue_id, row.status) == ("inbound", "ivr:main", f.queue_id, "ended")
+    assert row.ivr_path[:1] == ["menu"] and row.ivr_path[-1] == "to_cards"
+    assert [(leg.party, leg.agent_id) for leg in legs] == [("customer", None), ("agent", f.agents["alice"])]
+    # The phone rang 4 s and the agent talked 30 s; the caller waited from the queue to the ring.
+    assert row.ring_ms == 4000
+    assert row.talk_ms == 30000
+    assert row.queued_at is not None and row.answered_at is not None
+    assert 0 <= row.queue_wait_ms < 1000
+    agent = f.owner.router.agents[f.agents["alice"]]
+    assert agent.state is S.WRAP_UP and agent.call is None
+    assert [k for k in decisions(db, f.tenant_id) if k in ("offered", "answered")] == ["offered", "answered"]
+
+
+def test_a_phone_that_does_not_answer_is_ring_no_answer_and_the_next_agent_gets_the_caller(
+    db: Database, world: World, tmp_path: Path
+) -> None:
+    owners = AcdOwners(db, tick_seconds=0)
+    f = floor(db, world, owners, phones={"bob": True, "carol": True}, entry="queue")
+    for agent_id in f.agents.values():
+        ready(db, f, agent_id)
+    busy = FarEnd(answer_after=1.0, reject_code=486)
+    answers = FarEnd(answer_after=2.0, hangup_after=20.0)
+    caller = FarEnd(hangup_after=None)
+
+    run = run_calls(db, owners, tmp_path, phones={"bob": busy, "carol": answers}, callers=[(0.0, caller, f.did)])
+
+    stats = run.switchboard.stats
+    assert (stats.rings, stats.connected) == (2, 1)
+    states = {name: f.owner.router.agents[aid].state for name, aid in f.agents.items()}
+    # Whichever phone was rung first: the busy one's agent is paused (ring-no-answer), the other talked.
+    assert sorted(s.value for s in states.values()) == ["paused", "wrap_up"]
+    paused = next(aid for aid in f.agents.values() if f.owner.router.agents[aid].state is S.PAUSED)
+    assert f.owner.router.agents[paused].reason == "ring_no_answer"
+    ((row, legs),) = interactions(db, f.tenant_id)
+    assert row.entry_point == "queue:cards" and row.ivr_path == []
+    assert [leg.party for leg in legs] == ["customer", "agent", "agent"]
+    assert [leg.hangup_cause for leg in legs[1:]] == ["busy", "normal"]
+    assert row.talk_ms == 20000
+
+
+def test_caller_hanging_up_in_the_queue_is_an_abandon_and_stops_the_ringing_phone(
+    db: Database, world: World, tmp_path: Path
+) -> None:
+    owners = AcdOwners(db, tick_seconds=0)
+    f = floor(db, world, owners, phones={"dave": True}, entry="queue")
+    ready(db, f, f.agents["dave"])
+    slow_phone = FarEnd(answer_after=60.0, hangup_after=10.0)
+    caller = FarEnd(hangup_after=12.0)  # gives up while the phone still rings
+
+    run = run_calls(db, owners, tmp_path, phones={"dave": slow_phone}, callers=[(0.0, caller, f.did)])
+
+    assert (run.switchboard.stats.abandoned, run.switchboard.stats.connected) == (1, 0)
+    agent = f.owner.router.agents[f.agents["dave"]]
+    assert agent.state is S.READY and agent.call is None  # never stuck ringing or reserved
+    assert "abandoned" in decisions(db, f.tenant_id)
+    ((row, legs),) = interactions(db, f.tenant_id)
+    assert row.status == "ended" and row.answered_at is None and row.talk_ms == 0
+    assert [(leg.party, leg.answered_at is None) for leg in legs] == [("customer", False), ("agent", True)]
+
+
+def test_waiting_callers_are_put_through_in_order_as_the_agent_frees_up(
+    db: Database, world: World, tmp_path: Path
+) -> None:
+    owners = AcdOwners(db, tick_seconds=0)
+    f = floor(db, world, owners, phones={"erin": True}, entry="queue")
+    erin = f.agents["erin"]
+    ready(db, f, erin)
+    phone = FarEnd(answer_after=1.0, hangup_after=15.0)
+    first, second = FarEnd(hangup_after=None, voice_hz=300.0), FarEnd(hangup_after=None, voice_hz=500.0)
+
+    def end_wrap_up() -> None:
+        with db.scoped() as session:
+            set_tenant(session, f.tenant_id)
+            f.owner.end_wrap_up(session, actor=f.actor, agent_id=erin, disposition="resolved", then=S.READY, reason="")
+
+    run = run_calls(
+        db,
+        owners,
+        tmp_path,
+        phones={"erin": phone},
+        callers=[(0.0, first, f.did), (2.0, second, f.did)],
+        actions=[(40.0, end_wrap_up)],
+        seconds=90,
+    )
+
+    # One agent: the first caller talks while the second waits; once the agent ended wrap-up at the desk, the
+    # phone rings again for the second caller.
+    assert run.switchboard.stats.connected == 2
+    assert f.owner.router.queues[f.queue_id].waiting == 0
+    records = interactions(db, f.tenant_id)
+    assert len(records) == 2
+    (one, one_legs), (two, two_legs) = records
+    assert one_legs[1].answered_at is not None and two_legs[1].answered_at is not None
+    assert one_legs[1].answered_at < two_legs[1].answered_at  # first come, first served
+    assert two.queue_wait_ms >= 38_000  # from 2 s to the ring at 40 s
+    assert (one.talk_ms, two.talk_ms) == (15000, 15000)
+
+
+def test_a_number_of_no_institution_is_refused_and_not_recorded(db: Database, world: World, tmp_path: Path) -> None:
+    owners = AcdOwners(db, tick_seconds=0)
+    caller = FarEnd(hangup_after=None)
+    run = run_calls(db, owners, tmp_path, phones={}, callers=[(0.0, caller, _did())], seconds=10)
+    assert (run.switchboard.stats.offered, run.switchboard.stats.refused) == (1, 1)
+    assert not [e for e in run.events if e.name == "call.answered"]
