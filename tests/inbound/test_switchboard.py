@@ -7,6 +7,7 @@ Virtual time: the whole day of a call runs at once and its times are exact."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import uuid
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from callvault.acd import service as acd
 from callvault.acd.agent_state import AgentState
@@ -96,10 +98,7 @@ def floor(db: Database, world: World, owners: AcdOwners, *, phones: dict[str, bo
             skills = AgentSkillsSet(skills={"cards": 3})
             agent_id = account.user_id
 
-            def seat(r: Router, _: float) -> None:
-                acd.set_agent_skills(session, actor=actor, agent_id=agent_id, data=skills, router=r)
-
-            owner.run(seat, configures=True)
+            owner.run(functools.partial(_seat, session, actor, agent_id, skills), configures=True)
             if has_phone:
                 sipedge.create_endpoint(
                     session, actor=actor, data=EndpointCreate(username=username, user_id=account.user_id)
@@ -112,6 +111,10 @@ def floor(db: Database, world: World, owners: AcdOwners, *, phones: dict[str, bo
         assignment = DidAssign(number=result.did, institution_id=inst.id, entry_kind=kind, entry=name)
         sipedge.assign_did(session, actor=operator, data=assignment)
     return result
+
+
+def _seat(session: Session, actor: Principal, agent_id: uuid.UUID, skills: AgentSkillsSet, r: Router, _: float) -> None:
+    acd.set_agent_skills(session, actor=actor, agent_id=agent_id, data=skills, router=r)
 
 
 def ready(db: Database, f: Floor, agent_id: uuid.UUID) -> None:
