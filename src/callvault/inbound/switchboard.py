@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final, ParamSpec, TypeVar
+from typing import Any, Final, ParamSpec, Protocol, TypeVar
 
 import structlog
 
@@ -95,6 +95,25 @@ def plain_dialer(engine: Engine) -> DialStation:
     return dial
 
 
+class FrontEngine(Protocol):
+    """An engine that rings agents' phones through the SIP front (the sip engine)."""
+
+    async def originate(
+        self, to_uri: str, from_uri: str, *, ring_timeout: float, tenant: str | None = None, trunk: str | None = None
+    ) -> CallId: ...
+
+
+def front_dialer(engine: FrontEngine) -> DialStation:
+    """Phones registered at the SIP front, looked up there under the institution's name only."""
+
+    async def dial(slug: str, username: str) -> CallId:
+        return await engine.originate(
+            f"agent:{username}", AGENT_FROM_URI, ring_timeout=RING_BACKSTOP_SECONDS, tenant=slug
+        )
+
+    return dial
+
+
 @dataclass(eq=False)
 class InboundCall:
     leg: CallId
@@ -151,6 +170,11 @@ class Switchboard:
         self._early: dict[CallId, CallEvent] = {}
         recorder.attribute = self._attribute
 
+    @property
+    def agent_legs_up(self) -> int:
+        """Agents' phones ringing or talking now."""
+        return len(self._agent_legs)
+
     # --- life cycle ----------------------------------------------------------------------------------------
 
     async def run(self, events: AsyncIterator[CallEvent] | None = None) -> None:
@@ -158,14 +182,22 @@ class Switchboard:
         stream = events if events is not None else self.engine.events()
         try:
             async for event in stream:
-                if isinstance(event, CallOffered):
-                    self._routes[event.call_id] = await self.blocking(
-                        route_of, self.db, tenant=event.tenant, entry=event.entry, to_uri=event.to_uri
-                    )
-                await self.blocking(self.recorder.apply, event)
-                self._dispatch(event)
+                await self.handle(event)
         finally:
             await self.close()
+
+    async def handle(self, event: CallEvent) -> None:
+        """One engine event, in engine order: recorded first, then acted on. Never raises for one call's sake."""
+        try:
+            if isinstance(event, CallOffered):
+                self._routes[event.call_id] = await self.blocking(
+                    route_of, self.db, tenant=event.tenant, entry=event.entry, to_uri=event.to_uri
+                )
+        except Exception:
+            log.exception("inbound call could not be routed", call_id=event.call_id)
+            self._routes[event.call_id] = None
+        await self.blocking(self.recorder.apply, event)
+        self._dispatch(event)
 
     async def close(self) -> None:
         for task in [*self._tasks, *self._listening.values()]:
