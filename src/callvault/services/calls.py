@@ -166,16 +166,22 @@ class SipCalls:
             self._recording = None
 
 
+def sip_calls(settings: Settings, db: Database) -> SipCalls:
+    """The process's sip engine (`CALLVAULT_SIP_ADDRESS:CALLVAULT_SIP_PORT`, agents and trunks through
+    `CALLVAULT_SIP_FRONT`)."""
+    return SipCalls(
+        db,
+        workdir=settings.data_dir / "sip",
+        sip_port=settings.sip_port,
+        rtp_port=settings.sip_rtp_port,
+        address=settings.sip_address,
+        front=settings.sip_front or None,
+    )
+
+
 def call_engine(settings: Settings, db: Database) -> CallEngine:
     if settings.telephony_engine == "sip":
-        return SipCalls(
-            db,
-            workdir=settings.data_dir / "sip",
-            sip_port=settings.sip_port,
-            rtp_port=settings.sip_rtp_port,
-            address=settings.sip_address,
-            front=settings.sip_front or None,
-        )
+        return sip_calls(settings, db)
     return SimCalls(
         db,
         keys=settings.sim_callee_keys,

@@ -33,7 +33,7 @@ from callvault.interactions.recorder import LegClaims
 from callvault.ivr import prompts
 from callvault.ivr.interpreter import Clock
 from callvault.services import leases
-from callvault.services.calls import CallEngine, SipCalls, Work, call_engine
+from callvault.services.calls import CallEngine, SipCalls, Work, call_engine, sip_calls
 from callvault.services.host import Loop, ServiceHost
 from callvault.telephony.port import Engine
 from callvault.trigger.worker import TriggerWorker
@@ -232,8 +232,14 @@ def build_services(
         lookback = timedelta(days=settings.rating_lookback_days)
         rating = RatingPasses(db, lookback=lookback, full_scan_seconds=settings.rating_full_scan_seconds, slugs=slugs)
     inbound = None
-    if settings.service_inbound and owners is not None and isinstance(calls, SipCalls):
-        inbound = InboundPasses(db, calls, owners)
+    if settings.service_inbound and owners is not None:
+        # Inbound calls need a real engine: the shared one when the process dials on SIP, else one of their own
+        # when a SIP front is configured (outbound work may stay on the simulated engine, as in the demo).
+        inbound_calls = (
+            calls if isinstance(calls, SipCalls) else sip_calls(settings, db) if settings.sip_front else None
+        )
+        if inbound_calls is not None:
+            inbound = InboundPasses(db, inbound_calls, owners)
     loops: list[Loop] = []
     if inbound is not None:
         loops.append(Loop("inbound", inbound.run_once, settings.inbound_check_seconds, CALLS_GROUP))
@@ -250,7 +256,11 @@ def build_services(
     )
     if campaigns is not None:
         campaigns.stopping = lambda: host.stopping
-    if trigger is not None or campaigns is not None or inbound is not None:
+    if trigger is not None or campaigns is not None:
+        host.on_stop(CALLS_GROUP, calls.close)
+    if inbound is not None and inbound.calls is not calls:
+        host.on_stop(CALLS_GROUP, inbound.calls.close)
+    elif inbound is not None and trigger is None and campaigns is None:
         host.on_stop(CALLS_GROUP, calls.close)
     return Services(host, webhooks, trigger, campaigns, rating, inbound)
 
