@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import structlog
 from sqlalchemy.orm import Session
 
-from callvault.acd import service
+from callvault.acd import announcements, service
 from callvault.acd.agent_state import AgentState, StateChange
 from callvault.acd.decision_log import DecisionWriter
 from callvault.acd.hub import AcdEvent, EventHub
@@ -266,6 +266,18 @@ class TenantOwner:
 
     def abandon(self, call_id: uuid.UUID) -> list[Offer]:
         return self.run(lambda router, now: router.abandon(call_id, now=now))
+
+    def place_in_line(self, call_id: uuid.UUID) -> tuple[int, float] | None:
+        """A waiting caller's 1-based place in its queue and the expected wait in seconds (what the caller is
+        told); None once the call is no longer waiting."""
+        with self.lock:
+            try:
+                return (
+                    announcements.position(self.router, call_id=call_id),
+                    announcements.estimated_wait(self.router, call_id=call_id),
+                )
+            except (NotFound, Conflict):
+                return None
 
     def finish_call(self, call_id: uuid.UUID) -> None:
         self.run(lambda router, now: router.finish_call(call_id, now=now))

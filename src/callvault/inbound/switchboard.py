@@ -67,12 +67,21 @@ RING_BACKSTOP_SECONDS: Final = 120.0
 WAITING_PROMPT: Final = SpeechText("您的来电正在排队。请稍候。", language="zh")
 SORRY_PROMPT: Final = SpeechText("抱歉。暂时无法为您服务。请稍后再拨。", language="zh")
 VOICEMAIL_MAX_SECONDS: Final = 120.0
+ANNOUNCE_EVERY_SECONDS: Final = 60.0
 # Agents' phones show the service, never the customer's number (the desktop shows the masked record).
 AGENT_FROM_URI: Final = "sip:callvault@inbound"
 MAX_EARLY_EVENTS: Final = 1000
 
 Blocking = Callable[..., Awaitable[Any]]
 DialStation = Callable[[str, str], Awaitable[CallId]]  # (institution slug, phone username) -> the agent's leg
+
+
+def waiting_announcement(place: int, expected_seconds: float) -> str:
+    """What a waiting caller is told: how many callers are ahead and the expected wait in whole minutes."""
+    ahead = "您是下一位。" if place <= 1 else f"您前面还有{place - 1}位客户。"
+    minutes = -(-int(expected_seconds) // 60)
+    wait = "预计等待不到一分钟。" if minutes <= 1 else f"预计等待{minutes}分钟。"
+    return ahead + wait
 
 
 async def in_thread(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -363,9 +372,18 @@ class Switchboard:
             return owner, queue_ids(session)
 
     async def _wait(self, call: InboundCall) -> None:
-        """The waiting prompt, again and again, until an agent answers or the caller leaves."""
+        """The caller's place in line and expected wait, then the waiting prompt again and again (the place
+        again every `ANNOUNCE_EVERY_SECONDS`), until an agent answers or the caller leaves."""
         prompt = self._waiting_prompt(call.route.tenant_slug)
+        announced_at: float | None = None
         while not call.connected and not call.gone:
+            now = self._engine_now()
+            if call.owner is not None and (announced_at is None or now - announced_at >= ANNOUNCE_EVERY_SECONDS):
+                announced_at = now
+                place = await self.blocking(call.owner.place_in_line, call.acd_id)
+                if place is not None and not call.connected:
+                    await self.engine.play(call.leg, SpeechText(waiting_announcement(*place), language="zh"))
+                    continue
             await self.engine.play(call.leg, prompt)
 
     def _waiting_prompt(self, slug: str) -> Prompt:
