@@ -7,6 +7,7 @@ import functools
 import random
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -57,36 +58,47 @@ class Floor:
     slug: str
     actor: Principal
     owner: TenantOwner
-    queue_id: uuid.UUID
+    queue_id: uuid.UUID  # cards
+    queues: dict[str, uuid.UUID] = field(default_factory=dict)
     agents: dict[str, uuid.UUID] = field(default_factory=dict)  # phone username -> agent (user) id
     passwords: dict[str, str] = field(default_factory=dict)  # phone username -> its SIP password
     did: str = ""
 
 
-def floor(db: Database, world: World, owners: AcdOwners, *, phones: dict[str, bool], entry: str = "ivr") -> Floor:
-    """An institution with queue `cards`, one agent seat per entry of `phones` (True: with a SIP phone), the
-    published flow `main` and a DID leading to it (or straight to the queue)."""
+def floor(
+    db: Database,
+    world: World,
+    owners: AcdOwners,
+    *,
+    phones: dict[str, bool],
+    entry: str = "ivr",
+    skills: dict[str, dict[str, int]] | None = None,
+) -> Floor:
+    """An institution with queues `cards` and `loans` (each requiring its own skill), one agent seat per entry of
+    `phones` (True: with a SIP phone; skills `{"cards": 3}` unless `skills` names them), the published flow `main`
+    and a DID leading to it (or straight to queue `cards`)."""
     bank = world.institution(roles=())
     with db.scoped() as session:
         inst = tenancy.bind(session, slug=bank.slug)
         actor = system_principal(tenant_id=inst.id, tenant_slug=inst.slug, tenant_kind=inst.kind)
         owner = owners.of(inst.id, inst.slug, session=session)
-        queue = owner.run(
-            lambda r, _: acd.create_queue(session, actor=actor, data=QueueCreate(name="cards"), router=r),
-            configures=True,
-        )
+        queues = {
+            name: owner.run(
+                functools.partial(_queue, session, actor, QueueCreate(name=name, requirements={name: 1})),
+                configures=True,
+            ).id
+            for name in ("cards", "loans")
+        }
         flow = ivr.create_flow(session, actor=actor, data=FlowCreate(name="main", entry_point="main"))
         ivr.save_draft(session, actor=actor, flow_id=flow.id, document=parse_document(FLOW))
         ivr.publish(session, actor=actor, flow_id=flow.id, prompt_exists=lambda _: True)
-    result = Floor(inst.id, bank.slug, actor, owner, queue.id)
+    result = Floor(inst.id, bank.slug, actor, owner, queues["cards"], queues)
     for username, has_phone in phones.items():
         account = world.user(bank.slug, role="agent", username=f"{username}-{uuid.uuid4().hex[:6]}")
         with db.scoped() as session:
             set_tenant(session, inst.id)
-            skills = AgentSkillsSet(skills={"cards": 3})
-            agent_id = account.user_id
-
-            owner.run(functools.partial(_seat, session, actor, agent_id, skills), configures=True)
+            seat = AgentSkillsSet(skills=(skills or {}).get(username, {"cards": 3}))
+            owner.run(functools.partial(_seat, session, actor, account.user_id, seat), configures=True)
             if has_phone:
                 phone = sipedge.create_endpoint(
                     session, actor=actor, data=EndpointCreate(username=username, user_id=account.user_id)
@@ -100,6 +112,10 @@ def floor(db: Database, world: World, owners: AcdOwners, *, phones: dict[str, bo
         assignment = DidAssign(number=result.did, institution_id=inst.id, entry_kind=kind, entry=name)
         sipedge.assign_did(session, actor=operator, data=assignment)
     return result
+
+
+def _queue(session: Session, actor: Principal, data: QueueCreate, r: Router, _: float) -> Any:
+    return acd.create_queue(session, actor=actor, data=data, router=r)
 
 
 def _seat(session: Session, actor: Principal, agent_id: uuid.UUID, skills: AgentSkillsSet, r: Router, _: float) -> None:

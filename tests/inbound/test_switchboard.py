@@ -7,16 +7,20 @@ Virtual time: the whole day of a call runs at once and its times are exact."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+
+import pytest
 
 from callvault.acd.agent_state import AgentState
 from callvault.acd.owner import AcdOwners
 from callvault.campaigns.agents import EngineClock, SimTimebase
 from callvault.core import clock
 from callvault.core.db import Database
+from callvault.core.errors import Conflict, NotFound
 from callvault.core.tenant_context import set_tenant
 from callvault.inbound.switchboard import Switchboard, inline
 from callvault.interactions.recorder import CallRecorder
@@ -41,13 +45,13 @@ def run_calls(
     *,
     phones: dict[str, FarEnd],
     callers: list[tuple[float, FarEnd, str]],
-    actions: list[tuple[float, Callable[[], None]]] | None = None,
+    actions: list[tuple[float, Callable[[Switchboard], Awaitable[None] | None]]] | None = None,
     seconds: float = 300.0,
 ) -> Run:
     """Callers (arrival second, script, called number) on a fresh simulated engine with a switchboard; `actions`
     are what agents do at their desks (second, action)."""
     seen: list[CallEvent] = []
-    timeline: list[tuple[float, int, Callable[[], None] | tuple[FarEnd, str]]] = [
+    timeline: list[tuple[float, int, Callable[[Switchboard], Awaitable[None] | None] | tuple[FarEnd, str]]] = [
         (at, i, (caller, number)) for i, (at, caller, number) in enumerate(callers)
     ]
     timeline += [(at, len(timeline) + i, action) for i, (at, action) in enumerate(actions or [])]
@@ -75,7 +79,9 @@ def run_calls(
                     caller, number = step
                     sim.offer_inbound(caller, from_uri="sip:+8613800138000@pstn", to_uri=f"sip:{number}@callvault")
                 else:
-                    step()
+                    done = step(board)
+                    if done is not None:
+                        await done
             await sim.sleep(seconds - t)
             await sim.close()
             await serving
@@ -173,7 +179,7 @@ def test_waiting_callers_are_put_through_in_order_as_the_agent_frees_up(
     phone = FarEnd(answer_after=1.0, hangup_after=15.0)
     first, second = FarEnd(hangup_after=None, voice_hz=300.0), FarEnd(hangup_after=None, voice_hz=500.0)
 
-    def end_wrap_up() -> None:
+    def end_wrap_up(_: Switchboard) -> None:
         with db.scoped() as session:
             set_tenant(session, f.tenant_id)
             f.owner.end_wrap_up(session, actor=f.actor, agent_id=erin, disposition="resolved", then=S.READY, reason="")
@@ -207,3 +213,95 @@ def test_a_number_of_no_institution_is_refused_and_not_recorded(db: Database, wo
     run = run_calls(db, owners, tmp_path, phones={}, callers=[(0.0, caller, new_did())], seconds=10)
     assert (run.switchboard.stats.offered, run.switchboard.stats.refused) == (1, 1)
     assert not [e for e in run.events if e.name == "call.answered"]
+
+
+def test_the_agent_holds_unholds_and_transfers_the_caller_to_another_queue(
+    db: Database, world: World, tmp_path: Path
+) -> None:
+    owners = AcdOwners(db, tick_seconds=0)
+    f = floor(
+        db,
+        world,
+        owners,
+        phones={"fay": True, "gus": True},
+        entry="queue",
+        skills={"fay": {"cards": 3}, "gus": {"loans": 3}},
+    )
+    fay, gus = f.agents["fay"], f.agents["gus"]
+    for agent_id in (fay, gus):
+        ready(db, f, agent_id)
+    phones = {"fay": FarEnd(answer_after=1.0, hangup_after=None), "gus": FarEnd(answer_after=2.0, hangup_after=None)}
+    caller = FarEnd(hangup_after=60.0)  # hangs up 60 s after the switchboard answered
+
+    def holding(command: str, queue: uuid.UUID | None = None) -> Callable[[Switchboard], Awaitable[None]]:
+        async def act(board: Switchboard) -> None:
+            agent = f.owner.router.agents[fay]
+            assert agent.call is not None
+            await board.control(
+                tenant_id=f.tenant_id, agent_id=fay, call_id=agent.call.id, command=command, queue_id=queue
+            )
+
+        return act
+
+    async def strangers(board: Switchboard) -> None:
+        call = f.owner.router.agents[gus].call
+        assert call is not None  # gus talks to the caller now; fay's commands no longer reach the call
+        with pytest.raises(NotFound):
+            await board.control(tenant_id=f.tenant_id, agent_id=fay, call_id=call.id, command="hangup")
+        with pytest.raises(NotFound):
+            await board.control(tenant_id=uuid.uuid4(), agent_id=gus, call_id=call.id, command="hangup")
+
+    run = run_calls(
+        db,
+        owners,
+        tmp_path,
+        phones=phones,
+        callers=[(0.0, caller, f.did)],
+        actions=[
+            (10.0, holding("hold")),
+            (15.0, holding("unhold")),
+            (20.0, holding("transfer", f.queues["loans"])),
+            (30.0, strangers),
+        ],
+        seconds=90,
+    )
+
+    assert run.switchboard.stats.connected == 2
+    ((row, legs),) = interactions(db, f.tenant_id)
+    assert [(leg.party, leg.agent_id) for leg in legs] == [("customer", None), ("agent", fay), ("agent", gus)]
+    assert row.queue_id == f.queues["loans"]  # where the call ended up
+    assert row.hold_ms == 5000
+    # fay talked from her answer at 1 s to the transfer at 20 s, minus 5 s on hold; gus from 22 s to 60 s.
+    assert legs[1].billable_ms == 19000 and legs[2].billable_ms == 38000
+    assert row.talk_ms == 19000 - 5000 + 38000
+    states = {a: f.owner.router.agents[a].state for a in (fay, gus)}
+    assert states == {fay: S.WRAP_UP, gus: S.WRAP_UP}
+
+
+def test_the_agent_hangs_up_from_the_desk(db: Database, world: World, tmp_path: Path) -> None:
+    owners = AcdOwners(db, tick_seconds=0)
+    f = floor(db, world, owners, phones={"hal": True}, entry="queue")
+    hal = f.agents["hal"]
+    ready(db, f, hal)
+
+    async def hang_up(board: Switchboard) -> None:
+        call = f.owner.router.agents[hal].call
+        assert call is not None
+        await board.control(tenant_id=f.tenant_id, agent_id=hal, call_id=call.id, command="hangup")
+        with pytest.raises(Conflict):  # the call is over
+            await board.control(tenant_id=f.tenant_id, agent_id=hal, call_id=call.id, command="hold")
+
+    run = run_calls(
+        db,
+        owners,
+        tmp_path,
+        phones={"hal": FarEnd(answer_after=1.0, hangup_after=None)},
+        callers=[(0.0, FarEnd(hangup_after=None), f.did)],
+        actions=[(8.0, hang_up)],
+        seconds=30,
+    )
+    assert run.switchboard.stats.connected == 1
+    ((row, legs),) = interactions(db, f.tenant_id)
+    assert row.status == "ended" and row.talk_ms == 7000
+    assert all(leg.ended_at is not None for leg in legs)
+    assert f.owner.router.agents[hal].state is S.WRAP_UP

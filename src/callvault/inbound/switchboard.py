@@ -34,7 +34,7 @@ import structlog
 from callvault.acd.hub import Subscription
 from callvault.acd.owner import AcdOwners, TenantOwner
 from callvault.core.db import Database
-from callvault.core.errors import DomainError
+from callvault.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from callvault.core.tenant_context import set_tenant
 from callvault.inbound.routes import Route, called_number, route_of, station_of
 from callvault.interactions import service as records
@@ -177,6 +177,7 @@ class Switchboard:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._actors: dict[uuid.UUID, Principal] = {}
         self._early: dict[CallId, CallEvent] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
         recorder.attribute = self._attribute
 
     @property
@@ -189,11 +190,18 @@ class Switchboard:
     async def run(self, events: AsyncIterator[CallEvent] | None = None) -> None:
         """Serve until the engine's event stream ends (the engine closed)."""
         stream = events if events is not None else self.engine.events()
+        self.attach()
         try:
             async for event in stream:
                 await self.handle(event)
         finally:
             await self.close()
+
+    def attach(self) -> None:
+        """Take the agents' call-control commands for the calls carried here (from the loop serving them)."""
+        self.loop = asyncio.get_running_loop()
+        if self not in self.owners.controls:
+            self.owners.controls.append(self)
 
     async def handle(self, event: CallEvent) -> None:
         """One engine event, in engine order: recorded first, then acted on. Never raises for one call's sake."""
@@ -209,6 +217,8 @@ class Switchboard:
         self._dispatch(event)
 
     async def close(self) -> None:
+        with contextlib.suppress(ValueError):
+            self.owners.controls.remove(self)
         for task in [*self._tasks, *self._listening.values()]:
             task.cancel()
         for task in [*self._tasks, *self._listening.values()]:
@@ -374,6 +384,12 @@ class Switchboard:
     async def _wait(self, call: InboundCall) -> None:
         """The caller's place in line and expected wait, then the waiting prompt again and again (the place
         again every `ANNOUNCE_EVERY_SECONDS`), until an agent answers or the caller leaves."""
+        try:
+            await self._waiting(call)
+        except TelephonyError:  # the caller left meanwhile: the hangup event does the rest
+            return
+
+    async def _waiting(self, call: InboundCall) -> None:
         prompt = self._waiting_prompt(call.route.tenant_slug)
         announced_at: float | None = None
         while not call.connected and not call.gone:
@@ -491,9 +507,12 @@ class Switchboard:
                 return
             try:
                 await self.blocking(owner.accept, agent_id=agent_id, call_id=call.acd_id)
-            except DomainError:  # withdrawn meanwhile (ring timeout): this phone is too late
-                await self._end_agent_leg(call)
-                return
+            except DomainError:
+                # Accepted at the desk already: the phone completes it. Else withdrawn meanwhile (ring timeout):
+                # this phone is too late.
+                if not await self.blocking(owner.talking_with, agent_id, call.acd_id):
+                    await self._end_agent_leg(call)
+                    return
             call.connected = True
             try:
                 await self.engine.bridge(call.leg, leg)
@@ -554,6 +573,61 @@ class Switchboard:
         if not call.in_acd:
             self._by_acd.pop(call.acd_id, None)
 
+    # --- the agent's call control --------------------------------------------------------------------------
+
+    def carries(self, tenant_id: uuid.UUID, call_id: uuid.UUID) -> bool:
+        call = self._by_acd.get(call_id)
+        return call is not None and call.route.tenant_id == tenant_id
+
+    async def control(
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        agent_id: uuid.UUID,
+        call_id: uuid.UUID,
+        command: str,
+        queue_id: uuid.UUID | None = None,
+    ) -> None:
+        """The connected agent's command on its call: hold, unhold, hangup, or transfer to a queue (blind)."""
+        call = self._by_acd.get(call_id)
+        if call is None or call.route.tenant_id != tenant_id or call.agent_id != agent_id:
+            raise NotFound("no such call of this agent")
+        async with call.lock:
+            if not call.connected or call.gone:
+                raise Conflict("the call is not connected")
+            try:
+                if command == "hold":
+                    await self.engine.hold(call.leg, music=self._waiting_prompt(call.route.tenant_slug))
+                elif command == "unhold":
+                    await self.engine.unhold(call.leg)
+                elif command == "hangup":
+                    await self.engine.hangup(call.leg)
+                elif command == "transfer" and queue_id is not None:
+                    await self._transfer_to_queue(call, queue_id)
+                else:
+                    raise InvalidInput.one("type", "unknown command; use hold, unhold, hangup or transfer")
+            except TelephonyError as exc:
+                raise Conflict(f"the call cannot {command} now") from exc
+
+    async def _transfer_to_queue(self, call: InboundCall, queue_id: uuid.UUID) -> None:
+        """Blind transfer to a queue: the agent leaves (to wrap-up), the caller waits in that queue with the same
+        record and screen pop, under a new ACD call id."""
+        owner = call.owner
+        assert owner is not None
+        if queue_id not in owner.router.queues:
+            raise NotFound("no such queue")
+        info = await self.blocking(owner.call_info, call.acd_id)
+        await self.blocking(_quietly, owner.finish_call, call.acd_id)
+        await self._end_agent_leg(call)
+        self._by_acd.pop(call.acd_id, None)
+        call.acd_id, call.connected, call.agent_id = uuid.uuid4(), False, None
+        self._by_acd[call.acd_id] = call
+        with contextlib.suppress(TelephonyError):
+            await self.engine.unhold(call.leg)
+        await self.blocking(owner.enqueue, call.acd_id, queue_id=queue_id, info=info)
+        await self.blocking(self._record_routing, call, _NO_OUTCOME, flow_id=None, queue_id=queue_id, queued_at=None)
+        self._spawn(self._wait(call), what="wait")
+
     # --- records -------------------------------------------------------------------------------------------
 
     def _actor(self, tenant_id: uuid.UUID) -> Principal:
@@ -594,6 +668,9 @@ class Switchboard:
                 queue_id=queue_id,
                 queued_at=queued_at,
             )
+
+
+_NO_OUTCOME: Final = Outcome(OutcomeKind.QUEUED, CallContext(call_id=CallId(""), variables={}))
 
 
 def _quietly(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
