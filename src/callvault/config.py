@@ -91,6 +91,13 @@ class Settings(BaseSettings):
     sip_rtp_port: int = 40000
     sip_dial_uri: str = "sip:{number}@pstn"
     sip_from_uri: str = "sip:callvault@trigger"
+    # "host:port" of the SIP front (Kamailio, `callvault sip-front`) through which the engine rings agents' phones
+    # and reaches the institutions' outbound trunks; empty: none (agents' phones cannot be rung).
+    sip_front: str = ""
+    # Inbound calls on the sip engine: the switchboard (DID -> IVR -> ACD -> agent's phone) runs in the process
+    # that routes (serve/demo, not `callvault worker`).
+    service_inbound: bool = True
+    inbound_check_seconds: float = Field(default=5.0, gt=0)
 
     session_idle_seconds: int = 15 * 60
     session_absolute_seconds: int = 12 * 3600

@@ -258,11 +258,21 @@ def run_demo(
 
         phone = sip_demo.seed(db, slug=INSTITUTIONS[0][0])
         front = sip_demo.start_front(db, address=host or settings.host, port=sip_port, worker=sip_worker)
+        worker_host, _, worker_port = sip_worker.rpartition(":")
+        # Inbound calls on a sip engine of their own at the worker address; outbound work stays as configured.
+        settings = settings.model_copy(
+            update={
+                "sip_front": f"{host or settings.host}:{sip_port}",
+                "sip_address": worker_host or "127.0.0.1",
+                "sip_port": int(worker_port),
+            }
+        )
         console.print(
             f"SIP front on udp:{host or settings.host}:{sip_port} (Kamailio pid {front.pid}), "
             f"media worker {sip_worker}. "
             f"Agent phone: user [bold]{phone.username}[/], domain/realm [bold]{phone.institution}[/], password "
-            f"[bold]{phone.password}[/]; calls to {phone.did} go to {phone.institution}'s IVR flow main."
+            f"[bold]{phone.password}[/]; calls to {phone.did} go through {phone.institution}'s IVR flow main into "
+            "its queues, and ring this phone when the demo user [bold]agent[/] is ready at the agent desk."
         )
     try:
         if serve:

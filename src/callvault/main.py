@@ -66,7 +66,7 @@ def create_app(
             log.info("resumed list imports interrupted by the previous run", count=resumed)
         stop_watching = _start_dropbox_watcher(settings, database)
         acd_owners.start()
-        services = _start_services(settings, database)
+        services = _start_services(settings, database, acd_owners)
         _app.state.services = services
         stops = [start(_app) for start in companions]
         yield
@@ -130,13 +130,14 @@ def _start_dropbox_watcher(settings: Settings, database: Database) -> threading.
     return stop
 
 
-def _start_services(settings: Settings, database: Database) -> Services | None:
-    """The background loops (webhooks, trigger worker, campaigns, rating) unless `services` is off."""
+def _start_services(settings: Settings, database: Database, owners: AcdOwners) -> Services | None:
+    """The background loops (webhooks, trigger worker, campaigns, rating, inbound calls on the sip engine)
+    unless `services` is off."""
     if not settings.services:
         return None
     from callvault.services.loops import build_services
 
-    services = build_services(settings, database)
+    services = build_services(settings, database, owners=owners)
     services.host.start()
     return services
 

@@ -1,5 +1,5 @@
 """The agent desktop channel: a WebSocket that pushes the agent's state changes and offered calls with their screen
-pop, and takes the agent's accept/reject commands.
+pop, and takes the agent's commands (accept/reject an offer; hold, unhold, hang up, transfer a connected call).
 
 Authentication is the browser session cookie, as for every console request (a WebSocket cannot carry the CSRF
 header, so a handshake from another site's page is refused by its Origin). The subscription is keyed by the
@@ -23,11 +23,11 @@ from starlette.concurrency import run_in_threadpool
 
 from callvault.acd import service
 from callvault.acd.hub import AcdEvent
-from callvault.acd.owner import AcdOwners, TenantOwner
+from callvault.acd.owner import CALL_COMMANDS, AcdOwners, TenantOwner
 from callvault.api import SESSION_COOKIE, domain_router
 from callvault.contacts import service as contacts
 from callvault.core.db import Database
-from callvault.core.errors import DomainError, NotFound, PermissionDenied, Unauthenticated
+from callvault.core.errors import DomainError, InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from callvault.core.tenant_context import set_tenant
 from callvault.identity import auth
 from callvault.security.principal import Principal
@@ -113,7 +113,7 @@ async def agent_desktop(websocket: WebSocket) -> None:
         if view.get("offer"):
             await websocket.send_json(await run_in_threadpool(screen_pop, db, principal, view["offer"]))
         pushing = asyncio.create_task(_push(websocket, sub.next, db, principal))
-        commands = asyncio.create_task(_commands(websocket, owner, agent_id))
+        commands = asyncio.create_task(_commands(websocket, owners, owner, agent_id))
         watching = asyncio.create_task(_watch_session(websocket, db, owners.session_check_seconds))
         done, pending = await asyncio.wait({pushing, commands, watching}, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
@@ -152,24 +152,49 @@ async def _push(websocket: WebSocket, next_event: Any, db: Database, principal: 
             await websocket.send_json({"type": event.kind, **event.data})
 
 
-async def _commands(websocket: WebSocket, owner: TenantOwner, agent_id: uuid.UUID) -> None:
+async def _commands(websocket: WebSocket, owners: AcdOwners, owner: TenantOwner, agent_id: uuid.UUID) -> None:
     while True:
         message = await websocket.receive_json()
         command = message.get("type") if isinstance(message, dict) else None
         try:
-            if command not in ("accept", "reject"):
-                raise NotFound("unknown command; use accept or reject")
+            if command not in ("accept", "reject", *CALL_COMMANDS):
+                raise NotFound(f"unknown command; use accept, reject, {', '.join(CALL_COMMANDS)}")
             try:
                 call_id = uuid.UUID(str(message.get("call_id")))
             except ValueError:
-                raise NotFound("no such call offered to this agent") from None
+                raise NotFound("no such call of this agent") from None
             if command == "accept":
                 await run_in_threadpool(owner.accept, agent_id=agent_id, call_id=call_id)
-            else:
+            elif command == "reject":
                 await run_in_threadpool(owner.reject, agent_id=agent_id, call_id=call_id)
+            else:
+                await _call_command(owners, owner.tenant_id, agent_id, call_id, str(command), message)
         except DomainError as exc:
             await websocket.send_json(
                 {"type": "error", "command": command, "status": exc.status, "title": exc.title, "detail": exc.detail}
             )
             continue
         await websocket.send_json({"type": "ack", "command": command, "call_id": str(call_id)})
+
+
+async def _call_command(
+    owners: AcdOwners,
+    tenant_id: uuid.UUID,
+    agent_id: uuid.UUID,
+    call_id: uuid.UUID,
+    command: str,
+    message: dict[str, Any],
+) -> None:
+    """Hold, unhold, hang up or transfer the agent's connected call, on the switchboard that carries it (its own
+    event loop, usually the services' calls thread)."""
+    queue_id = None
+    if command == "transfer":
+        try:
+            queue_id = uuid.UUID(str(message.get("queue_id")))
+        except ValueError:
+            raise InvalidInput.one("queue_id", "a queue id of the institution is required") from None
+    control = owners.control_of(tenant_id, call_id)
+    if control is None or control.loop is None:
+        raise NotFound("no such call of this agent carried by telephony here")
+    work = control.control(tenant_id=tenant_id, agent_id=agent_id, call_id=call_id, command=command, queue_id=queue_id)
+    await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, control.loop))

@@ -11,18 +11,19 @@ owning the same institution would collide on the key instead of silently double-
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 import structlog
 from sqlalchemy.orm import Session
 
-from callvault.acd import service
+from callvault.acd import announcements, service
 from callvault.acd.agent_state import AgentState, StateChange
 from callvault.acd.decision_log import DecisionWriter
 from callvault.acd.hub import AcdEvent, EventHub
@@ -48,6 +49,28 @@ E = TypeVar("E", Decision, StateChange)
 # A snapshot is shared by every wallboard of the institution while nothing changed, for at most this long (the
 # waits and times in state it shows keep moving).
 SNAPSHOT_MAX_AGE_SECONDS = 1.0
+
+
+CALL_COMMANDS: Final = ("hold", "unhold", "hangup", "transfer")
+
+
+class CallControl(Protocol):
+    """Who carries the media of calls routed here (the inbound switchboard of a telephony engine): the agent's
+    call-control commands go to it, on its own event loop."""
+
+    loop: asyncio.AbstractEventLoop | None
+
+    def carries(self, tenant_id: uuid.UUID, call_id: uuid.UUID) -> bool: ...
+
+    async def control(
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        agent_id: uuid.UUID,
+        call_id: uuid.UUID,
+        command: str,
+        queue_id: uuid.UUID | None = None,
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -273,6 +296,30 @@ class TenantOwner:
     def abandon(self, call_id: uuid.UUID) -> list[Offer]:
         return self.run(lambda router, now: router.abandon(call_id, now=now))
 
+    def talking_with(self, agent_id: uuid.UUID, call_id: uuid.UUID) -> bool:
+        """The agent holds this call answered (accepted at the desk or on the phone)."""
+        with self.lock:
+            agent = self.router.agents.get(agent_id)
+            call = agent.call if agent is not None else None
+            return call is not None and call.id == call_id and agent is not None and agent.state is AgentState.TALKING
+
+    def call_info(self, call_id: uuid.UUID) -> CallInfo | None:
+        """What the screen pop shows of a call (kept when a transfer queues the caller again)."""
+        with self.lock:
+            return self.calls.get(call_id)
+
+    def place_in_line(self, call_id: uuid.UUID) -> tuple[int, float] | None:
+        """A waiting caller's 1-based place in its queue and the expected wait in seconds (what the caller is
+        told); None once the call is no longer waiting."""
+        with self.lock:
+            try:
+                return (
+                    announcements.position(self.router, call_id=call_id),
+                    announcements.estimated_wait(self.router, call_id=call_id),
+                )
+            except (NotFound, Conflict):
+                return None
+
     def finish_call(self, call_id: uuid.UUID) -> None:
         self.run(lambda router, now: router.finish_call(call_id, now=now))
 
@@ -363,6 +410,8 @@ class AcdOwners:
         self.session_check_seconds = session_check_seconds
         self._owners: dict[uuid.UUID, TenantOwner] = {}
         self._lock = threading.Lock()
+        # The switchboards carrying this process's calls (registered while they run).
+        self.controls: list[CallControl] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -381,6 +430,10 @@ class AcdOwners:
                     owner.background = self._thread is not None
                     self._owners[tenant_id] = owner
         return owner
+
+    def control_of(self, tenant_id: uuid.UUID, call_id: uuid.UUID) -> CallControl | None:
+        """The switchboard carrying this call, if one in this process does."""
+        return next((c for c in list(self.controls) if c.carries(tenant_id, call_id)), None)
 
     def health(self) -> tuple[int, int]:
         """Institutions routed by this process and routing log entries not written yet (the operator's health

@@ -17,6 +17,7 @@ call handling never stops because a record could not be written.
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
@@ -121,14 +122,18 @@ class CallRecorder:
     _actors: dict[uuid.UUID, Principal] = field(default_factory=dict)
     applied: int = 0
     failed: int = 0
+    # `claim` runs on the calls' event loop while `apply` runs on a worker thread: one at a time, or an event
+    # held as unclaimed just as its leg is claimed would never be replayed.
+    _lock: threading.RLock = field(default_factory=threading.RLock)
 
     # --- attribution -----------------------------------------------------------------------------------------
 
     def claim(self, call_id: CallId | str, claim: LegClaim) -> None:
         """Attribute a leg; events already received for it are applied now (in order, synchronously)."""
-        self._legs[str(call_id)] = _Bound(claim, claim.interaction_id)
-        for event in self._unclaimed.pop(str(call_id), []):
-            self.apply(event)
+        with self._lock:
+            self._legs[str(call_id)] = _Bound(claim, claim.interaction_id)
+            for event in self._unclaimed.pop(str(call_id), []):
+                self.apply(event)
 
     def interaction_of(self, call_id: CallId | str) -> uuid.UUID | None:
         bound = self._legs.get(str(call_id))
@@ -143,6 +148,10 @@ class CallRecorder:
 
     def apply(self, event: CallEvent) -> None:
         """Write what one event means for the records; never raises."""
+        with self._lock:
+            self._apply(event)
+
+    def _apply(self, event: CallEvent) -> None:
         bound = self._legs.get(event.call_id)
         if bound is None and isinstance(event, CallOffered) and self.attribute is not None:
             claim = self.attribute(event)

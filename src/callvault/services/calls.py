@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -25,6 +25,7 @@ from callvault.core import clock
 from callvault.core.db import Database
 from callvault.interactions.recorder import CallRecorder, LegClaims
 from callvault.ivr.interpreter import Clock
+from callvault.telephony.events import CallEvent
 from callvault.telephony.port import Engine
 from callvault.telephony.sim import Directory, FarEnd, SimEngine
 
@@ -98,32 +99,62 @@ class SimCalls:
         return None
 
 
+class EventHandler(Protocol):
+    async def handle(self, event: CallEvent) -> None: ...
+
+
 class SipCalls:
     simulated = False
 
-    def __init__(self, db: Database, *, workdir: Path, sip_port: int, rtp_port: int, address: str) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        workdir: Path,
+        sip_port: int,
+        rtp_port: int,
+        address: str,
+        front: str | None = None,
+    ) -> None:
         self.workdir, self.sip_port, self.rtp_port, self.address = workdir, sip_port, rtp_port, address
+        self.front = front  # "host:port" of the SIP front that reaches agents' phones and trunks
         self.recorder = CallRecorder(db)
+        # The inbound switchboard, once attached, gets every event (it applies them to the recorder itself,
+        # before acting on them); until then the recorder alone.
+        self.handler: EventHandler | None = None
         self._engine: Engine | None = None
         self._recording: asyncio.Task[None] | None = None
         self._starting = asyncio.Lock()
 
-    async def _started(self) -> Engine:
+    async def started(self) -> Engine:
+        """The engine, started on first use."""
         async with self._starting:
             if self._engine is None:
                 from callvault.telephony.sip.engine import SipEngine
 
                 self.workdir.mkdir(parents=True, exist_ok=True)
                 engine = SipEngine(
-                    workdir=self.workdir, sip_port=self.sip_port, rtp_port=self.rtp_port, address=self.address
+                    workdir=self.workdir,
+                    sip_port=self.sip_port,
+                    rtp_port=self.rtp_port,
+                    address=self.address,
+                    front=self.front,
                 )
                 await engine.start()
-                self._recording = asyncio.ensure_future(self.recorder.run(engine.events()))
+                self._recording = asyncio.ensure_future(self._pump(engine.events()))
                 self._engine = engine
             return self._engine
 
+    async def _pump(self, events: AsyncIterator[CallEvent]) -> None:
+        async for event in events:
+            handler = self.handler
+            if handler is not None:
+                await handler.handle(event)
+            else:
+                await asyncio.to_thread(self.recorder.apply, event)
+
     async def run(self, work: Work[T]) -> T:
-        engine = await self._started()
+        engine = await self.started()
         return await work(engine, None, WallTimebase(), self.recorder)
 
     async def close(self) -> None:
@@ -135,15 +166,22 @@ class SipCalls:
             self._recording = None
 
 
+def sip_calls(settings: Settings, db: Database) -> SipCalls:
+    """The process's sip engine (`CALLVAULT_SIP_ADDRESS:CALLVAULT_SIP_PORT`, agents and trunks through
+    `CALLVAULT_SIP_FRONT`)."""
+    return SipCalls(
+        db,
+        workdir=settings.data_dir / "sip",
+        sip_port=settings.sip_port,
+        rtp_port=settings.sip_rtp_port,
+        address=settings.sip_address,
+        front=settings.sip_front or None,
+    )
+
+
 def call_engine(settings: Settings, db: Database) -> CallEngine:
     if settings.telephony_engine == "sip":
-        return SipCalls(
-            db,
-            workdir=settings.data_dir / "sip",
-            sip_port=settings.sip_port,
-            rtp_port=settings.sip_rtp_port,
-            address=settings.sip_address,
-        )
+        return sip_calls(settings, db)
     return SimCalls(
         db,
         keys=settings.sim_callee_keys,

@@ -19,6 +19,7 @@ from datetime import timedelta
 import structlog
 from sqlalchemy import select
 
+from callvault.acd.owner import AcdOwners
 from callvault.billing.from_interactions import RatingPasses, institutions
 from callvault.campaigns.agents import Timebase
 from callvault.campaigns.models import Campaign
@@ -27,11 +28,12 @@ from callvault.campaigns.strategy import Status
 from callvault.config import Settings
 from callvault.core.db import Database
 from callvault.core.tenant_context import set_tenant
+from callvault.inbound.switchboard import Switchboard, front_dialer, plain_dialer
 from callvault.interactions.recorder import LegClaims
 from callvault.ivr import prompts
 from callvault.ivr.interpreter import Clock
 from callvault.services import leases
-from callvault.services.calls import CallEngine, Work, call_engine
+from callvault.services.calls import CallEngine, SipCalls, Work, call_engine, sip_calls
 from callvault.services.host import Loop, ServiceHost
 from callvault.telephony.port import Engine
 from callvault.trigger.worker import TriggerWorker
@@ -108,6 +110,27 @@ class TriggerPasses:
                 self.placed.extend(worker.placed)
 
         return work
+
+
+@dataclass
+class InboundPasses:
+    """Keeps the switchboard on the sip engine: the first pass starts the engine and attaches it, so the
+    institutions' numbers answer as soon as the process runs (not on the first outbound call)."""
+
+    db: Database
+    calls: SipCalls
+    owners: AcdOwners
+    switchboard: Switchboard | None = None
+
+    async def run_once(self) -> None:
+        if self.switchboard is not None:
+            return
+        engine = await self.calls.started()
+        # The sip engine rings `agent:` phones through its front; without a front only its own directory.
+        dial = front_dialer(engine) if self.calls.front else plain_dialer(engine)  # type: ignore[arg-type]
+        self.switchboard = Switchboard(engine, self.db, self.owners, self.calls.recorder, dial_station=dial)
+        self.calls.handler = self.switchboard
+        log.info("inbound switchboard serving the sip engine", front=self.calls.front or "")
 
 
 @dataclass
@@ -189,10 +212,14 @@ class Services:
     trigger: TriggerPasses | None = None
     campaigns: CampaignPasses | None = None
     rating: RatingPasses | None = None
+    inbound: InboundPasses | None = None
 
 
-def build_services(settings: Settings, db: Database, *, engine: CallEngine | None = None) -> Services:
-    """The enabled loops on one host (not started)."""
+def build_services(
+    settings: Settings, db: Database, *, engine: CallEngine | None = None, owners: AcdOwners | None = None
+) -> Services:
+    """The enabled loops on one host (not started). `owners`: the routing owners of the process (the app's);
+    only a process that routes carries inbound calls."""
     slugs = settings.service_tenant_slugs
     calls = engine or call_engine(settings, db)
     webhooks = WebhookPasses(db, settings, slugs) if settings.service_webhooks else None
@@ -204,7 +231,18 @@ def build_services(settings: Settings, db: Database, *, engine: CallEngine | Non
     if settings.service_rating:
         lookback = timedelta(days=settings.rating_lookback_days)
         rating = RatingPasses(db, lookback=lookback, full_scan_seconds=settings.rating_full_scan_seconds, slugs=slugs)
+    inbound = None
+    if settings.service_inbound and owners is not None:
+        # Inbound calls need a real engine: the shared one when the process dials on SIP, else one of their own
+        # when a SIP front is configured (outbound work may stay on the simulated engine, as in the demo).
+        inbound_calls = (
+            calls if isinstance(calls, SipCalls) else sip_calls(settings, db) if settings.sip_front else None
+        )
+        if inbound_calls is not None:
+            inbound = InboundPasses(db, inbound_calls, owners)
     loops: list[Loop] = []
+    if inbound is not None:
+        loops.append(Loop("inbound", inbound.run_once, settings.inbound_check_seconds, CALLS_GROUP))
     if webhooks is not None:
         loops.append(Loop("webhooks", webhooks.run_once, settings.webhook_interval_seconds))
     if trigger is not None:
@@ -220,7 +258,11 @@ def build_services(settings: Settings, db: Database, *, engine: CallEngine | Non
         campaigns.stopping = lambda: host.stopping
     if trigger is not None or campaigns is not None:
         host.on_stop(CALLS_GROUP, calls.close)
-    return Services(host, webhooks, trigger, campaigns, rating)
+    if inbound is not None and inbound.calls is not calls:
+        host.on_stop(CALLS_GROUP, inbound.calls.close)
+    elif inbound is not None and trigger is None and campaigns is None:
+        host.on_stop(CALLS_GROUP, calls.close)
+    return Services(host, webhooks, trigger, campaigns, rating, inbound)
 
 
 def _rating_pass(rating: RatingPasses) -> Callable[[], Awaitable[None]]:

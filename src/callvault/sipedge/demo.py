@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from callvault.core.db import Database
+from callvault.identity import service as identity
 from callvault.security.principal import system_principal
 from callvault.sipedge import service
 from callvault.sipedge.front import KamailioFront
@@ -18,6 +19,7 @@ from callvault.tenancy import service as tenancy
 
 DEMO_DID = "+861095500000"
 DEMO_PHONE = "agent"
+DEMO_AGENT_USER = "agent"
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,10 @@ def seed(db: Database, *, slug: str) -> DemoPhone:
             row = session.scalars(select(SipEndpoint).where(SipEndpoint.username == DEMO_PHONE)).one()
             created = service.reset_password(session, actor=actor, endpoint_id=row.id)
         else:
-            created = service.create_endpoint(session, actor=actor, data=EndpointCreate(username=DEMO_PHONE))
+            # The phone of the demo's agent user: the switchboard rings it when the ACD offers that agent a call.
+            agent = identity.get_user_by_username(session, username=DEMO_AGENT_USER)
+            data = EndpointCreate(username=DEMO_PHONE, user_id=agent.id if agent is not None else None)
+            created = service.create_endpoint(session, actor=actor, data=data)
         operator = tenancy.operator_principal(session, name="demo")
         if session.scalars(select(SipDid).where(SipDid.number == DEMO_DID)).first() is None:
             assign = DidAssign(number=DEMO_DID, institution_id=inst.id, entry_kind=EntryKind.IVR, entry="main")
