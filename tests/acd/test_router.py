@@ -220,3 +220,19 @@ def test_an_offer_nobody_reports_on_times_out_as_ring_no_answer() -> None:
     offers = router.tick(now=22)
     assert router.agents[a].state is S.PAUSED and router.agents[a].reason == RING_NO_ANSWER
     assert [(o.call_id, o.agent_id) for o in offers] == [(cid, b)]
+
+
+def test_an_agent_holding_a_call_cannot_change_state_by_hand() -> None:
+    """Ringing or talking, the agent answers or declines first: a pause while ringing would leave the offer on it."""
+    router, q, (a, _, _) = floor()
+    router.agent_ready(a, now=0)
+    call = uuid.uuid4()
+    router.enqueue(call, queue_id=q.id, now=1)
+    assert router.agents[a].state is S.RINGING
+    assert not any(router.can_change(a, target) for target in (S.READY, S.PAUSED, S.LOGGED_OUT))
+    router.accept(call, now=2)
+    assert not router.can_change(a, S.PAUSED)
+    router.finish_call(call, now=3)
+    assert not router.can_change(a, S.PAUSED)  # wrap-up
+    router.end_wrap_up(a, now=4, disposition="done", then=S.READY)
+    assert router.can_change(a, S.PAUSED)

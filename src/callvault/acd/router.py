@@ -133,7 +133,10 @@ class Router(RoutingState):
 
     def can_change(self, agent_id: uuid.UUID, target: AgentState) -> bool:
         agent = self.agents.get(agent_id)
-        return agent is not None and target in {S.READY, S.PAUSED, S.LOGGED_OUT} and agent.state is not S.WRAP_UP
+        # An agent holding a call (ringing, talking) or in wrap-up changes state through it: answer or decline the
+        # offer, end the wrap-up. A hand-made change while ringing would leave the offer attached to the agent.
+        busy = (S.WRAP_UP, S.RINGING, S.TALKING)
+        return agent is not None and target in {S.READY, S.PAUSED, S.LOGGED_OUT} and agent.state not in busy
 
     def restore_agent(
         self,

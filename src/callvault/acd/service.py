@@ -211,7 +211,10 @@ def change_agent_state(
     if state not in MANUAL_STATES:
         raise InvalidInput.one("state", "only ready, paused and logged_out are set by hand")
     if not router.can_change(agent_id, state):
-        raise Conflict("the agent cannot change state now (unknown, or in wrap-up)")
+        raise Conflict(
+            "the agent cannot change state now (ringing or talking: answer or decline the call first; "
+            "in wrap-up: end it)"
+        )
     return _log_owner_change(
         session,
         actor=actor,
