@@ -45,7 +45,6 @@ from callvault.ivr import service as ivr
 from callvault.ivr.handoff import queue_ids
 from callvault.ivr.interpreter import CallContext, Clock, Interpreter, Outcome, OutcomeKind
 from callvault.ivr.lookup import LookupClient
-from callvault.security.principal import Principal, system_principal
 from callvault.telephony.events import (
     CallAnswered,
     CallEvent,
@@ -55,7 +54,7 @@ from callvault.telephony.events import (
     HangupCause,
 )
 from callvault.telephony.port import AudioFile, Engine, Prompt, SpeechText, TelephonyError
-from callvault.tenancy import service as tenancy
+from callvault.tenancy.actors import SystemActors
 
 log = structlog.get_logger(__name__)
 P = ParamSpec("P")
@@ -175,7 +174,7 @@ class Switchboard:
         self._routes: dict[CallId, Route | None] = {}
         self._listening: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._actors: dict[uuid.UUID, Principal] = {}
+        self._system_actors = SystemActors(db, name="inbound")
         self._early: dict[CallId, CallEvent] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         recorder.attribute = self._attribute
@@ -630,17 +629,6 @@ class Switchboard:
 
     # --- records -------------------------------------------------------------------------------------------
 
-    def _actor(self, tenant_id: uuid.UUID) -> Principal:
-        actor = self._actors.get(tenant_id)
-        if actor is None:
-            with self.db.scoped() as session:
-                inst = tenancy.get(session, tenant_id=tenant_id)
-                actor = system_principal(
-                    tenant_id=inst.id, tenant_slug=inst.slug, tenant_kind=inst.kind, name="inbound"
-                )
-            self._actors[tenant_id] = actor
-        return actor
-
     def _engine_now(self) -> float:
         """The engine's time (virtual on the simulated engine), which the recorder maps to wall time."""
         return self.clock.now() if self.clock is not None else time.monotonic()
@@ -661,7 +649,7 @@ class Switchboard:
             set_tenant(session, call.route.tenant_id)
             records.record_routing(
                 session,
-                actor=self._actor(call.route.tenant_id),
+                actor=self._system_actors.of(call.route.tenant_id),
                 interaction_id=interaction_id,
                 ivr_path=list(outcome.context.path) if flow_id is not None else None,
                 flow_id=flow_id,
