@@ -38,6 +38,7 @@ MANUAL_STATES: Final = (AgentState.READY.value, AgentState.PAUSED.value, AgentSt
 # Texts the scripts show; ids of the catalogs, translated into the page as JSON.
 SCRIPT_TEXTS: Final = {
     "failed": "The change was refused:",
+    "monitoring": "Your phone rings: answer it to join the call.",
     "disconnected": "Live updates interrupted; reconnecting…",
     "connected": "Connected to the caller.",
     "withdrawn": "The offer was withdrawn.",

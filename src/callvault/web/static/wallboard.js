@@ -8,6 +8,7 @@
   var names = JSON.parse(document.getElementById("wallboard-names").textContent);
   var canForce = root.dataset.canForce === "true";
   var errorBox = document.getElementById("wallboard-error");
+  var noticeBox = document.getElementById("wallboard-notice");
   var order = Object.keys(texts.states);
   var timers = {};  // agent id -> {base seconds, received at}
 
@@ -65,26 +66,41 @@
   function addForceForm(tr, agentId) {
     var td = tr.querySelector(".a-force");
     if (!td || td.firstChild) return;
-    var form = document.getElementById("force-template").content.firstElementChild.cloneNode(true);
+    var forms = document.getElementById("force-template").content.cloneNode(true);
+    var form = forms.querySelector(".force-form");
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       forceState(agentId, form);
     });
-    td.appendChild(form);
+    var monitor = forms.querySelector(".monitor-form");
+    monitor.addEventListener("submit", function (event) {
+      event.preventDefault();
+      post("/api/v1/agents/" + agentId + "/monitor", { mode: monitor.elements.mode.value }, texts.monitoring);
+    });
+    td.appendChild(forms);
   }
 
   function forceState(agentId, form) {
-    document.body.dispatchEvent(new Event("callvault:activity"));
     var body = { state: form.elements.state.value };
     if (body.state === "paused") body.reason = form.elements.reason.value;
+    post("/api/v1/agents/" + agentId + "/state", body, null);
+  }
+
+  // A supervisor's request; `done` (if any) is shown once it was accepted (e.g. "your phone rings").
+  function post(url, body, done) {
+    document.body.dispatchEvent(new Event("callvault:activity"));
     errorBox.hidden = true;
-    fetch("/api/v1/agents/" + agentId + "/state", {
+    noticeBox.hidden = true;
+    fetch(url, {
       method: "POST",
       credentials: "same-origin",
       headers: { "X-CSRF-Token": root.dataset.csrf, "Content-Type": "application/json", "Accept": "application/json" },
       body: JSON.stringify(body)
     }).then(function (response) {
-      if (response.ok) return;
+      if (response.ok) {
+        if (done) { noticeBox.textContent = done; noticeBox.hidden = false; }
+        return;
+      }
       return response.json().then(function (problem) {
         errorBox.textContent = texts.failed + " " + (problem.detail || problem.title || response.status);
         errorBox.hidden = false;
