@@ -89,10 +89,12 @@
     enableControls(pending === null);
   }
 
+  // While a command waits for its answer the buttons say so but stay focusable (a disabled button would drop the
+  // keyboard focus); `callCommand` ignores them meanwhile.
   function enableControls(enabled) {
     controls.setAttribute("aria-busy", enabled ? "false" : "true");
     controls.querySelectorAll("button").forEach(function (button) {
-      button.disabled = !enabled || (button.id === "call-transfer" && queueSelect.options.length === 0);
+      button.setAttribute("aria-disabled", enabled ? "false" : "true");
     });
   }
 
