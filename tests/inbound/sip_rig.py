@@ -68,6 +68,20 @@ def finished(process: subprocess.Popen[bytes], workdir: Path, name: str) -> int:
 
 
 @contextlib.contextmanager
+def reaped() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """SIPp runs appended to the yielded list are killed if still running when the block is left (a failure midway
+    would leave them waiting for their timeout)."""
+    runs: list[subprocess.Popen[bytes]] = []
+    try:
+        yield runs
+    finally:
+        for run in runs:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+
+
+@contextlib.contextmanager
 def kamailio_front(db: Database, workdir: Path, worker_port: int) -> Iterator[str]:
     """A Kamailio front for the media worker at `worker_port`; yields its address, stops it cleanly."""
     front = KamailioFront(

@@ -20,7 +20,7 @@ from callvault.interactions.recorder import CallRecorder
 from callvault.telephony.sim import FarEnd
 from tests.fixtures import World
 from tests.inbound.floors import floor, interactions, ready
-from tests.inbound.sip_rig import LIMIT_S, NEEDS_SIP, agent_phone, finished, kamailio_front, sipp
+from tests.inbound.sip_rig import LIMIT_S, NEEDS_SIP, agent_phone, finished, kamailio_front, reaped, sipp
 from tests.sipedge.test_front_sip import free_udp_port
 from tests.telephony.contract.sipp_far_end import caller_scenario
 
@@ -37,8 +37,9 @@ def test_caller_reaches_the_agents_registered_phone_through_ivr_queue_and_bridge
     owners = AcdOwners(db, tick_seconds=0)
     f = floor(db, world, owners, phones={"alice": True})
     worker_port = free_udp_port()
-    with kamailio_front(db, tmp_path, worker_port) as front_at:
+    with kamailio_front(db, tmp_path, worker_port) as front_at, reaped() as runs:
         phone = agent_phone(tmp_path, front_at, f, "alice")
+        runs.append(phone)
         ready(db, f, f.agents["alice"])
         pcaps = tmp_path / "caller"
         pcaps.mkdir()
@@ -54,6 +55,7 @@ def test_caller_reaches_the_agents_registered_phone_through_ivr_queue_and_bridge
             serving = asyncio.ensure_future(board.run(engine.events()))
             try:
                 calling = sipp(tmp_path, "caller", call_in, target=f"127.0.0.1:{worker_port}")
+                runs.append(calling)
                 assert await asyncio.to_thread(finished, calling, tmp_path, "caller") == 0
                 for _ in range(50):  # the agent's leg ends just after the caller's
                     if not board.agent_legs_up:

@@ -25,18 +25,33 @@ from callvault.core.db import Database
 from callvault.telephony.sim import FarEnd
 from tests.fixtures import World
 from tests.inbound.floors import floor, interactions
-from tests.inbound.sip_rig import NEEDS_SIP, SwitchboardThread, agent_phone, finished, kamailio_front, sipp
+from tests.inbound.sip_rig import (
+    NEEDS_SIP,
+    SwitchboardThread,
+    agent_phone,
+    finished,
+    kamailio_front,
+    reaped,
+    sipp,
+)
 from tests.sipedge.test_front_sip import free_udp_port
 from tests.telephony.contract.sipp_far_end import caller_scenario
 from tests.vault_fixtures import CARD, ID_NUMBER, NAME, PHONE, store_contact
 from tests.web.conftest import console_app, screenshot, serve_in_thread
 from tests.web.test_console_pages import sign_in
 
+
+class NotBridged(AssertionError):
+    """The phone answered but caller and agent were not bridged: the only failure the xfail mark below covers."""
+
+
 pytestmark = [
     *NEEDS_SIP,
     # Until the sip engine bridges caller and agent, the switchboard hangs the call up right after the answer.
+    # Any other failure (the pop, the desk, the phone, the record) fails the test.
     pytest.mark.xfail(
         reason="the sip engine's bridge is not on this branch yet (NotSupported): the call ends at the answer",
+        raises=NotBridged,
         strict=False,
     ),
 ]
@@ -75,8 +90,10 @@ def test_a_sip_call_pops_on_the_desk_and_is_held_resumed_and_hung_up_from_it(
     with (
         kamailio_front(db, tmp_path, worker_port) as front_at,
         SwitchboardThread(db, owners, tmp_path, worker_port=worker_port, front_at=front_at) as board,
+        reaped() as runs,
     ):
         phone = agent_phone(tmp_path, front_at, f, "alice", ring_ms=RING_MS)
+        runs.append(phone)
         context = browser.new_context(locale="zh-CN")
         desk = context.new_page()
         sign_in(desk, served, f.accounts["alice"])
@@ -86,6 +103,7 @@ def test_a_sip_call_pops_on_the_desk_and_is_held_resumed_and_hung_up_from_it(
         desk.wait_for_selector("#desk-state[data-state='ready']")
 
         calling = sipp(tmp_path, "caller", call_in, target=f"127.0.0.1:{worker_port}")
+        runs.append(calling)
         desk.wait_for_selector("#offer", state="visible", timeout=WAIT_MS)
         assert desk.text_content("#desk-state") == "振铃中"
         assert board.stats.rings == 1  # the phone rings as the desk pops
@@ -107,7 +125,8 @@ def test_a_sip_call_pops_on_the_desk_and_is_held_resumed_and_hung_up_from_it(
         deadline = time.monotonic() + RING_MS / 1000 + 10
         while board.stats.connected == 0 and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert board.stats.connected == 1, "the phone's answer was not bridged to the caller"
+        if board.stats.connected != 1:
+            raise NotBridged("the phone's answer was not bridged to the caller")
         assert desk.get_attribute("#desk-state", "data-state") == "talking"
 
         # Hold and resume by keyboard: the focus follows the button that replaces the pressed one.
