@@ -24,7 +24,7 @@ from callvault.core.errors import Conflict, NotFound
 from callvault.core.tenant_context import set_tenant
 from callvault.inbound.switchboard import Switchboard, inline
 from callvault.interactions.recorder import CallRecorder
-from callvault.telephony.events import CallBridged, CallEvent
+from callvault.telephony.events import CallBridged, CallEvent, MonitorStarted
 from callvault.telephony.sim import Directory, FarEnd, SimEngine
 from tests.fixtures import World
 from tests.inbound.floors import decisions, floor, interactions, new_did, ready
@@ -305,3 +305,45 @@ def test_the_agent_hangs_up_from_the_desk(db: Database, world: World, tmp_path: 
     assert row.status == "ended" and row.talk_ms == 7000
     assert all(leg.ended_at is not None for leg in legs)
     assert f.owner.router.agents[hal].state is S.WRAP_UP
+
+
+def test_a_supervisor_listens_then_barges_in_on_the_supervisors_phone(
+    db: Database, world: World, tmp_path: Path
+) -> None:
+    owners = AcdOwners(db, tick_seconds=0)
+    f = floor(db, world, owners, phones={"ivy": True, "sam": True}, entry="queue", skills={"sam": {"loans": 1}})
+    ivy, sam = f.agents["ivy"], f.agents["sam"]  # sam stays logged out: a supervisor, never offered a call
+    ready(db, f, ivy)
+
+    def supervise(mode: str) -> Callable[[Switchboard], Awaitable[None]]:
+        async def act(board: Switchboard) -> None:
+            call = f.owner.connected_call(ivy)
+            assert call is not None
+            await board.monitor(tenant_id=f.tenant_id, supervisor_id=sam, agent_id=ivy, call_id=call, mode=mode)
+
+        return act
+
+    async def nobody_else(board: Switchboard) -> None:
+        call = f.owner.connected_call(ivy)
+        assert call is not None
+        with pytest.raises(NotFound):  # another agent named: no live call of that agent
+            await board.monitor(tenant_id=f.tenant_id, supervisor_id=sam, agent_id=sam, call_id=call, mode="listen")
+
+    run = run_calls(
+        db,
+        owners,
+        tmp_path,
+        phones={"ivy": FarEnd(answer_after=1.0, hangup_after=None), "sam": FarEnd(answer_after=2.0, hangup_after=None)},
+        callers=[(0.0, FarEnd(hangup_after=40.0), f.did)],
+        actions=[(10.0, supervise("listen")), (20.0, supervise("barge")), (25.0, nobody_else)],
+        seconds=60,
+    )
+
+    monitors = [e for e in run.events if isinstance(e, MonitorStarted)]
+    assert [e.mode.value for e in monitors] == ["listen", "barge"]
+    assert run.switchboard.stats.connected == 1
+    ((row, legs),) = interactions(db, f.tenant_id)
+    supervisor = [leg for leg in legs if leg.party == "supervisor"]
+    assert len(supervisor) == 1 and supervisor[0].agent_id == sam
+    assert supervisor[0].monitor_mode == "barge" and supervisor[0].ended_at is not None  # hung up with the call
+    assert row.status == "ended"

@@ -40,21 +40,7 @@ from tests.vault_fixtures import CARD, ID_NUMBER, NAME, PHONE, store_contact
 from tests.web.conftest import console_app, screenshot, serve_in_thread
 from tests.web.test_console_pages import sign_in
 
-
-class NotBridged(AssertionError):
-    """The phone answered but caller and agent were not bridged: the only failure the xfail mark below covers."""
-
-
-pytestmark = [
-    *NEEDS_SIP,
-    # Until the sip engine bridges caller and agent, the switchboard hangs the call up right after the answer.
-    # Any other failure (the pop, the desk, the phone, the record) fails the test.
-    pytest.mark.xfail(
-        reason="the sip engine's bridge is not on this branch yet (NotSupported): the call ends at the answer",
-        raises=NotBridged,
-        strict=False,
-    ),
-]
+pytestmark = NEEDS_SIP
 RING_MS = 6000  # the phone rings this long: the agent accepts on the desk first
 HOLD_S = 1.5
 WAIT_MS = 30_000  # bounds against hangs (the IVR's prompts are spoken first), not performance assertions
@@ -125,8 +111,7 @@ def test_a_sip_call_pops_on_the_desk_and_is_held_resumed_and_hung_up_from_it(
         deadline = time.monotonic() + RING_MS / 1000 + 10
         while board.stats.connected == 0 and time.monotonic() < deadline:
             time.sleep(0.1)
-        if board.stats.connected != 1:
-            raise NotBridged("the phone's answer was not bridged to the caller")
+        assert board.stats.connected == 1, "the phone's answer was not bridged to the caller"
         assert desk.get_attribute("#desk-state", "data-state") == "talking"
 
         # Hold and resume by keyboard: the focus follows the button that replaces the pressed one.

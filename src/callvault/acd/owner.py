@@ -72,6 +72,10 @@ class CallControl(Protocol):
         queue_id: uuid.UUID | None = None,
     ) -> None: ...
 
+    async def monitor(
+        self, *, tenant_id: uuid.UUID, supervisor_id: uuid.UUID, agent_id: uuid.UUID, call_id: uuid.UUID, mode: str
+    ) -> None: ...
+
 
 @dataclass(frozen=True)
 class CallInfo:
@@ -296,12 +300,12 @@ class TenantOwner:
     def abandon(self, call_id: uuid.UUID) -> list[Offer]:
         return self.run(lambda router, now: router.abandon(call_id, now=now))
 
-    def talking_with(self, agent_id: uuid.UUID, call_id: uuid.UUID) -> bool:
-        """The agent holds this call answered (accepted at the desk or on the phone)."""
+    def connected_call(self, agent_id: uuid.UUID) -> uuid.UUID | None:
+        """The call the agent is talking on, if any."""
         with self.lock:
             agent = self.router.agents.get(agent_id)
             call = agent.call if agent is not None else None
-            return call is not None and call.id == call_id and agent is not None and agent.state is AgentState.TALKING
+            return call.id if call is not None and agent is not None and agent.state is AgentState.TALKING else None
 
     def call_info(self, call_id: uuid.UUID) -> CallInfo | None:
         """What the screen pop shows of a call (kept when a transfer queues the caller again)."""

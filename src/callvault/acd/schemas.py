@@ -103,6 +103,18 @@ class AgentStateSet(StrictInput):
     reason: str = Field(default="", max_length=40, description="pause reason code (required with paused)")
 
 
+class MonitorStart(StrictInput):
+    mode: Literal["listen", "whisper", "barge"] = Field(
+        description="listen: hear both sides; whisper: the agent hears you, the caller does not; barge: three-way"
+    )
+
+
+class MonitorStarted(ReadModel):
+    agent_id: uuid.UUID
+    call_id: uuid.UUID
+    mode: str
+
+
 class WrapUpEnd(StrictInput):
     # A code, not free text: it is logged with the state change and in the audit record.
     disposition: str = Field(default="", max_length=40, pattern=r"^[A-Za-z0-9_.-]*$")

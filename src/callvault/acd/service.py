@@ -226,6 +226,25 @@ def change_agent_state(
     )
 
 
+MONITOR_MODES = frozenset({"listen", "whisper", "barge"})
+
+
+def record_monitoring(
+    session: Session, *, actor: Principal, agent_id: uuid.UUID, call_id: uuid.UUID, mode: str
+) -> None:
+    """A supervisor listens to, whispers to or barges into an agent's live call: audited before the phone rings."""
+    actor.require(SUPERVISE)
+    if mode not in MONITOR_MODES:
+        raise InvalidInput.one("mode", "listen, whisper or barge")
+    details = {"mode": mode, "call_id": str(call_id)}
+    audit.record(
+        session, actor=actor, action="acd.call.monitor", object_type="agent", object_id=agent_id, details=details
+    )
+    payload = {"agent_id": str(agent_id), "supervisor_id": str(actor.id) if actor.id else None, **details}
+    outbox.emit(session, tenant_slug=actor.tenant_slug, name="acd.call.monitored", payload=payload)
+    session.commit()
+
+
 def end_wrap_up(
     session: Session,
     *,

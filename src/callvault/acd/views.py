@@ -24,6 +24,8 @@ from callvault.acd.schemas import (
     AgentStateSet,
     AgentStatus,
     HourFigures,
+    MonitorStart,
+    MonitorStarted,
     PauseReasonCreate,
     PauseReasonRead,
     QueueCreate,
@@ -45,6 +47,8 @@ Supervisor = Annotated[RequestContext, Depends(Requires(service.SUPERVISE))]
 Anyone = Annotated[RequestContext, Depends(Requires(None))]
 StatsReader = Annotated[RequestContext, Depends(Requires(day_report.READ))]
 
+# How long the request waits for the switchboard to start ringing the supervisor's phone.
+MONITOR_RING_SECONDS = 15.0
 # Wallboards get at most this many snapshots a second by default, however busy the institution is.
 DEFAULT_PUSHES_PER_SECOND = 2.0
 KEEPALIVE_SECONDS = 15.0
@@ -178,6 +182,38 @@ def force_state(
         ctx.session, actor=ctx.principal, agent_id=agent_id, state=AgentState(data.state), reason=data.reason
     )
     return _status(owner, agent_id)
+
+
+@router.post(
+    "/agents/{agent_id}/monitor",
+    response_model=MonitorStarted,
+    status_code=202,
+    summary="Listen to, whisper to or barge into an agent's live call (supervisor, on the supervisor's SIP phone)",
+)
+def monitor_agent(
+    request: Request, agent_id: uuid.UUID, ctx: Supervisor, data: MonitorStart | None = None
+) -> MonitorStarted:
+    owner = owner_of(request, ctx)
+    owner.require_seat(agent_id)  # another institution's agent: 404 before anything else
+    if data is None:
+        raise InvalidInput.one("body", "name the mode")
+    call_id = owner.connected_call(agent_id)
+    control = owners(request).control_of(ctx.principal.tenant_id, call_id) if call_id is not None else None
+    if call_id is None or control is None or control.loop is None:
+        raise NotFound("the agent has no live call carried by telephony here")
+    supervisor_id = ctx.principal.id
+    assert supervisor_id is not None  # a supervisor is a user
+    # Audited before the supervisor's phone rings: an attempt to listen in is itself a sensitive act.
+    service.record_monitoring(ctx.session, actor=ctx.principal, agent_id=agent_id, call_id=call_id, mode=data.mode)
+    work = control.monitor(
+        tenant_id=ctx.principal.tenant_id,
+        supervisor_id=supervisor_id,
+        agent_id=agent_id,
+        call_id=call_id,
+        mode=data.mode,
+    )
+    asyncio.run_coroutine_threadsafe(work, control.loop).result(timeout=MONITOR_RING_SECONDS)
+    return MonitorStarted(agent_id=agent_id, call_id=call_id, mode=data.mode)
 
 
 # --- live statistics -----------------------------------------------------------------------------------------

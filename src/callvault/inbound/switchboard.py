@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -45,7 +46,6 @@ from callvault.ivr import service as ivr
 from callvault.ivr.handoff import queue_ids
 from callvault.ivr.interpreter import CallContext, Clock, Interpreter, Outcome, OutcomeKind
 from callvault.ivr.lookup import LookupClient
-from callvault.security.principal import Principal, system_principal
 from callvault.telephony.events import (
     CallAnswered,
     CallEvent,
@@ -55,7 +55,7 @@ from callvault.telephony.events import (
     HangupCause,
 )
 from callvault.telephony.port import AudioFile, Engine, Prompt, SpeechText, TelephonyError
-from callvault.tenancy import service as tenancy
+from callvault.tenancy.actors import SystemActors
 
 log = structlog.get_logger(__name__)
 P = ParamSpec("P")
@@ -137,6 +137,16 @@ class InboundCall:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
+@dataclass(eq=False)
+class Monitoring:
+    """A supervisor's phone on an agent's call: `mode` applies once it answers, and may change later."""
+
+    call: InboundCall
+    supervisor_id: uuid.UUID
+    mode: str
+    answered: bool = False
+
+
 @dataclass
 class SwitchboardStats:
     offered: int = 0
@@ -175,8 +185,9 @@ class Switchboard:
         self._routes: dict[CallId, Route | None] = {}
         self._listening: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._actors: dict[uuid.UUID, Principal] = {}
+        self._system_actors = SystemActors(db, name="inbound")
         self._early: dict[CallId, CallEvent] = {}
+        self._monitors: dict[CallId, Monitoring] = {}  # supervisors' legs
         self.loop: asyncio.AbstractEventLoop | None = None
         recorder.attribute = self._attribute
 
@@ -226,18 +237,16 @@ class Switchboard:
                 await task
         self._listening.clear()
 
-    def _spawn(self, work: Awaitable[Any], *, what: str) -> None:
-        async def guarded() -> None:
-            try:
-                await work
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("inbound call step failed", step=what)
-
-        task = asyncio.ensure_future(guarded())
+    def _spawn(self, work: Coroutine[Any, Any, Any], *, what: str) -> None:
+        # The coroutine itself is the task: one cancelled before it started is closed cleanly.
+        task = asyncio.ensure_future(work)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(functools.partial(self._step_done, what=what))
+
+    def _step_done(self, task: asyncio.Task[Any], *, what: str) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("inbound call step failed", step=what, exc_info=task.exception())
 
     def _attribute(self, offered: CallOffered) -> LegClaim | None:
         """The recorder's attribution of an offered leg (called from `run`, route already resolved)."""
@@ -260,7 +269,9 @@ class Switchboard:
         elif isinstance(event, CallAnswered | CallHangup):
             if isinstance(event, CallHangup):
                 self._routes.pop(leg, None)
-            if leg in self._agent_legs:
+            if leg in self._monitors:
+                self._monitor_event(leg, event)
+            elif leg in self._agent_legs:
                 self._agent_event(self._agent_legs[leg], event)
             elif leg in self._calls:
                 if isinstance(event, CallHangup):
@@ -510,7 +521,7 @@ class Switchboard:
             except DomainError:
                 # Accepted at the desk already: the phone completes it. Else withdrawn meanwhile (ring timeout):
                 # this phone is too late.
-                if not await self.blocking(owner.talking_with, agent_id, call.acd_id):
+                if await self.blocking(owner.connected_call, agent_id) != call.acd_id:
                     await self._end_agent_leg(call)
                     return
             call.connected = True
@@ -553,9 +564,13 @@ class Switchboard:
         if leg is not None:
             self._agent_legs.pop(leg, None)
             await self._hangup(leg)
+        for supervisor_leg in [s for s, m in self._monitors.items() if m.call is call]:
+            self._monitors.pop(supervisor_leg, None)
+            await self._hangup(supervisor_leg)
 
     async def _finish(self, call: InboundCall) -> None:
-        """The talk is over: the owner moves the agent to wrap-up (once)."""
+        """The talk is over: the owner moves the agent to wrap-up (once); supervisors' phones are hung up."""
+        await self._end_agent_leg(call)
         owner = call.owner
         if call.in_acd and owner is not None:
             call.in_acd = False
@@ -609,6 +624,59 @@ class Switchboard:
             except TelephonyError as exc:
                 raise Conflict(f"the call cannot {command} now") from exc
 
+    async def monitor(
+        self, *, tenant_id: uuid.UUID, supervisor_id: uuid.UUID, agent_id: uuid.UUID, call_id: uuid.UUID, mode: str
+    ) -> None:
+        """Ring the supervisor's phone and, once it answers, let it listen to, whisper to or barge into the agent's
+        call; a supervisor already on the call changes mode at once."""
+        call = self._by_acd.get(call_id)
+        if call is None or call.route.tenant_id != tenant_id or call.agent_id != agent_id or not call.connected:
+            raise NotFound("the agent has no live call carried here")
+        for leg, present in self._monitors.items():
+            if present.call is call and present.supervisor_id == supervisor_id:
+                present.mode = mode
+                if present.answered:
+                    await self._apply_monitor(leg, present)
+                return
+        username = await self.blocking(station_of, self.db, tenant_id=tenant_id, agent_id=supervisor_id)
+        if username is None:
+            raise Conflict("the supervisor has no SIP phone to listen on")
+        try:
+            leg = await self.dial_station(call.route.tenant_slug, username)
+        except TelephonyError as exc:
+            raise Conflict("the supervisor's phone could not be rung") from exc
+        watch = Monitoring(call, supervisor_id, mode)
+        self._monitors[leg] = watch
+        claim = LegClaim(tenant_id, PartyKind.SUPERVISOR, with_call=str(call.leg), agent_id=supervisor_id)
+        await self.blocking(self.recorder.claim, leg, claim)
+        early = self._early.pop(leg, None)
+        if early is not None:
+            self._monitor_event(leg, early)
+
+    def _monitor_event(self, leg: CallId, event: CallEvent) -> None:
+        watch = self._monitors.get(leg)
+        if watch is None:
+            return
+        if isinstance(event, CallAnswered):
+            watch.answered = True
+            self._spawn(self._apply_monitor(leg, watch), what="monitor")
+        elif isinstance(event, CallHangup):
+            self._monitors.pop(leg, None)
+
+    async def _apply_monitor(self, leg: CallId, watch: Monitoring) -> None:
+        agent_leg = watch.call.agent_leg
+        if agent_leg is None or not watch.call.connected:
+            self._monitors.pop(leg, None)
+            await self._hangup(leg)
+            return
+        modes = {"listen": self.engine.listen, "whisper": self.engine.whisper, "barge": self.engine.barge}
+        try:
+            await modes[watch.mode](leg, agent_leg)
+        except TelephonyError:
+            log.warning("supervisor could not join the call", call_id=watch.call.leg, mode=watch.mode)
+            self._monitors.pop(leg, None)
+            await self._hangup(leg)
+
     async def _transfer_to_queue(self, call: InboundCall, queue_id: uuid.UUID) -> None:
         """Blind transfer to a queue: the agent leaves (to wrap-up), the caller waits in that queue with the same
         record and screen pop, under a new ACD call id."""
@@ -630,17 +698,6 @@ class Switchboard:
 
     # --- records -------------------------------------------------------------------------------------------
 
-    def _actor(self, tenant_id: uuid.UUID) -> Principal:
-        actor = self._actors.get(tenant_id)
-        if actor is None:
-            with self.db.scoped() as session:
-                inst = tenancy.get(session, tenant_id=tenant_id)
-                actor = system_principal(
-                    tenant_id=inst.id, tenant_slug=inst.slug, tenant_kind=inst.kind, name="inbound"
-                )
-            self._actors[tenant_id] = actor
-        return actor
-
     def _engine_now(self) -> float:
         """The engine's time (virtual on the simulated engine), which the recorder maps to wall time."""
         return self.clock.now() if self.clock is not None else time.monotonic()
@@ -661,7 +718,7 @@ class Switchboard:
             set_tenant(session, call.route.tenant_id)
             records.record_routing(
                 session,
-                actor=self._actor(call.route.tenant_id),
+                actor=self._system_actors.of(call.route.tenant_id),
                 interaction_id=interaction_id,
                 ivr_path=list(outcome.context.path) if flow_id is not None else None,
                 flow_id=flow_id,

@@ -33,7 +33,6 @@ from callvault.core.tenant_context import set_tenant
 from callvault.interactions import recordings, service
 from callvault.interactions.schemas import InteractionOpen, PartyKind
 from callvault.interactions.service import LegEvent, LegEventKind
-from callvault.security.principal import Principal, system_principal
 from callvault.telephony.events import (
     CallAnswered,
     CallEvent,
@@ -47,7 +46,7 @@ from callvault.telephony.events import (
     MonitorStarted,
     RecordingReady,
 )
-from callvault.tenancy import service as tenancy
+from callvault.tenancy.actors import SystemActors
 
 log = structlog.get_logger(__name__)
 
@@ -119,12 +118,15 @@ class CallRecorder:
     wall_clock: Callable[[float], datetime] = field(default_factory=_EngineClock)
     _legs: dict[str, _Bound] = field(default_factory=dict)
     _unclaimed: OrderedDict[str, list[CallEvent]] = field(default_factory=OrderedDict)
-    _actors: dict[uuid.UUID, Principal] = field(default_factory=dict)
     applied: int = 0
     failed: int = 0
+    _system_actors: SystemActors = field(init=False)
     # `claim` runs on the calls' event loop while `apply` runs on a worker thread: one at a time, or an event
     # held as unclaimed just as its leg is claimed would never be replayed.
     _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def __post_init__(self) -> None:
+        self._system_actors = SystemActors(self.db, name="call-recorder")
 
     # --- attribution -----------------------------------------------------------------------------------------
 
@@ -187,20 +189,9 @@ class CallRecorder:
 
     # --- writing -----------------------------------------------------------------------------------------------
 
-    def _actor(self, tenant_id: uuid.UUID) -> Principal:
-        actor = self._actors.get(tenant_id)
-        if actor is None:
-            with self.db.scoped() as session:
-                inst = tenancy.get(session, tenant_id=tenant_id)
-                actor = system_principal(
-                    tenant_id=inst.id, tenant_slug=inst.slug, tenant_kind=inst.kind, name="call-recorder"
-                )
-            self._actors[tenant_id] = actor
-        return actor
-
     def _write(self, bound: _Bound, event: CallEvent) -> None:
         claim = bound.claim
-        actor = self._actor(claim.tenant_id)
+        actor = self._system_actors.of(claim.tenant_id)
         at = self.wall_clock(event.at)
         with self.db.scoped() as session:
             set_tenant(session, claim.tenant_id)

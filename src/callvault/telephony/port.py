@@ -69,7 +69,7 @@ class PlaybackOutcome(enum.StrEnum):
     """How a ``play`` ended."""
 
     COMPLETED = "completed"
-    INTERRUPTED = "interrupted"  # a digit arrived and ``interrupt_on_dtmf`` was set
+    INTERRUPTED = "interrupted"  # a digit arrived and ``interrupt_on_dtmf`` was set, or the leg was bridged
     HANGUP = "hangup"  # the leg hung up during playback
 
 
@@ -132,7 +132,8 @@ class Engine(Protocol):
         """Join two answered legs so they hear each other; ``call.bridged`` follows for both legs.
 
         A leg is in at most one bridge. When either leg hangs up the bridge ends and the other leg stays up
-        (``call.unbridged``).
+        (``call.unbridged``). A prompt still playing to either leg is stopped (its ``play`` returns
+        ``interrupted``) and a held leg is taken off hold (``call.unheld``) first.
         """
         ...
 

@@ -43,6 +43,10 @@ class EngineHarness(Protocol):
         """Bring the engine up (workers, far-end agents); called inside the test's event loop."""
         ...
 
+    async def pause(self, seconds: float) -> None:
+        """Let ``seconds`` of the engine's time pass inside a scenario (far ends keep talking)."""
+        ...
+
     async def run(self, scenario: Awaitable[T]) -> T:
         """Run a scenario to completion, bounded in (virtual or real) time."""
         ...
@@ -96,6 +100,10 @@ class SimHarness:
 
     async def start(self) -> None:
         """Nothing to start: the sim engine lives in the test's process."""
+
+    async def pause(self, seconds: float) -> None:
+        """Wait ``seconds`` of virtual time."""
+        await self.sim.sleep(seconds)
 
     async def run(self, scenario: Awaitable[T]) -> T:
         """Drive virtual time until the scenario completes."""

@@ -27,7 +27,8 @@ class SipHarness:
 
     # What the sip engine carries so far; scenarios needing more are skipped for it.
     features = frozenset(
-        {"inbound", "originate", "recording", "hold"} | ({"tts"} if shutil.which("espeak-ng") else set())
+        {"inbound", "originate", "recording", "hold", "bridge", "monitor"}
+        | ({"tts"} if shutil.which("espeak-ng") else set())
     )
     SCENARIO_LIMIT_S = 60.0  # a bound against hangs, not a performance assertion
 
@@ -49,7 +50,7 @@ class SipHarness:
         n = len(self._callers)
         port = CALLEE_PORT + n
         scenario = self.workdir / f"callee-{n}.xml"
-        scenario.write_text(callee_scenario(far_end))
+        scenario.write_text(callee_scenario(far_end, self.workdir))
         self._spawn_sipp(scenario, port=port, media_port=SIPP_MEDIA_PORT + 10 * n, target=None)
         return f"sip:{name}@127.0.0.1:{port}"
 
@@ -80,6 +81,10 @@ class SipHarness:
     async def start(self) -> None:
         """Start the media worker."""
         await self.sip.start()
+
+    async def pause(self, seconds: float) -> None:
+        """Let ``seconds`` pass on the wall clock (calls keep talking meanwhile)."""
+        await asyncio.sleep(seconds)
 
     async def run(self, scenario: Awaitable[T]) -> T:
         """Run the scenario in real time, bounded."""

@@ -5,12 +5,18 @@ as captured, and the captures come from one session (key 1 has the lowest sequen
 so a key whose packets are "older" than the previous key's is dropped by the receiver as late. Each press
 therefore gets its own copy of the pcap with sequence numbers and timestamps moved past the previous press.
 Keys less than ``MIN_KEY_GAP`` seconds apart are refused: their 0.14 s recorded presses would overlap.
+
+A far end that presses no keys "speaks" its ``voice_hz`` once answered: SIPp streams a looped A-law tone
+(``rtp_stream``), so scenarios can tell from recordings which leg hears which.
 """
 
 from __future__ import annotations
 
+import math
 import struct
 from pathlib import Path
+
+import numpy as np
 
 from callvault.telephony.sim import FarEnd
 
@@ -87,6 +93,33 @@ def dtmf_press_pcap(key: str, press: int, workdir: Path) -> Path:
     return path
 
 
+def alaw(pcm: np.ndarray) -> bytes:
+    """G.711 A-law of 16-bit samples (what ``audioop.lin2alaw`` gave; audioop leaves Python in 3.13)."""
+    linear = pcm.astype(np.int32)
+    sign = np.where(linear >= 0, 0x80, 0)
+    magnitude = np.minimum(np.where(linear >= 0, linear, -linear - 1) >> 3, 0xFFF)
+    segment = np.where(magnitude < 32, 0, np.floor(np.log2(np.maximum(magnitude, 1))).astype(np.int32) - 4)
+    mantissa = np.where(magnitude < 32, magnitude >> 1, (magnitude >> np.maximum(segment, 0)) & 0xF)
+    return bytes(((sign | (segment << 4) | mantissa) ^ 0x55).astype(np.uint8))
+
+
+def voice_stream(far_end: FarEnd, workdir: Path) -> Path | None:
+    """A raw A-law file of the far end's voice (a whole number of tone periods per second, for a seamless loop).
+
+    ``None`` for a far end that keys digits (its RTP is SIPp's pcaps) or has no voice."""
+    if far_end.voice_hz is None or far_end.digits:
+        return None
+    t = np.arange(8000) / 8000
+    pcm = np.round(0.3 * 32767 * np.sin(2 * math.pi * round(far_end.voice_hz) * t)).astype(np.int16)
+    path = workdir / f"voice-{round(far_end.voice_hz)}.alaw"
+    path.write_bytes(alaw(pcm))
+    return path
+
+
+def _speak(voice: Path | None) -> str:
+    return "" if voice is None else f'  <nop><action><exec rtp_stream="{voice},-1,8"/></action></nop>\n'
+
+
 def caller_scenario(far_end: FarEnd, *, from_uri: str, to_uri: str, workdir: Path) -> str:
     """SIPp XML: call in, then press the far end's digits (RFC 4733 pcaps) and hang up as scripted."""
     steps = [_request("INVITE", 1, from_uri, to_uri, dialog=False, sdp=True)]
@@ -101,6 +134,7 @@ def caller_scenario(far_end: FarEnd, *, from_uri: str, to_uri: str, workdir: Pat
         return _scenario(steps)
     steps.append('  <recv response="180" optional="true"/>\n  <recv response="200" rrs="true"/>\n')
     steps.append(_request("ACK", 1, from_uri, to_uri, dialog=True))
+    steps.append(_speak(voice_stream(far_end, workdir)))
     elapsed = 0.0
     for press, (offset, key) in enumerate(sorted(far_end.digits)):
         if press and offset - elapsed < MIN_KEY_GAP - 1e-9:
@@ -150,7 +184,7 @@ def _response(code: int, reason: str, *, sdp: bool = False) -> str:
 _REASONS = {480: "Temporarily Unavailable", 486: "Busy Here", 603: "Decline", 404: "Not Found"}
 
 
-def callee_scenario(far_end: FarEnd) -> str:
+def callee_scenario(far_end: FarEnd, workdir: Path) -> str:
     """SIPp XML for a called far end: ring, then answer / reject / give up as scripted; honour CANCEL."""
     never = far_end.answer_probability <= 0.0 and far_end.reject_code is None
     hangs_up = not never and far_end.reject_code is None and far_end.hangup_after is not None
@@ -181,7 +215,7 @@ def callee_scenario(far_end: FarEnd) -> str:
         reason = _REASONS.get(far_end.reject_code, "Rejected")
         steps += [_response(far_end.reject_code, reason), '  <recv request="ACK" next="end"/>\n']
     else:
-        steps += [_response(200, "OK", sdp=True), '  <recv request="ACK"/>\n']
+        steps += [_response(200, "OK", sdp=True), '  <recv request="ACK"/>\n', _speak(voice_stream(far_end, workdir))]
         if far_end.hangup_after is not None:
             steps.append(f'  <recv request="BYE" timeout="{round(far_end.hangup_after * 1000)}" ontimeout="bye"/>\n')
             steps.append(_ok_to_last_request() + '  <nop next="end"/>\n  <label id="bye"/>\n')

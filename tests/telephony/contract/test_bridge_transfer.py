@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from callvault.telephony import (
@@ -15,6 +17,7 @@ from callvault.telephony import (
     CallUnbridged,
     CallUnheld,
     HangupCause,
+    PlaybackOutcome,
 )
 from callvault.telephony.sim import FarEnd
 from tests.telephony.contract.conftest import play_out
@@ -123,5 +126,24 @@ def test_consultative_transfer(harness: EngineHarness) -> None:
         assert (await log.wait_for(CallBridged, caller, nth=2)).other_call_id == consulted
         await h.engine.hangup(caller)
         await h.engine.hangup(consulted)
+
+    play_out(harness, scenario)
+
+
+def test_bridge_stops_queue_music_and_prompt(harness: EngineHarness) -> None:
+    async def scenario(h: EngineHarness, log: EventLog) -> None:
+        h.call_in(FarEnd(hangup_after=120.0), from_uri=CUSTOMER, to_uri=QUEUE)
+        caller = (await log.wait_for(CallOffered)).call_id
+        await h.engine.answer(caller)
+        await h.engine.hold(caller, music=h.music)  # waiting in the queue
+        agent = await h.engine.originate(h.callee("agent-1", FarEnd(answer_after=1.0)), QUEUE, ring_timeout=15.0)
+        await log.wait_for(CallAnswered, agent)
+        announcement = asyncio.ensure_future(h.engine.play(agent, h.prompt))  # e.g. the queue name, 1 s
+        await h.pause(0.2)
+        await h.engine.bridge(caller, agent)
+        assert await announcement is PlaybackOutcome.INTERRUPTED
+        assert log.names(caller)[-2:] == ["call.unheld", "call.bridged"]
+        await h.engine.hangup(caller)
+        await h.engine.hangup(agent)
 
     play_out(harness, scenario)

@@ -138,10 +138,15 @@ class SimEngine(SimSwitch, VirtualTimeDriver):
         return leg.call_id
 
     async def bridge(self, a: CallId, b: CallId) -> BridgeId:
-        """Join two answered legs; a leg already in a bridge leaves that one first."""
+        """Join two answered legs; a leg already in a bridge leaves that one first.
+
+        A prompt still playing to either leg stops (``interrupted``) and a held leg is taken off hold."""
         leg_a, leg_b = self._answered_leg(a), self._answered_leg(b)
         if a == b:
             raise InvalidCallState("cannot bridge a leg to itself")
+        for leg in (leg_a, leg_b):
+            self._stop_playback(leg, PlaybackOutcome.INTERRUPTED)
+            self._unhold(leg)
         return self._join(leg_a, leg_b)
 
     async def transfer(

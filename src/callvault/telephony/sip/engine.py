@@ -1,10 +1,12 @@
 """The sip engine: the ``Engine`` port over a pjsua2 media worker process.
 
-This version drives one worker (4 calls) and covers the legs the application handles itself: inbound
-answer, originate, prompts (WAV or text-to-speech), RFC 4733 digit collection, hold with music, recording
-and hangup. Bridge, transfer and supervisor monitoring raise ``NotSupported``: they belong to the rtpengine
-relay (docs/adr/0002-media-stack.md). A worker that dies ends its legs with cause ``worker_crashed`` and is
-replaced.
+This version drives one worker (4 calls): inbound answer, originate, prompts (WAV or text-to-speech), RFC 4733
+digit collection, hold with music, recording and hangup, and — because every leg lives in that one worker —
+bridge, blind and consultative transfer, and supervisor listen / whisper / barge through the worker's
+conference bridge (``conference``: the core decides who hears whom, the worker connects the ports). A
+bridged conversation takes two of the worker's four call slots. Relaying bridged talk through rtpengine for
+scale is still to come (docs/adr/0002-media-stack.md, addendum). A worker that dies ends its legs with cause
+``worker_crashed`` and is replaced.
 """
 
 from __future__ import annotations
@@ -46,14 +48,15 @@ from callvault.telephony.port import (
     UnknownCall,
     take_buffered_digits,
 )
+from callvault.telephony.sip.conference import ConferenceOperations
 from callvault.telephony.sip.control import WorkerConnectionLost, WorkerControl
 from callvault.telephony.sip.legs import SipLeg, resolve, wav_seconds
 from callvault.telephony.sip.protocol import Message
-from callvault.telephony.sip.relay import NotSupported, RelayedOperations
+from callvault.telephony.sip.relay import NotSupported
 from callvault.telephony.stream import EventStream
 
 
-class SipEngine(RelayedOperations):
+class SipEngine(ConferenceOperations):
     """``Engine`` over one supervised pjsua2 media worker on ``address:sip_port``."""
 
     def __init__(
@@ -69,6 +72,7 @@ class SipEngine(RelayedOperations):
         self._pump: asyncio.Task[None] | None = None
         self._recording_owner: dict[RecordingId, CallId] = {}
         self._ring_timers: set[asyncio.Future[None]] = set()
+        self._init_conference()
         self._closing = False
         self.restarts = 0
         self._recording_count = 0
@@ -242,15 +246,19 @@ class SipEngine(RelayedOperations):
         await self._command("hold", leg, path=None if path is None else str(path))
         leg.held = True
         self._stream.publish(CallHeld(call_id=call_id, at=time.monotonic()))
+        await self._route()
 
     async def unhold(self, call_id: CallId) -> None:
-        """Stop the music; the leg hears its prompts again."""
-        leg = self._answered(call_id)
+        """Stop the music; the leg hears its prompts and its bridge again."""
+        await self._unhold(self._answered(call_id))
+        await self._route()
+
+    async def _unhold(self, leg: SipLeg) -> None:
         if not leg.held:
             return
         await self._command("unhold", leg)
         leg.held = False
-        self._stream.publish(CallUnheld(call_id=call_id, at=time.monotonic()))
+        self._stream.publish(CallUnheld(call_id=leg.call_id, at=time.monotonic()))
 
     async def start_recording(self, call_id: CallId) -> RecordingId:
         """Record what the leg says and hears (prompts included) to a WAV under ``workdir/recordings``."""
@@ -292,6 +300,8 @@ class SipEngine(RelayedOperations):
         self._closing = True
         for timer in self._ring_timers:
             timer.cancel()
+        for task in list(self._background):
+            task.cancel()
         if self._control is not None:
             with contextlib.suppress(TelephonyError, ConnectionError):
                 await self._control.command("shutdown")
@@ -308,7 +318,13 @@ class SipEngine(RelayedOperations):
         now = time.monotonic()
         kind = event["event"]
         if kind == "call.offered":
-            self._legs[call_id] = SipLeg(call_id, Direction.INBOUND)
+            self._legs[call_id] = SipLeg(
+                call_id,
+                Direction.INBOUND,
+                from_uri=event["from_uri"],
+                to_uri=event["to_uri"],
+                tenant=event.get("tenant"),
+            )
             self._stream.publish(
                 CallOffered(
                     call_id=call_id,
@@ -321,7 +337,9 @@ class SipEngine(RelayedOperations):
             )
             return
         if kind == "call.originated":
-            self._legs[call_id] = SipLeg(call_id, Direction.OUTBOUND)
+            self._legs[call_id] = SipLeg(
+                call_id, Direction.OUTBOUND, from_uri=event["from_uri"], to_uri=event["to_uri"]
+            )
             self._stream.publish(
                 CallOriginated(call_id=call_id, at=now, from_uri=event["from_uri"], to_uri=event["to_uri"])
             )
@@ -345,6 +363,8 @@ class SipEngine(RelayedOperations):
             leg.answered = True
             self._stream.publish(CallAnswered(call_id=call_id, at=now, direction=leg.direction))
             resolve(leg.connected, True)
+            if leg.transfer_for is not None:
+                self._spawn(self._complete_blind_transfer(leg))
         elif kind == "call.dtmf":
             leg.digits.append(str(event["digit"]))
             self._stream.publish(DtmfReceived(call_id=call_id, at=now, digit=str(event["digit"])))
@@ -365,6 +385,7 @@ class SipEngine(RelayedOperations):
         resolve(leg.connected, False)
         if leg.playback is not None and not leg.playback.done():
             leg.playback.set_result(PlaybackOutcome.HANGUP)
+        self._left_conference(leg)
 
     # -- helpers ---------------------------------------------------------------------------------------
 

@@ -10,6 +10,8 @@ reply carries the new ``call``); ``answer`` (call);
 ``play`` (call, path: WAV file, played once); ``stop_play`` (call); ``hold`` (call, optional path: music
 played in a loop; prompts keep running unheard); ``unhold`` (call);
 ``record_start`` (call, recording: an id chosen by the core, path); ``record_stop`` (call, recording);
+``hear`` (call, calls: the other calls of this worker whose audio the call hears from now on, through the
+conference bridge; its recordings capture them too; ``[]`` for none);
 ``hangup`` (call, optional ``code`` for unanswered calls); ``shutdown``.
 
 Events (worker -> core) have an ``event`` key and no ``id``; the worker sends them in the order its SIP

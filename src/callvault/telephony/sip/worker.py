@@ -46,6 +46,7 @@ class MediaWorker:
         self.outbox: deque[bytes] = deque()
         self.closing_recordings: list[tuple[str, str, str, float]] = []
         self.running = True
+        self.relink_pending = False
         self._counter = 0
         self._inbuf = b""
         self._client: socket.socket | None = None
@@ -145,6 +146,9 @@ class MediaWorker:
             self._hold(call, command.get("path"))
         elif cmd == "unhold":
             self._unhold(call)
+        elif cmd == "hear":
+            call.hears = {str(name) for name in command["calls"]} - {call.name}
+            self._relink(call)
         elif cmd == "record_start":
             if call.audio is None:
                 return {"ok": False, "error": "no active audio"}
@@ -153,6 +157,10 @@ class MediaWorker:
             call.audio.startTransmit(recorder)
             if call.player is not None:
                 call.player.startTransmit(recorder)
+            if call.music is not None and call.music.getPortId() >= 0:
+                call.music.startTransmit(recorder)
+            for name in call.linked:  # a bridged leg's recording holds both sides of the conversation
+                self.calls[name].audio.startTransmit(recorder)
             call.recorders[str(command["recording"])] = (recorder, str(command["path"]))
         elif cmd == "record_stop":
             self._finish_recording(call, str(command["recording"]))
@@ -268,6 +276,39 @@ class MediaWorker:
             with contextlib.suppress(pj.Error):
                 call.player.stopTransmit(self._discard())
 
+    def forget_links(self, name: str) -> None:
+        """Drop the bookkeeping of every link into or out of ``name``'s port (pjsua already removed them).
+
+        Pure Python, so safe inside pjsua2 callbacks."""
+        for call in self.calls.values():
+            call.linked.discard(name)
+        if (own := self.calls.get(name)) is not None:
+            own.linked.clear()
+
+    def _relink(self, call: WorkerCall) -> None:
+        """Connect into ``call`` (and its recorders) exactly the live calls it should hear."""
+        if call.gone or call.audio is None:
+            return
+        wanted = {
+            name
+            for name in call.hears
+            if (source := self.calls.get(name)) is not None and not source.gone and source.audio is not None
+        }
+        sinks = [call.audio, *(recorder for recorder, _ in call.recorders.values())]
+        for name in call.linked - wanted:
+            for sink in sinks:
+                with contextlib.suppress(pj.Error):
+                    self.calls[name].audio.stopTransmit(sink)
+        for name in wanted - call.linked:
+            for sink in sinks:
+                self.calls[name].audio.startTransmit(sink)
+        call.linked = wanted
+
+    def _relink_all(self) -> None:
+        self.relink_pending = False
+        for call in list(self.calls.values()):
+            self._relink(call)
+
     def _discard(self) -> PjObject:
         """The null audio device's port: a sink that keeps unheard players clocked."""
         return self.endpoint.audDevManager().getPlaybackDevMedia()
@@ -280,6 +321,8 @@ class MediaWorker:
 
     def _reap(self) -> None:
         self._announce_finished_recordings()
+        if self.relink_pending:
+            self._relink_all()
         while self.finished_prompts:
             prompt = self.finished_prompts.popleft()
             call = self.calls.get(prompt.call_name)

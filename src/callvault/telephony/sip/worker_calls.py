@@ -32,6 +32,11 @@ class WorkerCall(pj.Call):  # type: ignore[misc]
         self.player: Prompt | None = None
         self.music: PjObject = None  # looping music on hold; while set, prompts are not heard
         self.recorders: dict[str, tuple[PjObject, str]] = {}  # recording id -> (recorder, path)
+        # Other calls of this worker whose audio this call hears (set by the core: bridge, monitoring), and
+        # those actually connected into its port and recorders through the conference bridge.
+        self.hears: set[str] = set()
+        self.linked: set[str] = set()
+        self.port_id: int | None = None
         self.answered = False
         self.local_hangup = False
         self.gone = False
@@ -43,6 +48,9 @@ class WorkerCall(pj.Call):  # type: ignore[misc]
             self.worker.emit({"event": "call.answered", "call": self.name})
         elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED and not self.gone:
             self.gone = True
+            # pjsua removes the call's conference port with its media: forget the links through it now, so
+            # nothing disconnects a port id that a later call may reuse.
+            self.worker.forget_links(self.name)
             cause = hangup_cause(
                 sip_code=info.lastStatusCode,
                 answered=self.answered,
@@ -64,6 +72,11 @@ class WorkerCall(pj.Call):  # type: ignore[misc]
         for media in info.media:
             if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
                 self.audio = self.getAudioMedia(media.index)
+                port_id = self.audio.getPortId()
+                if port_id != self.port_id:  # new port (first media, or a re-INVITE): links are rebuilt
+                    self.port_id = port_id
+                    self.worker.forget_links(self.name)
+                    self.worker.relink_pending = True
 
     def onDtmfDigit(self, prm: PjObject) -> None:
         self.worker.emit({"event": "call.dtmf", "call": self.name, "digit": prm.digit})
