@@ -28,7 +28,7 @@ from callvault.security.principal import Principal, system_principal
 from callvault.sipedge import service as sipedge
 from callvault.sipedge.schemas import DidAssign, EndpointCreate, EntryKind
 from callvault.tenancy import service as tenancy
-from tests.fixtures import World
+from tests.fixtures import Account, World
 
 S = AgentState
 FLOW = {
@@ -62,6 +62,7 @@ class Floor:
     queues: dict[str, uuid.UUID] = field(default_factory=dict)
     agents: dict[str, uuid.UUID] = field(default_factory=dict)  # phone username -> agent (user) id
     passwords: dict[str, str] = field(default_factory=dict)  # phone username -> its SIP password
+    accounts: dict[str, Account] = field(default_factory=dict)  # phone username -> the agent's sign-in
     did: str = ""
 
 
@@ -105,6 +106,7 @@ def floor(
                 )
                 result.passwords[username] = phone.password
         result.agents[username] = account.user_id
+        result.accounts[username] = account
     result.did = new_did()
     kind, name = (EntryKind.IVR, "main") if entry == "ivr" else (EntryKind.QUEUE, "cards")
     with db.scoped() as session:

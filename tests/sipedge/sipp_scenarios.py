@@ -58,10 +58,13 @@ _ANSWER_HEADERS = """\
 Contact: <sip:phone@[local_ip]:[local_port]>"""
 
 
-def agent_phone() -> str:
-    """The agent's phone: ring, answer, and take the BYE when the engine hangs up (all through the front)."""
+def agent_phone(*, ring_ms: int = 0) -> str:
+    """The agent's phone: ring (`ring_ms`), answer, and take the BYE when the engine hangs up (all through the
+    front)."""
     steps = '  <recv request="INVITE"/>\n'
     steps += _send(f"SIP/2.0 180 Ringing\n{_ANSWER_HEADERS}\nContent-Length: 0", retrans=False)
+    if ring_ms:
+        steps += f'  <pause milliseconds="{ring_ms}"/>\n'
     steps += _send(f"SIP/2.0 200 OK\n{_ANSWER_HEADERS}\n{_SDP}")
     steps += '  <recv request="ACK"/>\n  <recv request="BYE"/>\n'
     steps += _send(

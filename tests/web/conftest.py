@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from callvault.config import Settings
 from callvault.core.db import Database
@@ -42,10 +43,14 @@ def serve_in_thread(app: Any) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+def console_app(settings: Settings, db: Database) -> FastAPI:
+    """The app as the browser tests serve it: plain HTTP on loopback, so the session cookie cannot be Secure."""
+    return create_app(settings.model_copy(update={"cookie_secure": False}), db=db)
+
+
 @pytest.fixture(scope="session")
 def live_server(settings: Settings, db: Database) -> Iterator[str]:
-    # Plain HTTP on loopback: the session cookie cannot carry the Secure flag here.
-    with serve_in_thread(create_app(settings.model_copy(update={"cookie_secure": False}), db=db)) as url:
+    with serve_in_thread(console_app(settings, db)) as url:
         yield url
 
 

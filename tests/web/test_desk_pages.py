@@ -15,11 +15,10 @@ from fastapi import FastAPI
 from callvault.acd.owner import CallInfo
 from callvault.config import Settings
 from callvault.core.db import Database
-from callvault.main import create_app
 from tests.acd.live import center, owner
 from tests.fixtures import World
 from tests.vault_fixtures import CARD, ID_NUMBER, NAME, PHONE, store_contact
-from tests.web.conftest import screenshot, serve_in_thread
+from tests.web.conftest import console_app, screenshot, serve_in_thread
 from tests.web.test_console_pages import sign_in
 
 
@@ -27,7 +26,7 @@ from tests.web.test_console_pages import sign_in
 def app(settings: Settings, db: Database) -> FastAPI:
     """The served app itself (not only its address): calls are offered through its routing owner, and the set-up
     requests (`login`) go to it too, so both see one owner per institution."""
-    return create_app(settings.model_copy(update={"cookie_secure": False}), db=db)
+    return console_app(settings, db)
 
 
 @pytest.fixture(scope="module")
@@ -94,12 +93,23 @@ def test_wallboard_follows_the_desk_and_an_offer_pops_masked_and_is_accepted(
     board.wait_for_selector(f"{row} .a-state[data-state='talking']", timeout=10_000)
     screenshot(desk, "desk-talking-zh")
 
+    # The call's controls come with the answer. No telephony here carries this call, so a command is refused: the
+    # problem shows in the message area and the controls stay usable.
+    desk.wait_for_selector(f"#call-controls[data-call='{call}']", state="visible")
+    assert desk.eval_on_selector_all("#transfer-queue option", "os => os.map(o => o.textContent)") == ["cards"]
+    desk.click("#call-hold")
+    desk.wait_for_selector("#desk-error[data-kind='error']", state="visible", timeout=10_000)
+    assert "carried by telephony here" in (desk.text_content("#desk-error") or "")
+    assert desk.get_attribute("#call-hold", "aria-disabled") == "false" and desk.is_hidden("#call-unhold")
+    screenshot(desk, "desk-call-refused-zh")
+
     # The caller hangs up: wrap-up with its timer; this queue refuses to close it without a disposition code.
     owner(app, c.bank).finish_call(call)
     desk.wait_for_selector("#wrap-up", state="visible", timeout=10_000)
     # The pop stays during wrap-up (the agent files the call), and goes with it.
     assert desk.get_attribute("#desk-state", "data-state") == "wrap_up" and desk.is_visible("#offer")
     assert desk.is_disabled("#go-ready") and desk.is_disabled("#go-pause")  # wrap-up ends with its form
+    assert desk.is_hidden("#call-controls")
     desk.click("#end-wrap-up")
     desk.wait_for_selector("#desk-error", state="visible")
     assert "disposition" in (desk.text_content("#desk-error") or "")

@@ -42,6 +42,10 @@ SCRIPT_TEXTS: Final = {
     "disconnected": "Live updates interrupted; reconnecting…",
     "connected": "Connected to the caller.",
     "withdrawn": "The offer was withdrawn.",
+    "held": "The caller is on hold.",
+    "unheld": "The caller is back on the line.",
+    "hung_up": "The call was hung up.",
+    "transferred": "The caller was transferred to queue %(queue)s.",
     "no_seat": "You have no agent seat yet: a supervisor must set up your skills.",
     "none": "None",
 }
@@ -157,6 +161,8 @@ def desk_page(request: Request, console: Annotated[Console, allowed(acd.HANDLE)]
         "desk.html",
         view=view,
         reasons=acd.list_pause_reasons(console.session),
+        # The transfer targets: every queue of the institution (the agent's channel takes any of them).
+        queues=acd.list_queues(console.session),
         state_labels=STATE_LABELS,
         manual_states=MANUAL_STATES,
         texts=_texts(console),

@@ -1,6 +1,7 @@
-// Agent desktop: state bar, wrap-up with a disposition, and the offered call's masked screen pop, fed by the
-// agent's WebSocket. Customer data on this page must not leave it: the pop cannot be selected, copied or dragged,
-// and the watermark (user id and the current time) is kept current. Texts come translated from the page.
+// Agent desktop: state bar, wrap-up with a disposition, the offered call's masked screen pop, and the connected
+// call's controls (hold, resume, hang up, transfer to a queue), fed by and sent over the agent's WebSocket.
+// Customer data on this page must not leave it: the pop cannot be selected, copied or dragged, and the watermark
+// (user id and the current time) is kept current. Texts come translated from the page.
 (function () {
   var root = document.getElementById("desk");
   if (!root) return;
@@ -8,10 +9,18 @@
   var errorBox = document.getElementById("desk-error");
   var offerBox = document.getElementById("offer");
   var wrapUp = document.getElementById("wrap-up");
+  var controls = document.getElementById("call-controls");
+  var holdButton = document.getElementById("call-hold");
+  var unholdButton = document.getElementById("call-unhold");
+  var queueSelect = document.getElementById("transfer-queue");
   var state = root.dataset.state;
   var since = root.dataset.since ? Date.parse(root.dataset.since) : null;
   var offeredCall = null;
+  var talkingCall = root.dataset.call || null;  // the connected call the controls act on
+  var pending = null;  // the call command sent and not answered yet
   var socket = null;
+  // The connected call's commands and the text of each one's acknowledgement.
+  var ACKS = { hold: "held", unhold: "unheld", hangup: "hung_up", transfer: "transferred" };
 
   function clock(ms) {
     var s = Math.max(0, Math.floor(ms / 1000));
@@ -19,7 +28,17 @@
     return m + ":" + (r < 10 ? "0" : "") + r;
   }
   function utcNow() { return new Date().toISOString().slice(0, 19).replace("T", " ") + " UTC"; }
-  function showError(text) { errorBox.textContent = text; errorBox.hidden = false; }
+  // One message area: refusals in the error style, call-control acknowledgements as a notice.
+  function showMessage(text, kind) {
+    errorBox.textContent = text;
+    errorBox.className = kind === "ack" ? "notice" : "error";
+    errorBox.dataset.kind = kind;
+    errorBox.hidden = false;
+  }
+  function showError(text) { showMessage(text, "error"); }
+  function problem(message) {
+    return [message.title, message.detail].filter(Boolean).join(": ") || String(message.status || "");
+  }
 
   function tick() {
     var elapsed = since === null ? "–" : clock(Date.now() - since);
@@ -46,7 +65,72 @@
     document.getElementById("go-pause").disabled = busy || state === "paused";
     document.getElementById("go-logout").disabled = busy || state === "logged_out";
     if (state === "ready" || state === "paused" || state === "logged_out") hideOffer();
+    if (state === "talking") {
+      // Answered at the desk or on the phone: the offer's buttons go, the call's controls come.
+      talkingCall = message.call_id || talkingCall || offeredCall;
+      document.getElementById("accept").hidden = true;
+      document.getElementById("reject").hidden = true;
+      if (!offerBox.hidden) document.getElementById("offer-status").textContent = texts.connected;
+    } else {
+      talkingCall = null;
+    }
+    showControls();
     tick();
+  }
+
+  function showControls() {
+    var shown = state === "talking" && !!talkingCall;
+    // A keyboard user who ended the call goes on with its wrap-up rather than losing the focus with the controls.
+    var focusMoves = !shown && controls.contains(document.activeElement);
+    if (!shown) setHeld(false);
+    controls.hidden = !shown;
+    if (focusMoves && !wrapUp.hidden) document.getElementById("disposition").focus();
+    controls.dataset.call = shown ? talkingCall : "";
+    enableControls(pending === null);
+  }
+
+  // While a command waits for its answer the buttons say so but stay focusable (a disabled button would drop the
+  // keyboard focus); `callCommand` ignores them meanwhile.
+  function enableControls(enabled) {
+    controls.setAttribute("aria-busy", enabled ? "false" : "true");
+    controls.querySelectorAll("button").forEach(function (button) {
+      button.setAttribute("aria-disabled", enabled ? "false" : "true");
+    });
+  }
+
+  function setHeld(held) {
+    // Keep the keyboard focus on the button that replaces the one that goes.
+    var focusMoves = document.activeElement === (held ? holdButton : unholdButton);
+    controls.dataset.held = held ? "true" : "false";
+    holdButton.hidden = held;
+    unholdButton.hidden = !held;
+    if (focusMoves) (held ? unholdButton : holdButton).focus();
+  }
+
+  function callCommand(command) {
+    if (!socket || socket.readyState !== WebSocket.OPEN || !talkingCall || pending !== null) return;
+    var body = { type: command, call_id: talkingCall };
+    if (command === "transfer") body.queue_id = queueSelect.value;
+    pending = { command: command, queue: command === "transfer" ? queueSelect.selectedOptions[0].text : "" };
+    errorBox.hidden = true;
+    enableControls(false);
+    active();
+    socket.send(JSON.stringify(body));
+  }
+
+  function callAnswered(message) {
+    var sent = pending;
+    pending = null;
+    enableControls(true);
+    if (message.type === "error") {
+      showError(texts.failed + " " + problem(message));
+      return;
+    }
+    if (message.command === "hold") setHeld(true);
+    else if (message.command === "unhold") setHeld(false);
+    var text = texts[ACKS[message.command]];
+    if (message.command === "transfer") text = text.replace("%(queue)s", sent ? sent.queue : "");
+    showMessage(text, "ack");
   }
 
   function hideOffer() {
@@ -92,12 +176,15 @@
         document.getElementById("offer-status").textContent = texts.connected;
         document.getElementById("accept").hidden = true;
         document.getElementById("reject").hidden = true;
+      } else if ((message.type === "ack" || message.type === "error") && ACKS.hasOwnProperty(message.command)) {
+        callAnswered(message);
       } else if (message.type === "error") {
-        showError(texts.failed + " " + (message.detail || message.title || message.status));
+        showError(texts.failed + " " + problem(message));
       }
     });
     socket.addEventListener("close", function (event) {
       root.dataset.channel = "closed";
+      if (pending !== null) { pending = null; enableControls(true); }  // no answer will come on this channel
       if (event.code === 4401) { window.location.assign("/login"); return; }
       showError(texts.disconnected);
       setTimeout(connect, 3000);
@@ -140,6 +227,9 @@
   });
   document.getElementById("accept").addEventListener("click", function () { send("accept"); });
   document.getElementById("reject").addEventListener("click", function () { send("reject"); });
+  controls.querySelectorAll("button[data-command]").forEach(function (button) {
+    button.addEventListener("click", function (event) { callCommand(event.currentTarget.dataset.command); });
+  });
 
   // No copy or export of customer data from the pop: selection is off in CSS, and these block the rest.
   ["copy", "cut", "dragstart", "contextmenu", "selectstart"].forEach(function (name) {
