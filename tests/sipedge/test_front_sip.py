@@ -275,3 +275,38 @@ def test_a_disabled_phone_is_refused_and_registers_again_once_enabled(edge: Edge
     switch("enable")
     assert edge.register(phone_port, password=edge.password, final=200) == 0
     assert f"alice@{edge.slug}" in edge.front.rpc("ul.dump")
+
+
+def test_kamailio_does_not_outlive_a_killed_front_process(world: World, tmp_path: Path) -> None:
+    """`callvault sip-front` killed without its clean-up (SIGKILL): its Kamailio goes with it, never an orphan
+    holding the SIP port."""
+    import os
+    import signal
+    import sys
+    import time
+
+    run_dir = tmp_path / "front"
+    port = free_udp_port()
+    command = [sys.executable, "-m", "callvault", "sip-front", "--worker", f"127.0.0.1:{free_udp_port()}"]
+    command += ["--port", str(port), "--run-dir", str(run_dir), "--reload-every", "0"]
+    pattern = f"kamailio.cfg -Y {run_dir}"
+    front = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+    try:
+        deadline = time.monotonic() + SIPP_LIMIT_S
+        kamailio: list[str] = []
+        while not kamailio and time.monotonic() < deadline:
+            kamailio = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
+            time.sleep(0.1)
+        assert kamailio, "Kamailio did not start"
+        front.send_signal(signal.SIGKILL)
+        front.wait(10)
+        while time.monotonic() < deadline:
+            alive = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
+            if not alive:
+                break
+            time.sleep(0.1)
+        assert not alive, f"Kamailio processes left behind: {alive}"
+    finally:
+        if front.poll() is None:
+            front.kill()
+        subprocess.run(["pkill", "-f", pattern], check=False)

@@ -9,8 +9,11 @@ SIGKILL after a grace period).
 
 from __future__ import annotations
 
+import ctypes
 import shutil
+import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -23,10 +26,19 @@ from callvault.sipedge import directory
 from callvault.sipedge.kamailio_cfg import TABLES, FrontConfig, write_all, write_tables
 
 log = structlog.get_logger(__name__)
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 class FrontError(RuntimeError):
     """Kamailio is missing, refused its configuration, or did not come up."""
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the thread that started it ends, so a CallVault process killed
+    without its clean-up (SIGKILL, a re-raised SIGTERM after the web server's shutdown) leaves no Kamailio behind."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def kamailio_binary() -> str | None:
@@ -86,7 +98,7 @@ class KamailioFront:
         ]
         with self._lock:
             self._process = subprocess.Popen(  # noqa: S603 - fixed argv: kamailio and our own files
-                command, stdout=self._log, stderr=subprocess.STDOUT
+                command, stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
             )
         deadline = time.monotonic() + timeout
         while not self._rpc_ok("core.uptime"):
