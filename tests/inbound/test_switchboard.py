@@ -28,6 +28,7 @@ from callvault.telephony.events import CallBridged, CallEvent, MonitorStarted
 from callvault.telephony.sim import Directory, FarEnd, SimEngine
 from tests.fixtures import World
 from tests.inbound.floors import decisions, floor, interactions, new_did, ready
+from tests.vault_fixtures import PHONE, store_contact
 
 S = AgentState
 
@@ -47,6 +48,7 @@ def run_calls(
     callers: list[tuple[float, FarEnd, str]],
     actions: list[tuple[float, Callable[[Switchboard], Awaitable[None] | None]]] | None = None,
     seconds: float = 300.0,
+    caller_uri: str = "sip:+8613800138000@pstn",
 ) -> Run:
     """Callers (arrival second, script, called number) on a fresh simulated engine with a switchboard; `actions`
     are what agents do at their desks (second, action)."""
@@ -77,7 +79,7 @@ def run_calls(
                 t = at
                 if isinstance(step, tuple):
                     caller, number = step
-                    sim.offer_inbound(caller, from_uri="sip:+8613800138000@pstn", to_uri=f"sip:{number}@callvault")
+                    sim.offer_inbound(caller, from_uri=caller_uri, to_uri=f"sip:{number}@callvault")
                 else:
                     done = step(board)
                     if done is not None:
@@ -347,3 +349,45 @@ def test_a_supervisor_listens_then_barges_in_on_the_supervisors_phone(
     assert len(supervisor) == 1 and supervisor[0].agent_id == sam
     assert supervisor[0].monitor_mode == "barge" and supervisor[0].ended_at is not None  # hung up with the call
     assert row.status == "ended"
+
+
+def test_the_screen_pop_names_the_caller_on_file(db: Database, world: World, tmp_path: Path) -> None:
+    owners = AcdOwners(db, tick_seconds=0)
+    f = floor(db, world, owners, phones={"jo": True}, entry="queue")
+    ready(db, f, f.agents["jo"])
+    stored = store_contact(db, f.slug)  # the customer's number is the caller's
+    seen: list[uuid.UUID | None] = []
+
+    def ringing(_: Switchboard) -> None:
+        seen.extend(info.contact_id for info in f.owner.calls.values())
+
+    run_calls(
+        db,
+        owners,
+        tmp_path,
+        phones={"jo": FarEnd(answer_after=10.0, hangup_after=5.0)},
+        callers=[(0.0, FarEnd(hangup_after=None), f.did)],
+        actions=[(3.0, ringing)],
+        seconds=30,
+        caller_uri=f"sip:{PHONE}@pstn",
+    )
+    assert seen == [stored.contact_id]
+
+
+def test_a_caller_not_on_file_pops_without_a_contact(db: Database, world: World, tmp_path: Path) -> None:
+    owners = AcdOwners(db, tick_seconds=0)
+    f = floor(db, world, owners, phones={"kim": True}, entry="queue")
+    ready(db, f, f.agents["kim"])
+    store_contact(db, f.slug)
+    seen: list[uuid.UUID | None] = []
+    run_calls(
+        db,
+        owners,
+        tmp_path,
+        phones={"kim": FarEnd(answer_after=10.0, hangup_after=5.0)},
+        callers=[(0.0, FarEnd(hangup_after=None), f.did)],
+        actions=[(3.0, lambda _: seen.extend(i.contact_id for i in f.owner.calls.values()))],
+        seconds=30,
+        caller_uri="sip:anonymous@pstn",
+    )
+    assert seen == [None]

@@ -20,7 +20,7 @@ from callvault.main import create_app
 from callvault.telephony.sim import FarEnd
 from tests.acd.live import center, owner
 from tests.fixtures import World
-from tests.inbound.test_monitor_api import _phones_and_number, _until, carried
+from tests.inbound.simthread import carried, phones_and_number, until
 from tests.web.conftest import screenshot, serve_in_thread
 from tests.web.test_console_pages import sign_in
 
@@ -42,7 +42,7 @@ def test_the_supervisor_barges_in_from_the_wallboard(
     c = center(world, login, agents={"ann": {"cards": 5}}, queues={"cards": {}})
     ann = c.agents["ann"].user_id
     watcher = world.user(c.bank.slug, role="supervisor")  # the API sign-in used the first one's TOTP code
-    did = _phones_and_number(db, c, {"ann": ann, "boss": watcher.user_id})
+    did = phones_and_number(db, c, {"ann": ann, "boss": watcher.user_id})
     assert c.sessions["ann"].post("/api/v1/agents/me/state", json={"state": "ready"}).status_code == 200
 
     ctx = browser.new_context(locale="zh-CN")
@@ -60,7 +60,7 @@ def test_the_supervisor_barges_in_from_the_wallboard(
 
     phones = {"ann": FarEnd(answer_after=1.0, hangup_after=None), "boss": FarEnd(answer_after=1.0, hangup_after=None)}
     with carried(app, db, tmp_path, phones, did):
-        _until(lambda: owner(app, c.bank).connected_call(ann) is not None)
+        until(lambda: owner(app, c.bank).connected_call(ann) is not None)
         board.wait_for_selector(f"{row} .a-state[data-state='talking']", timeout=10_000)
         board.select_option(f"{row} .monitor-form select[name=mode]", "barge")
         board.click(f"{row} .monitor-form button")
@@ -75,5 +75,5 @@ def test_the_supervisor_barges_in_from_the_wallboard(
                 stmt = select(InteractionLeg).where(InteractionLeg.party == "supervisor")
                 return [leg.monitor_mode for leg in session.scalars(stmt)] == ["barge"]
 
-        _until(barging)
+        until(barging)
     ctx.close()

@@ -123,6 +123,7 @@ class TenantOwner:
                 self._load(own, actor)
         self.writer = DecisionWriter(db, router=self.router, tenant_id=tenant_id, tenant_slug=tenant_slug)
         self.calls: dict[uuid.UUID, CallInfo] = {}
+        self.last_interaction: dict[uuid.UUID, uuid.UUID] = {}  # agent -> record of its last finished call
         self.background = False  # set while AcdOwners' thread writes the logs
         self.version = 0  # bumped by every operation that changed something
         self._snapshot: tuple[int, float, dict[str, Any]] | None = None
@@ -325,7 +326,19 @@ class TenantOwner:
                 return None
 
     def finish_call(self, call_id: uuid.UUID) -> None:
-        self.run(lambda router, now: router.finish_call(call_id, now=now))
+        def finish(router: Router, now: float) -> None:
+            call = router.calls.get(call_id)
+            info = self.calls.get(call_id)
+            router.finish_call(call_id, now=now)
+            if call is not None and call.agent is not None and info is not None and info.interaction_id is not None:
+                self.last_interaction[call.agent.id] = info.interaction_id
+
+        self.run(finish)
+
+    def take_last_interaction(self, agent_id: uuid.UUID) -> uuid.UUID | None:
+        """The call record of the agent's last finished call, once (its wrap-up files the disposition there)."""
+        with self.lock:
+            return self.last_interaction.pop(agent_id, None)
 
     def tick(self) -> list[Offer]:
         return self.run(lambda router, now: router.tick(now=now))

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import structlog
 from fastapi import Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
@@ -36,9 +37,12 @@ from callvault.acd.schemas import (
     WrapUpEnd,
 )
 from callvault.api import RequestContext, Requires, domain_router
-from callvault.core.errors import InvalidInput, NotFound
+from callvault.core.errors import Conflict, InvalidInput, NotFound
+from callvault.interactions import service as interactions
+from callvault.interactions.schemas import InteractionClose
 from callvault.security.principal import Principal
 
+log = structlog.get_logger(__name__)
 router = domain_router("", "acd")
 
 Configurer = Annotated[RequestContext, Depends(Requires(service.CONFIGURE))]
@@ -166,7 +170,25 @@ def end_my_wrap_up(request: Request, ctx: Agent, data: WrapUpEnd) -> AgentStatus
         then=AgentState(data.then),
         reason=data.reason,
     )
+    interaction_id = owner.take_last_interaction(agent_id)
+    if interaction_id is not None and data.disposition:
+        _file_disposition(ctx, interaction_id, data.disposition)
     return _status(owner, agent_id)
+
+
+def _file_disposition(ctx: RequestContext, interaction_id: uuid.UUID, disposition: str) -> None:
+    """The wrap-up's disposition on the call record too (with the wrap-up time), unless the record was closed
+    already (`POST /interactions/{id}/close` with notes) or its last leg has not hung up yet."""
+    try:
+        interactions.close_interaction(
+            ctx.session,
+            actor=ctx.principal,
+            interaction_id=interaction_id,
+            data=InteractionClose(disposition=disposition),
+        )
+    except (Conflict, NotFound) as exc:
+        ctx.session.rollback()
+        log.info("wrap-up disposition not filed on the call record", reason=type(exc).__name__)
 
 
 @router.post("/agents/{agent_id}/state", response_model=AgentStatus, summary="Force an agent's state (supervisor)")

@@ -188,6 +188,18 @@ def find_contacts(
     )
 
 
+def contact_id_by_phone(session: Session, *, number: str) -> uuid.UUID | None:
+    """Who is calling: the newest contact of the bound institution with exactly this number (blind index; nothing
+    decrypted), for the agent's screen pop. None for a number that is not a valid phone number or not on file."""
+    try:
+        e164 = normalise_phone(number).e164
+    except PhoneRejected:
+        return None
+    index = vault().index.phone(e164, tenant_id=current_tenant(session), scope=cols.PHONE_SCOPE)
+    stmt = select(ContactPhone.contact_id).where(ContactPhone.e164_bidx == index)
+    return session.scalars(stmt.order_by(ContactPhone.contact_id.desc()).limit(1)).first()
+
+
 def _phones(session: Session, contact_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[ContactPhone]]:
     out: dict[uuid.UUID, list[ContactPhone]] = {}
     rows = session.scalars(

@@ -34,6 +34,7 @@ import structlog
 
 from callvault.acd.hub import Subscription
 from callvault.acd.owner import AcdOwners, TenantOwner
+from callvault.contacts import service as contacts
 from callvault.core.db import Database
 from callvault.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from callvault.core.tenant_context import set_tenant
@@ -127,6 +128,7 @@ def front_dialer(engine: FrontEngine) -> DialStation:
 class InboundCall:
     leg: CallId
     route: Route
+    caller: str = ""  # the caller's number as presented (customer data: never logged)
     acd_id: uuid.UUID = field(default_factory=uuid.uuid4)  # the call's id in the ACD
     owner: TenantOwner | None = None
     in_acd: bool = False  # handed to the owner and not finished there
@@ -262,7 +264,7 @@ class Switchboard:
         leg = event.call_id
         if isinstance(event, CallOffered):
             route = self._routes.get(leg)
-            call = InboundCall(leg, route) if route is not None else None
+            call = InboundCall(leg, route, called_number(event.from_uri)) if route is not None else None
             if call is not None:  # known before any later event of the leg is dispatched
                 self._calls[leg] = call
             self._spawn(self._serve(event, call), what="serve")
@@ -371,8 +373,16 @@ class Switchboard:
         self._by_acd[call.acd_id] = call
         interaction_id = self.recorder.interaction_of(call.leg)
         queued_at = self.recorder.wall_clock(self._engine_now())
+        contact_id = await self.blocking(self._caller_on_file, call)
         call.in_acd = True
-        await self.blocking(owner.hand_off, outcome, call_id=call.acd_id, queues=queues, interaction_id=interaction_id)
+        await self.blocking(
+            owner.hand_off,
+            outcome,
+            call_id=call.acd_id,
+            queues=queues,
+            interaction_id=interaction_id,
+            contact_id=contact_id,
+        )
         self.stats.queued += 1
         await self.blocking(
             self._record_routing, call, outcome, flow_id=None, queue_id=queues[outcome.queue], queued_at=queued_at
@@ -385,6 +395,14 @@ class Switchboard:
             await self.engine.hangup(call.leg)
             return
         await self._wait(call)
+
+    def _caller_on_file(self, call: InboundCall) -> uuid.UUID | None:
+        """The institution's contact with the caller's number, for the screen pop (shown masked by permission)."""
+        if not call.caller:
+            return None
+        with self.db.scoped() as session:
+            set_tenant(session, call.route.tenant_id)
+            return contacts.contact_id_by_phone(session, number=call.caller)
 
     def _owner_and_queues(self, route: Route) -> tuple[TenantOwner, dict[str, uuid.UUID]]:
         owner = self.owners.of(route.tenant_id, route.tenant_slug)
