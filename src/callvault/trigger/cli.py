@@ -74,6 +74,7 @@ def register(bench_app: typer.Typer) -> None:
         ours = result["ours"]
         console.print(
             f"throughput ratio {result['throughput_ratio']:.3f} (goal ≥ 0.5), p99 {ours['p99_ms']:.2f} ms (goal ≤ 25);"
-            f" 503 answered in {ours['refused_p50_ms']:.2f} ms (p50); load average before"
+            f" 503 answered in {ours['refused_p50_ms']:.2f} ms (p50); load generator late by"
+            f" {ours['send_lag_p50_ms']:.2f} / {ours['send_lag_p99_ms']:.2f} ms (p50 / p99); load average before"
             f" {result['load_average_before'][0]:.2f}"
         )
