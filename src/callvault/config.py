@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     service_trigger: bool = True
     trigger_interval_seconds: float = Field(default=1.0, gt=0)
     trigger_ring_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Overload control of the trigger API (docs/trigger-api.md): at most this many orders in progress per server
+    # process; one more is refused at once (503, Retry-After) before any database work, so the orders admitted
+    # keep a bounded latency past saturation instead of all queueing. One process serves roughly 50-100 orders/s
+    # (docs/performance.md): 8 in progress is about 100 ms of work queued ahead of an admitted order.
+    trigger_max_in_flight: int = Field(default=8, ge=1)
+    trigger_retry_after_seconds: int = Field(default=1, ge=1)
     # Campaign runner for running campaigns (one process per institution at a time, through a lease).
     service_campaigns: bool = True
     campaign_interval_seconds: float = Field(default=5.0, gt=0)

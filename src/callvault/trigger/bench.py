@@ -5,7 +5,11 @@ an institution, an API client, its webhook secret and a published flow); the loa
 signed ``POST /api/v1/calls/trigger`` requests (fresh nonce and Idempotency-Key each) at a fixed rate, and the same
 JSON body unsigned to the bare endpoint. Latency is measured from each request's *scheduled* send time, so a server
 that falls behind is charged for the queue it builds (no coordinated omission). A request unanswered after 10 s
-counts as an error.
+counts as an error; one refused by overload control (503) is counted apart.
+
+With ``processes`` > 1 each side runs that many server processes, each on its own port, and the load generator
+sends request i to process i mod N (round robin, as a load balancer in front of them would); the bare endpoint
+gets as many processes as the app, so the ratio compares like with like.
 """
 
 from __future__ import annotations
@@ -44,6 +48,12 @@ class LoadResult:
     p99_ms: float
     max_ms: float
     error_kinds: dict[str, int]
+    refused: int = 0  # 503 from overload control: answered at once, nothing stored, to be retried
+    refused_p50_ms: float = 0.0
+    # How late the load generator itself sent (due time to send): above a few ms the machine, not the server,
+    # is limiting the figures.
+    send_lag_p50_ms: float = 0.0
+    send_lag_p99_ms: float = 0.0
 
 
 def _free_port() -> int:
@@ -197,15 +207,17 @@ def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 240.0
     raise RuntimeError(f"server on port {port} did not start")
 
 
-async def _load(name: str, url: str, make: Any, *, rate: float, seconds: float, warmup: int) -> LoadResult:
-    """Open loop: request i is due at start + i/rate; its latency counts from then."""
+async def _load(name: str, urls: list[str], make: Any, *, rate: float, seconds: float, warmup: int) -> LoadResult:
+    """Open loop: request i is due at start + i/rate, sent to urls[i mod len(urls)]; its latency counts from then."""
     limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
     async with httpx.AsyncClient(limits=limits, timeout=10.0, trust_env=False) as http:
-        for i in range(warmup):  # caches warm, first connections open
+        for i in range(warmup * len(urls)):  # caches warm, first connections open, in every process
             body, headers = make(-1 - i)
-            await http.post(url, content=body, headers=headers)
+            await http.post(urls[i % len(urls)], content=body, headers=headers)
         total = int(rate * seconds)
         latencies: list[float] = []
+        refusals: list[float] = []
+        lags: list[float] = []
         kinds: dict[str, int] = {}
         start = time.perf_counter() + 0.05
 
@@ -215,10 +227,13 @@ async def _load(name: str, url: str, make: Any, *, rate: float, seconds: float, 
             if delay > 0:
                 await asyncio.sleep(delay)
             body, headers = make(i)
+            lags.append(time.perf_counter() - due)
             try:
-                r = await http.post(url, content=body, headers=headers)
+                r = await http.post(urls[i % len(urls)], content=body, headers=headers)
                 if r.status_code == 202:
                     latencies.append(time.perf_counter() - due)
+                elif r.status_code == 503 and "retry-after" in r.headers:
+                    refusals.append(time.perf_counter() - due)
                 else:
                     kind = f"HTTP {r.status_code}"
                     kinds[kind] = kinds.get(kind, 0) + 1
@@ -228,6 +243,7 @@ async def _load(name: str, url: str, make: Any, *, rate: float, seconds: float, 
         await asyncio.gather(*(one(i) for i in range(total)))
         elapsed = time.perf_counter() - start
     latencies.sort()
+    lags.sort()
     ms = [x * 1000 for x in latencies] or [0.0]
     return LoadResult(
         name=name,
@@ -240,23 +256,43 @@ async def _load(name: str, url: str, make: Any, *, rate: float, seconds: float, 
         p99_ms=round(ms[min(len(ms) - 1, int(len(ms) * 0.99))], 2),
         max_ms=round(ms[-1], 2),
         error_kinds=kinds,
+        refused=len(refusals),
+        refused_p50_ms=round(statistics.median(refusals) * 1000, 2) if refusals else 0.0,
+        send_lag_p50_ms=round(statistics.median(lags) * 1000, 2),
+        send_lag_p99_ms=round(lags[min(len(lags) - 1, int(len(lags) * 0.99))] * 1000, 2),
     )
 
 
 def run_benchmark(
-    *, rate: float, seconds: float, warmup: int = 20, database_url: str = "", database_admin_url: str = ""
+    *,
+    rate: float,
+    seconds: float,
+    warmup: int = 20,
+    database_url: str = "",
+    database_admin_url: str = "",
+    processes: int = 1,
+    max_in_flight: int | None = None,
 ) -> dict[str, Any]:
+    """`processes` server processes per side; `max_in_flight`: the app's CALLVAULT_TRIGGER_MAX_IN_FLIGHT per
+    process (None: its default)."""
+    from callvault.config import get_settings
     from callvault.identity.api_clients import signed_headers
 
     with tempfile.TemporaryDirectory(prefix="callvault-bench-trigger-") as scratch:
         creds = _setup(Path(scratch), database_url=database_url, database_admin_url=database_admin_url)
         env = dict(os.environ)
-        ours_port, bare_port = _free_port(), _free_port()
+        if max_in_flight is not None:
+            env["CALLVAULT_TRIGGER_MAX_IN_FLIGHT"] = str(max_in_flight)
+        limit = max_in_flight if max_in_flight is not None else get_settings().trigger_max_in_flight
+        ours_ports = [_free_port() for _ in range(processes)]
+        bare_ports = [_free_port() for _ in range(processes)]
         log = open(Path(scratch) / "servers.log", "wb")  # noqa: SIM115 - closed with the servers
-        procs = [_start("callvault", ours_port, env, log), _start("bare", bare_port, env, log)]
+        procs = [_start("callvault", port, env, log) for port in ours_ports]
+        procs += [_start("bare", port, env, log) for port in bare_ports]
         try:
-            _wait_ready(ours_port, procs[0])
-            _wait_ready(bare_port, procs[1])
+            for port, proc in zip(ours_ports + bare_ports, procs, strict=True):
+                _wait_ready(port, proc)
+            load_before = os.getloadavg()  # other work on the machine, before this run's load
 
             def signed(i: int) -> tuple[bytes, dict[str, str]]:
                 body = _body(i)
@@ -273,7 +309,7 @@ def run_benchmark(
             bare = asyncio.run(
                 _load(
                     "bare FastAPI",
-                    f"http://127.0.0.1:{bare_port}{BARE_PATH}",
+                    [f"http://127.0.0.1:{port}{BARE_PATH}" for port in bare_ports],
                     plain,
                     rate=rate,
                     seconds=seconds,
@@ -283,7 +319,7 @@ def run_benchmark(
             ours = asyncio.run(
                 _load(
                     "CallVault trigger",
-                    f"http://127.0.0.1:{ours_port}{TRIGGER_PATH}",
+                    [f"http://127.0.0.1:{port}{TRIGGER_PATH}" for port in ours_ports],
                     signed,
                     rate=rate,
                     seconds=seconds,
@@ -305,6 +341,9 @@ def run_benchmark(
         "database": "postgresql" if database_url.startswith("postgresql") else "sqlite",
         "rate": rate,
         "seconds": seconds,
+        "processes": processes,
+        "max_in_flight_per_process": limit,
+        "load_average_before": [round(x, 2) for x in load_before],
         "ours": asdict(ours),
         "bare": asdict(bare),
         "throughput_ratio": round(ours.throughput / bare.throughput, 3) if bare.throughput else 0.0,

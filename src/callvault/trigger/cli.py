@@ -25,10 +25,16 @@ def register(bench_app: typer.Typer) -> None:
         database_admin_url: Annotated[
             str, typer.Option(help="the same database as its schema owner, to migrate it (default: --database-url)")
         ] = "",
+        processes: Annotated[
+            int, typer.Option(min=1, help="server processes per side, each on its own port, sent to round robin")
+        ] = 1,
+        max_in_flight: Annotated[
+            int | None, typer.Option(min=1, help="the app's orders in progress per process (default: its setting)")
+        ] = None,
     ) -> None:
         """Signed POST /api/v1/calls/trigger against the real app (uvicorn on loopback, SQLite) at a fixed rate,
-        next to a bare FastAPI endpoint in the same run: throughput ratio and p50/p99 latency. SQLite unless
-        --database-url names PostgreSQL."""
+        next to a bare FastAPI endpoint in the same run: throughput ratio, p50/p99 latency of the accepted orders,
+        orders refused by overload control (503). SQLite unless --database-url names PostgreSQL."""
         from callvault.trigger.bench import run_benchmark
 
         result = run_benchmark(
@@ -37,14 +43,18 @@ def register(bench_app: typer.Typer) -> None:
             warmup=warmup,
             database_url=database_url,
             database_admin_url=database_admin_url,
+            processes=processes,
+            max_in_flight=max_in_flight,
         )
         if as_json:
             typer.echo(json.dumps(result, indent=2))
             return
         table = Table(
-            title=f"trigger API at {rate:g} req/s for {seconds:g} s on {result['database']} (open loop, loopback)"
+            title=f"trigger API at {rate:g} req/s for {seconds:g} s on {result['database']}, {processes} process(es)"
+            f" per side, at most {result['max_in_flight_per_process']} orders in progress per process"
+            " (open loop, loopback)"
         )
-        for column in ("server", "sent", "202", "errors", "req/s", "p50 ms", "p99 ms", "max ms"):
+        for column in ("server", "sent", "202", "503", "errors", "req/s", "p50 ms", "p99 ms", "max ms"):
             table.add_column(column, justify="right" if column != "server" else "left")
         for key in ("ours", "bare"):
             r = result[key]
@@ -52,6 +62,7 @@ def register(bench_app: typer.Typer) -> None:
                 r["name"],
                 str(r["sent"]),
                 str(r["ok"]),
+                str(r["refused"]),
                 str(r["errors"]),
                 f"{r['throughput']:.1f}",
                 f"{r['p50_ms']:.2f}",
@@ -62,5 +73,8 @@ def register(bench_app: typer.Typer) -> None:
         console.print(table)
         ours = result["ours"]
         console.print(
-            f"throughput ratio {result['throughput_ratio']:.3f} (goal ≥ 0.5), p99 {ours['p99_ms']:.2f} ms (goal ≤ 25)"
+            f"throughput ratio {result['throughput_ratio']:.3f} (goal ≥ 0.5), p99 {ours['p99_ms']:.2f} ms (goal ≤ 25);"
+            f" 503 answered in {ours['refused_p50_ms']:.2f} ms (p50); load generator late by"
+            f" {ours['send_lag_p50_ms']:.2f} / {ours['send_lag_p99_ms']:.2f} ms (p50 / p99); load average before"
+            f" {result['load_average_before'][0]:.2f}"
         )
