@@ -58,7 +58,11 @@ def test_offer_pops_the_masked_record_and_accept_connects(app: FastAPI, world: W
         ann.post("/api/v1/agents/me/state", json={"state": "ready"})
         assert until(ws, lambda m: m["type"] == "state")[-1]["state"] == "ready"
         info = CallInfo(
-            interaction_id=interaction, ivr_path=("main", "cards"), digits=("1", CARD), contact_id=stored.contact_id
+            interaction_id=interaction,
+            ivr_path=("main", "cards"),
+            digits=("1", CARD),
+            contact_id=stored.contact_id,
+            lookup=(("tier", "vip"), ("balance", "12345.60"), ("card", CARD)),
         )
         routing.enqueue(call, queue_id=c.queues["cards"], info=info)
         seen = until(ws, lambda m: m["type"] == "offer")
@@ -68,6 +72,9 @@ def test_offer_pops_the_masked_record_and_accept_connects(app: FastAPI, world: W
         assert pop["interaction_id"] == str(interaction) and pop["ivr_path"] == ["main", "cards"]
         assert pop["digits"] == ["1", "*" * len(CARD)]
         assert pop["contact"]["id"] == str(stored.contact_id)
+        # The institution look-up's answer, with the card number in it masked.
+        assert pop["lookup"][:2] == [["tier", "vip"], ["balance", "12345.60"]]
+        assert pop["lookup"][2][0] == "card" and CARD[-4:] in pop["lookup"][2][1] and "*" in pop["lookup"][2][1]
         text = json.dumps(pop, ensure_ascii=False)
         for secret in (PHONE, PHONE[3:], NAME, ID_NUMBER, CARD):
             assert secret not in text

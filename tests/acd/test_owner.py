@@ -147,7 +147,13 @@ def test_an_ivr_outcome_keeps_its_path_digits_and_skills_for_the_screen_pop(db: 
         data = AgentSkillsSet(skills={"cards": 3, "yue": 5})
         owner.run(lambda r, _: service.set_agent_skills(session, actor=actor, agent_id=cantonese, data=data, router=r))
     go_ready(db, owner, actor, mandarin)
-    ctx = CallContext(call_id=CallId("sim-7"), variables={}, digits=["2", "88880000"], path=["main", "cards", "q"])
+    ctx = CallContext(
+        call_id=CallId("sim-7"),
+        variables={},
+        digits=["2", "88880000"],
+        path=["main", "cards", "q"],
+        lookup={"tier": "vip", "balance": 1234.5},
+    )
     call, interaction = uuid.uuid4(), uuid.uuid4()
     outcome = Outcome(OutcomeKind.QUEUED, ctx, queue="q", priority=5, skills={"yue": 3})
     assert owner.hand_off(outcome, call_id=call, queues={"q": queue}, interaction_id=interaction) == []
@@ -155,6 +161,7 @@ def test_an_ivr_outcome_keeps_its_path_digits_and_skills_for_the_screen_pop(db: 
     offer = owner.agent_view(cantonese)["offer"]
     assert offer["call_id"] == str(call) and offer["interaction_id"] == str(interaction)
     assert offer["ivr_path"] == ["main", "cards", "q"] and offer["digits"] == ["2", "88880000"]
+    assert offer["lookup"] == [["tier", "vip"], ["balance", "1234.5"]]
     assert owner.router.agents[mandarin].state is S.READY  # lacks the flow's skill
     # A flow naming a queue the institution no longer has leaves the caller unrouted and nothing behind.
     with pytest.raises(KeyError):

@@ -13,6 +13,7 @@ IVR may be account or ID numbers: menu choices (one or two keys) are shown, long
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +32,7 @@ from callvault.core.errors import DomainError, InvalidInput, NotFound, Permissio
 from callvault.core.tenant_context import set_tenant
 from callvault.identity import auth
 from callvault.security.principal import Principal
+from callvault.security.redaction import RedactionStyle, redact_text
 
 log = structlog.get_logger(__name__)
 router = domain_router("", "acd")
@@ -43,6 +45,16 @@ MENU_CHOICE_MAX = 2
 
 def mask_digits(entry: str) -> str:
     return entry if len(entry) <= MENU_CHOICE_MAX else "*" * len(entry)
+
+
+_LONG_NUMBER = re.compile(r"\d{9,}")
+
+
+def mask_numbers(value: str) -> str:
+    """Digit runs long enough to be an account, card, ID or phone number (9+) keep their last four digits only;
+    amounts and codes stay readable. Also what the log redaction finds (a number written with spaces or dashes)."""
+    value = redact_text(value, style=RedactionStyle.MASK)
+    return _LONG_NUMBER.sub(lambda m: "*" * (len(m.group()) - 4) + m.group()[-4:], value)
 
 
 def _same_origin(websocket: WebSocket) -> bool:
@@ -87,6 +99,10 @@ def screen_pop(db: Database, principal: Principal, offer: dict[str, Any]) -> dic
         "ivr_path": offer["ivr_path"],
         "digits": [mask_digits(d) for d in offer["digits"]],
         "contact": contact,
+        # The institution look-up's answer, for agents who may read customer records; numbers in it masked.
+        "lookup": [[key, mask_numbers(value)] for key, value in offer.get("lookup", [])]
+        if principal.has("contact.read")
+        else [],
     }
 
 

@@ -85,6 +85,9 @@ class CallInfo:
     ivr_path: tuple[str, ...] = ()
     digits: tuple[str, ...] = ()
     contact_id: uuid.UUID | None = None
+    # What the institution's look-up answered in the IVR (e.g. tier, balance): shown to agents who may read
+    # customer records, with phone, ID and card numbers masked.
+    lookup: tuple[tuple[str, str], ...] = ()
 
 
 def _since(entries: list[E], mark: int) -> list[E]:
@@ -219,6 +222,7 @@ class TenantOwner:
             "ivr_path": list(info.ivr_path),
             "digits": list(info.digits),
             "contact_id": str(info.contact_id) if info.contact_id else None,
+            "lookup": [list(pair) for pair in info.lookup],
         }
 
     # --- calls (telephony and the IVR hand-off call these) --------------------------------------------------
@@ -260,6 +264,7 @@ class TenantOwner:
             ivr_path=tuple(outcome.context.path),
             digits=tuple(outcome.context.digits),
             contact_id=contact_id,
+            lookup=tuple((str(k), str(v)) for k, v in outcome.context.lookup.items()),
         )
 
         def hand(router: Router, now: float) -> list[Offer]:

@@ -146,6 +146,8 @@
     document.getElementById("offer-queue").textContent = pop.queue;
     document.getElementById("offer-path").textContent = (pop.ivr_path || []).join(" > ");
     document.getElementById("offer-digits").textContent = (pop.digits || []).join(" ") || texts.none;
+    document.getElementById("offer-lookup").textContent =
+      (pop.lookup || []).map(function (pair) { return pair[0] + ": " + pair[1]; }).join("; ") || texts.none;
     var contact = pop.contact;
     document.getElementById("offer-contact").textContent = contact ? contact.name : texts.none;
     document.getElementById("offer-phones").textContent = contact
