@@ -391,3 +391,90 @@ def test_a_caller_not_on_file_pops_without_a_contact(db: Database, world: World,
         caller_uri="sip:anonymous@pstn",
     )
     assert seen == [None]
+
+
+def test_the_agent_transfers_the_caller_to_a_named_agent(db: Database, world: World, tmp_path: Path) -> None:
+    owners = AcdOwners(db, tick_seconds=0)
+    f = floor(db, world, owners, phones={"lea": True, "max": True, "ned": True}, entry="queue")
+    lea, max_, ned = f.agents["lea"], f.agents["max"], f.agents["ned"]
+    ready(db, f, lea)  # only lea takes the first offer; max and ned become ready later
+
+    def transfer(to: uuid.UUID, expect: type[Exception] | None = None) -> Callable[[Switchboard], Awaitable[None]]:
+        async def act(board: Switchboard) -> None:
+            call = f.owner.connected_call(lea)
+            assert call is not None
+            if expect is None:
+                await board.control(tenant_id=f.tenant_id, agent_id=lea, call_id=call, command="transfer", to_agent=to)
+            else:
+                with pytest.raises(expect):
+                    await board.control(
+                        tenant_id=f.tenant_id, agent_id=lea, call_id=call, command="transfer", to_agent=to
+                    )
+                assert f.owner.connected_call(lea) == call  # refused: the call stays with lea
+
+        return act
+
+    run = run_calls(
+        db,
+        owners,
+        tmp_path,
+        phones={n: FarEnd(answer_after=1.0, hangup_after=None) for n in ("lea", "max", "ned")},
+        callers=[(0.0, FarEnd(hangup_after=40.0), f.did)],
+        actions=[
+            (5.0, transfer(max_, Conflict)),  # max is logged out
+            (6.0, transfer(uuid.uuid4(), NotFound)),
+            (7.0, lambda _: ready(db, f, max_)),
+            (8.0, lambda _: ready(db, f, ned)),
+            (10.0, transfer(ned)),
+        ],
+        seconds=60,
+    )
+
+    assert run.switchboard.stats.connected == 2
+    ((_row, legs),) = interactions(db, f.tenant_id)
+    assert [(leg.party, leg.agent_id) for leg in legs] == [("customer", None), ("agent", lea), ("agent", ned)]
+    assert legs[2].billable_ms == 29000  # ned answered at 11 s, the caller hung up at 40 s
+    states = {a: f.owner.router.agents[a].state for a in (lea, max_, ned)}
+    assert states == {lea: S.WRAP_UP, max_: S.READY, ned: S.WRAP_UP}  # max, ready too, never rang
+
+
+def test_a_named_agent_who_does_not_answer_sends_the_caller_to_the_front_of_its_queue(
+    db: Database, world: World, tmp_path: Path
+) -> None:
+    owners = AcdOwners(db, tick_seconds=0)
+    f = floor(db, world, owners, phones={"ola": True, "pat": True}, entry="queue")
+    ola, pat = f.agents["ola"], f.agents["pat"]
+    ready(db, f, ola)
+
+    async def to_pat(board: Switchboard) -> None:
+        call = f.owner.connected_call(ola)
+        assert call is not None
+        await board.control(tenant_id=f.tenant_id, agent_id=ola, call_id=call, command="transfer", to_agent=pat)
+
+    def ola_back(_: Switchboard) -> None:
+        with db.scoped() as session:
+            set_tenant(session, f.tenant_id)
+            f.owner.end_wrap_up(session, actor=f.actor, agent_id=ola, disposition="x", then=S.READY, reason="")
+
+    run = run_calls(
+        db,
+        owners,
+        tmp_path,
+        phones={"ola": FarEnd(answer_after=1.0, hangup_after=None), "pat": FarEnd(answer_after=1.0, reject_code=486)},
+        callers=[(0.0, FarEnd(hangup_after=60.0), f.did)],
+        actions=[(4.0, lambda _: ready(db, f, pat)), (5.0, to_pat), (20.0, ola_back)],
+        seconds=90,
+    )
+
+    # pat's phone was busy: pat is paused (ring-no-answer), the caller waited at the front of "cards" and ola,
+    # back from wrap-up, took the call again.
+    assert run.switchboard.stats.connected == 2
+    assert f.owner.router.agents[pat].state is S.PAUSED
+    ((_row, legs),) = interactions(db, f.tenant_id)
+    assert [(leg.party, leg.agent_id, leg.hangup_cause) for leg in legs] == [
+        ("customer", None, "normal"),
+        ("agent", ola, "normal"),
+        ("agent", pat, "busy"),
+        ("agent", ola, "normal"),
+    ]
+    assert "requeued" in decisions(db, f.tenant_id)

@@ -203,14 +203,18 @@ async def _call_command(
 ) -> None:
     """Hold, unhold, hang up or transfer the agent's connected call, on the switchboard that carries it (its own
     event loop, usually the services' calls thread)."""
-    queue_id = None
+    queue_id = to_agent = None
     if command == "transfer":
+        field = "agent_id" if message.get("agent_id") else "queue_id"
         try:
-            queue_id = uuid.UUID(str(message.get("queue_id")))
+            target = uuid.UUID(str(message.get(field)))
         except ValueError:
-            raise InvalidInput.one("queue_id", "a queue id of the institution is required") from None
+            raise InvalidInput.one(field, "a queue id or an agent id of the institution is required") from None
+        queue_id, to_agent = (None, target) if field == "agent_id" else (target, None)
     control = owners.control_of(tenant_id, call_id)
     if control is None or control.loop is None:
         raise NotFound("no such call of this agent carried by telephony here")
-    work = control.control(tenant_id=tenant_id, agent_id=agent_id, call_id=call_id, command=command, queue_id=queue_id)
+    work = control.control(
+        tenant_id=tenant_id, agent_id=agent_id, call_id=call_id, command=command, queue_id=queue_id, to_agent=to_agent
+    )
     await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, control.loop))

@@ -70,6 +70,7 @@ class CallControl(Protocol):
         call_id: uuid.UUID,
         command: str,
         queue_id: uuid.UUID | None = None,
+        to_agent: uuid.UUID | None = None,
     ) -> None: ...
 
     async def monitor(
@@ -247,6 +248,34 @@ class TenantOwner:
                 raise
 
         return self.run(enqueue)
+
+    def offer_to_agent(
+        self,
+        call_id: uuid.UUID,
+        *,
+        agent_id: uuid.UUID,
+        queue_id: uuid.UUID,
+        priority: int = 0,
+        info: CallInfo | None = None,
+    ) -> list[Offer]:
+        """A caller transferred to a named agent (ringing there only; `queue_id` takes the caller if that agent
+        does not answer); `info` is the screen pop."""
+
+        def offer(router: Router, now: float) -> list[Offer]:
+            self.calls[call_id] = info or CallInfo()
+            try:
+                return router.offer_to_agent(call_id, agent_id=agent_id, queue_id=queue_id, priority=priority, now=now)
+            except Exception:
+                self.calls.pop(call_id, None)
+                raise
+
+        return self.run(offer)
+
+    def queue_of(self, call_id: uuid.UUID) -> tuple[uuid.UUID, int] | None:
+        """The queue a call came through and its priority (what a transfer keeps)."""
+        with self.lock:
+            call = self.router.calls.get(call_id)
+            return (call.queue_id, call.priority) if call is not None and call.queue_id is not None else None
 
     def hand_off(
         self,

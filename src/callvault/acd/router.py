@@ -19,7 +19,7 @@ from callvault.acd.agent_state import (
 )
 from callvault.acd.routing_queue import Agent, Call, CallState, OverflowKind, QueueConfig, RoutingQueue
 from callvault.acd.routing_state import Decision, Offer, RoutingState
-from callvault.core.errors import Conflict, InvalidInput
+from callvault.core.errors import Conflict, InvalidInput, NotFound
 
 __all__ = ["Decision", "Offer", "Router"]
 
@@ -228,6 +228,23 @@ class Router(RoutingState):
         call = Call(id=call_id, queue_id=queue_id, priority=priority, arrived_at=now, queued_at=now, seq=self._next())
         call.skills = dict(skills or {})
         return self._place(call, q, now)
+
+    def offer_to_agent(
+        self, call_id: uuid.UUID, *, agent_id: uuid.UUID, queue_id: uuid.UUID, priority: int = 0, now: float
+    ) -> list[Offer]:
+        """A transfer to a named agent: the call rings at that agent only, who must be ready. Not answered or
+        declined, it goes to the front of `queue_id`'s line, like any caller passed over by ring-no-answer."""
+        if call_id in self.calls:
+            raise Conflict("call is already routed")
+        q = self._queue(queue_id)
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            raise NotFound("no such agent seat")
+        if agent.state is not S.READY or agent.call is not None:
+            raise Conflict("the agent is not ready for a call")
+        call = Call(id=call_id, queue_id=q.id, priority=priority, arrived_at=now, queued_at=now, seq=self._next())
+        self.calls[call_id] = call
+        return [self._offer(call, agent, None, now, target="agent")]
 
     def _place(self, call: Call, q: RoutingQueue, now: float) -> list[Offer]:
         self.calls[call.id] = call

@@ -69,7 +69,7 @@ class RoutingState:
     def _eligible(agent: Agent, config: QueueConfig) -> bool:
         return all(agent.skills.get(s, 0) >= level for s, level in config.requirements.items())
 
-    def _offer(self, call: Call, agent: Agent, q: RoutingQueue | None, now: float) -> Offer:
+    def _offer(self, call: Call, agent: Agent, q: RoutingQueue | None, now: float, *, target: str = "") -> Offer:
         assert agent.call is None and agent.state is S.READY
         call.state, call.agent, agent.call, call.offered_at = CallState.OFFERED, agent, call, now
         heapq.heappush(self._ringing, (now + self.ring_timeout, self._next(), call))
@@ -77,7 +77,7 @@ class RoutingState:
             q.rr_counter += 1
             agent.rr_mark[q.id] = q.rr_counter
         self._set_state(agent, S.RINGING, now, call_id=call.id)
-        target = "outbound" if q is None else ("callback" if call.callback_number else "")
+        target = target or ("outbound" if q is None else ("callback" if call.callback_number else ""))
         self._decide("offered", call, call.queue_id, agent.id, now, wait=now - call.arrived_at, target=target)
         return Offer(call.id, agent.id, call.queue_id)
 

@@ -620,8 +620,10 @@ class Switchboard:
         call_id: uuid.UUID,
         command: str,
         queue_id: uuid.UUID | None = None,
+        to_agent: uuid.UUID | None = None,
     ) -> None:
-        """The connected agent's command on its call: hold, unhold, hangup, or transfer to a queue (blind)."""
+        """The connected agent's command on its call: hold, unhold, hangup, or a blind transfer to a queue or to a
+        named agent."""
         call = self._by_acd.get(call_id)
         if call is None or call.route.tenant_id != tenant_id or call.agent_id != agent_id:
             raise NotFound("no such call of this agent")
@@ -635,8 +637,8 @@ class Switchboard:
                     await self.engine.unhold(call.leg)
                 elif command == "hangup":
                     await self.engine.hangup(call.leg)
-                elif command == "transfer" and queue_id is not None:
-                    await self._transfer_to_queue(call, queue_id)
+                elif command == "transfer" and (queue_id is not None or to_agent is not None):
+                    await self._transfer(call, queue_id=queue_id, to_agent=to_agent)
                 else:
                     raise InvalidInput.one("type", "unknown command; use hold, unhold, hangup or transfer")
             except TelephonyError as exc:
@@ -695,23 +697,50 @@ class Switchboard:
             self._monitors.pop(leg, None)
             await self._hangup(leg)
 
-    async def _transfer_to_queue(self, call: InboundCall, queue_id: uuid.UUID) -> None:
-        """Blind transfer to a queue: the agent leaves (to wrap-up), the caller waits in that queue with the same
-        record and screen pop, under a new ACD call id."""
+    async def _transfer(self, call: InboundCall, *, queue_id: uuid.UUID | None, to_agent: uuid.UUID | None) -> None:
+        """Blind transfer to a queue, or to a named agent who is ready (not answered there, the caller goes to the
+        front of the queue it came through). The agent leaves (to wrap-up); the caller, taken off hold, goes on with
+        the same record and screen pop under a new ACD call id."""
         owner = call.owner
         assert owner is not None
-        if queue_id not in owner.router.queues:
+        if queue_id is not None and queue_id not in owner.router.queues:
             raise NotFound("no such queue")
+        came_through = await self.blocking(owner.queue_of, call.acd_id)
+        if to_agent is not None:
+            if to_agent == call.agent_id:
+                raise Conflict("the call is already yours")
+            if to_agent not in owner.router.agents:
+                raise NotFound("no such agent seat")
+            if came_through is None:
+                raise Conflict("the call came through no queue to fall back on")
         info = await self.blocking(owner.call_info, call.acd_id)
-        await self.blocking(_quietly, owner.finish_call, call.acd_id)
+        new_id = uuid.uuid4()
+        self._by_acd[new_id] = call  # known before the owner's offer event can arrive
+        if to_agent is not None:
+            assert came_through is not None
+            # Offered before the current agent leaves: an agent who is not ready refuses the transfer (409) and
+            # the call stays as it was.
+            fallback, priority = came_through
+            try:
+                await self.blocking(
+                    owner.offer_to_agent, new_id, agent_id=to_agent, queue_id=fallback, priority=priority, info=info
+                )
+            except DomainError:
+                self._by_acd.pop(new_id, None)
+                raise
+        old_id = call.acd_id
+        await self.blocking(_quietly, owner.finish_call, old_id)
         await self._end_agent_leg(call)
-        self._by_acd.pop(call.acd_id, None)
-        call.acd_id, call.connected, call.agent_id = uuid.uuid4(), False, None
-        self._by_acd[call.acd_id] = call
+        self._by_acd.pop(old_id, None)
+        call.acd_id, call.connected, call.agent_id = new_id, False, None
         with contextlib.suppress(TelephonyError):
             await self.engine.unhold(call.leg)
-        await self.blocking(owner.enqueue, call.acd_id, queue_id=queue_id, info=info)
-        await self.blocking(self._record_routing, call, _NO_OUTCOME, flow_id=None, queue_id=queue_id, queued_at=None)
+        if to_agent is None:
+            assert queue_id is not None
+            await self.blocking(owner.enqueue, new_id, queue_id=queue_id, info=info)
+            await self.blocking(
+                self._record_routing, call, _NO_OUTCOME, flow_id=None, queue_id=queue_id, queued_at=None
+            )
         self._spawn(self._wait(call), what="wait")
 
     # --- records -------------------------------------------------------------------------------------------
