@@ -107,5 +107,6 @@ def register(bench_app: typer.Typer) -> None:
                 f"{level['erlang_c_sl_pct']:.2f}",
                 f"{level['difference_points']:+.2f}",
             )
-        console.print(sl)
+        if levels:
+            console.print(sl)
         console.print(f"machine: {machine['cpus']} CPUs, load average {machine['load_average']}")
