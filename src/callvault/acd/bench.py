@@ -8,6 +8,7 @@ routing, the state store and the database writes (SQLite file, synchronous=FULL)
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import tempfile
@@ -20,9 +21,11 @@ from callvault.acd.baseline import LinearScanRouter
 from callvault.acd.decision_log import DecisionWriter
 from callvault.acd.router import Offer, Router
 from callvault.acd.routing_queue import QueueConfig, Strategy
-from callvault.config import Settings
+from callvault.config import Settings, get_settings
 from callvault.core.db import Database
 from callvault.migrations.runner import upgrade
+from callvault.security.vault import MasterKey
+from callvault.security.vault import runtime as vault_runtime
 from callvault.tenancy import service as tenancy
 from callvault.tenancy.schemas import TenantCreate
 
@@ -182,7 +185,34 @@ def run(
 def compare(*, agents: int, skills: int, decisions: int, baseline_decisions: int, seed: int) -> list[BenchResult]:
     """The indexed router and the linear-scan baseline in the same run, each on a fresh SQLite file, with the
     log written and (to show routing alone) with decisions dropped."""
-    results = []
+    results: list[BenchResult] = []
+    with tempfile.TemporaryDirectory(prefix="callvault-bench-acd-key-") as keys:
+        own_key = "CALLVAULT_MASTER_KEY_FILE" not in os.environ  # a throw-away installation needs a key of its own
+        if own_key:
+            MasterKey.generate_to(Path(keys) / "master.key")
+            os.environ["CALLVAULT_MASTER_KEY_FILE"] = str(Path(keys) / "master.key")
+            get_settings.cache_clear()
+            vault_runtime.reset()
+        try:
+            _compare(
+                results,
+                agents=agents,
+                skills=skills,
+                decisions=decisions,
+                baseline_decisions=baseline_decisions,
+                seed=seed,
+            )
+        finally:
+            if own_key:
+                os.environ.pop("CALLVAULT_MASTER_KEY_FILE", None)
+                get_settings.cache_clear()
+                vault_runtime.reset()
+    return results
+
+
+def _compare(
+    results: list[BenchResult], *, agents: int, skills: int, decisions: int, baseline_decisions: int, seed: int
+) -> None:
     for name, cls, count, write_log in (
         ("indexed", Router, decisions, True),
         ("linear-scan baseline", LinearScanRouter, baseline_decisions, True),
@@ -207,4 +237,3 @@ def compare(*, agents: int, skills: int, decisions: int, baseline_decisions: int
                 )
             finally:
                 db.dispose()
-    return results

@@ -4,6 +4,9 @@ The routing log is written at thousands of rows a second. The inserts go through
 with values already in their stored form (SQLite: hex UUIDs and UTC text times, exactly as SQLAlchemy stores
 them; PostgreSQL: native values), which skips per-value type processing but stays SQLAlchemy-built SQL. The
 tenant id is the session's context, set on every row; on PostgreSQL row-level security checks it as usual.
+
+The row builders are plain loops with everything bound to locals: at six to seven rows per routed call, a method
+call per value (id, time) cost more than the dictionary itself.
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ class LogRows:
     def uid(self, value: uuid.UUID | None) -> object:
         if value is None:
             return None
-        return value.hex if self.sqlite else value
+        # `'%032x' % value.int` is what `UUID.hex` returns, without the property call.
+        return "%032x" % value.int if self.sqlite else value  # noqa: UP031 -- the fastest spelling
 
     @staticmethod
     def hex_id(encoded: object) -> str:
@@ -64,32 +68,82 @@ class LogRows:
         return f"{self._prefix}.{int((seconds - whole) * 1_000_000):06d}"
 
     def state_rows(self, tenant_id: uuid.UUID, changes: list[StateChange]) -> list[dict[str, object]]:
-        tenant, uid, time = self.uid(tenant_id), self.uid, self.time
+        if not self.sqlite:
+            return self._state_rows_native(tenant_id, changes)
+        tenant, time = self.uid(tenant_id), self.time
+        rows: list[dict[str, object]] = []
+        append = rows.append
+        for c in changes:
+            call, idle = c.call_id, c.idle_since
+            append(
+                {
+                    "tenant_id": tenant,
+                    "seq": c.seq,
+                    "agent_id": "%032x" % c.agent_id.int,  # noqa: UP031
+                    "state": str(c.state),  # the enum's text (StrEnum), without the `.value` property
+                    "reason": c.reason,
+                    "call_id": None if call is None else "%032x" % call.int,  # noqa: UP031
+                    "at": time(c.at),
+                    "idle_since": None if idle is None else time(idle),
+                }
+            )
+        return rows
+
+    def decision_rows(self, tenant_id: uuid.UUID, decisions: list[Decision]) -> list[dict[str, object]]:
+        if not self.sqlite:
+            return self._decision_rows_native(tenant_id, decisions)
+        tenant, time = self.uid(tenant_id), self.time
+        rows: list[dict[str, object]] = []
+        append = rows.append
+        for d in decisions:
+            queue, agent = d.queue_id, d.agent_id
+            append(
+                {
+                    "tenant_id": tenant,
+                    "seq": d.seq,
+                    "kind": d.kind,
+                    "call_id": "%032x" % d.call_id.int,  # noqa: UP031
+                    "queue_id": None if queue is None else "%032x" % queue.int,  # noqa: UP031
+                    "agent_id": None if agent is None else "%032x" % agent.int,  # noqa: UP031
+                    "at": time(d.at),
+                    "priority": d.priority,
+                    "wait_ms": int(d.wait * 1000),
+                    "target": d.target,
+                }
+            )
+        return rows
+
+    # PostgreSQL takes UUIDs and aware datetimes as they are (psycopg adapts them).
+
+    @staticmethod
+    def _state_rows_native(tenant_id: uuid.UUID, changes: list[StateChange]) -> list[dict[str, object]]:
+        stamp = datetime.fromtimestamp
         return [
             {
-                "tenant_id": tenant,
+                "tenant_id": tenant_id,
                 "seq": c.seq,
-                "agent_id": uid(c.agent_id),
-                "state": c.state.value,
+                "agent_id": c.agent_id,
+                "state": str(c.state),
                 "reason": c.reason,
-                "call_id": uid(c.call_id),
-                "at": time(c.at),
-                "idle_since": time(c.idle_since) if c.idle_since is not None else None,
+                "call_id": c.call_id,
+                "at": stamp(c.at, UTC),
+                "idle_since": None if c.idle_since is None else stamp(c.idle_since, UTC),
             }
             for c in changes
         ]
 
-    def decision_rows(self, tenant_id: uuid.UUID, decisions: list[Decision]) -> list[dict[str, object]]:
-        tenant, uid, time = self.uid(tenant_id), self.uid, self.time
+    @staticmethod
+    def _decision_rows_native(tenant_id: uuid.UUID, decisions: list[Decision]) -> list[dict[str, object]]:
+        stamp = datetime.fromtimestamp
         return [
             {
-                "tenant_id": tenant,
+                "tenant_id": tenant_id,
                 "seq": d.seq,
                 "kind": d.kind,
-                "call_id": uid(d.call_id),
-                "queue_id": uid(d.queue_id),
-                "agent_id": uid(d.agent_id),
-                "at": time(d.at),
+                "call_id": d.call_id,
+                "queue_id": d.queue_id,
+                "agent_id": d.agent_id,
+                "at": stamp(d.at, UTC),
                 "priority": d.priority,
                 "wait_ms": int(d.wait * 1000),
                 "target": d.target,

@@ -357,7 +357,8 @@ def record_routing(
     payload = {
         "first_seq": first,
         "offers": [[hex_id(r["call_id"]), hex_id(r["agent_id"])] for r in decision_rows if r["kind"] == "offered"],
-        "agents": [[c.agent_id.hex, c.state.value, c.reason] for c in state_changes],
+        # `str()` of the StrEnum is its text without the `.value` property call (thousands per batch).
+        "agents": [[c.agent_id.hex, str(c.state), c.reason] for c in state_changes],
     }
     outbox.emit(session, tenant_slug=actor.tenant_slug, name="acd.routing.batch", payload=payload)
     session.commit()
