@@ -48,6 +48,12 @@ def register(aor: str, contact: str, *, final: int) -> str:
     return _HEAD.format(name="register") + steps + _TAIL
 
 
+def refused_register(aor: str, contact: str) -> str:
+    """REGISTER ``aor`` and expect 403 at once (no challenge): the source is blocked."""
+    steps = _register(aor, contact, 1, auth=False) + '  <recv response="403"/>\n'
+    return _HEAD.format(name="refused_register") + steps + _TAIL
+
+
 _ANSWER_HEADERS = """\
 [last_Via:]
 [last_From:]

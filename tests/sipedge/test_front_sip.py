@@ -277,6 +277,19 @@ def test_a_disabled_phone_is_refused_and_registers_again_once_enabled(edge: Edge
     assert f"alice@{edge.slug}" in edge.front.rpc("ul.dump")
 
 
+def test_a_source_failing_authentication_again_and_again_is_refused_and_logged(edge: Edge) -> None:
+    phone_port = free_udp_port()
+    # Challenges answered right never count, however often the phone registers.
+    for _ in range(edge.front.config.auth_failures + 1):
+        assert edge.register(phone_port, password=edge.password, final=200) == 0
+    for _ in range(edge.front.config.auth_failures):
+        assert edge.register(phone_port, password="guess-" + edge.password, final=401) == 0
+    # Blocked now, even with the right password: 403 at once, no challenge.
+    blocked = sipp_scenarios.refused_register(f"alice@{edge.slug}", f"alice@127.0.0.1:{phone_port}")
+    assert edge.run_sipp(blocked, "register-blocked", extra=("-au", "alice", "-ap", edge.password)) == 0
+    assert "failed authentications" in edge.front.log_path.read_text()
+
+
 def test_kamailio_does_not_outlive_a_killed_front_process(world: World, tmp_path: Path) -> None:
     """`callvault sip-front` killed without its clean-up (SIGKILL): its Kamailio goes with it, never an orphan
     holding the SIP port."""

@@ -36,6 +36,10 @@ class FrontConfig:
     workers: tuple[str, ...]  # "host:port" of each media worker
     run_dir: Path
     children: int = 2
+    # Failed digest authentications (wrong password or user) one source address may make within
+    # `auth_block_seconds` before all of its REGISTERs are refused with 403 until the window passes.
+    auth_failures: int = 10
+    auth_block_seconds: int = 60
 
 
 def _escape(value: str) -> str:
@@ -98,6 +102,8 @@ def render(config: FrontConfig) -> str:
         ctl=config.run_dir / "kamailio_ctl",
         dispatcher=config.run_dir / "dispatcher.list",
         db_url=db_url,
+        auth_failures=config.auth_failures,
+        auth_block_seconds=config.auth_block_seconds,
     )
 
 
@@ -144,6 +150,8 @@ modparam("htable", "db_url", "{db_url}")
 modparam("htable", "htable", "agents=>size=10;dbtable=agents;")
 modparam("htable", "htable", "dids=>size=10;dbtable=dids;")
 modparam("htable", "htable", "trunks=>size=8;dbtable=trunks;")
+# Failed authentications per source address, forgotten {auth_block_seconds} s after the last one.
+modparam("htable", "htable", "authfail=>size=8;autoexpire={auth_block_seconds};")
 # Registrations live in memory: phones register again after a restart (their expiry is short).
 modparam("usrloc", "db_mode", 0)
 modparam("usrloc", "use_domain", 1)
@@ -171,9 +179,20 @@ request_route {{
 # An agent phone registers as username@tenant; the digest is checked against the stored HA1 (flag 1).
 # ($var cannot hold $null, so lookups are tested for $null before they are copied.)
 route[REGISTRAR] {{
+    $var(failures) = 0;
+    if ($sht(authfail=>$si) != $null) {{ $var(failures) = $sht(authfail=>$si); }}
+    if ($var(failures) >= {auth_failures}) {{
+        xlog("L_WARN", "register from $si refused: $var(failures) failed authentications\\n");
+        sl_send_reply("403", "Too Many Failed Authentications");
+        exit;
+    }}
     $var(ha1) = "-";
     if ($sht(agents=>$tU@$td) != $null) {{ $var(ha1) = $sht(agents=>$tU@$td); }}
     if (!pv_www_authenticate("$td", "$var(ha1)", "1")) {{
+        $var(rc) = $rc;
+        # -2 wrong password, -3 unknown user: a failure of the source (a first REGISTER without credentials
+        # (-5) or a stale nonce is not).
+        if ($var(rc) == -2 || $var(rc) == -3) {{ $sht(authfail=>$si) = $var(failures) + 1; }}
         xlog("L_NOTICE", "register refused for $tU@$td from $si\\n");
         www_challenge("$td", "0");
         exit;
