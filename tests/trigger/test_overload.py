@@ -6,16 +6,12 @@ several threads, admitted orders held inside their transaction by an engine even
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import event, func, select
 
@@ -28,29 +24,10 @@ from callvault.tenancy import service as tenancy
 from callvault.trigger.admission import limit_of
 from callvault.trigger.models import CallRequest
 from tests.fixtures import World
+from tests.serving import serve_in_thread
 from tests.trigger.helpers import TRIGGER, Bank, bank, order
 
 HOOK = "https://bank.example/hooks/calls"
-
-
-@contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """uvicorn on a free loopback port in a thread; yields the base URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "server did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 class Watch:
@@ -133,7 +110,7 @@ def test_an_order_past_the_limit_is_refused_before_any_database_work_and_its_ret
     first_body = json.dumps(order(HOOK, reference="held")).encode()
     second_body = json.dumps(order(HOOK, reference="refused")).encode()
     second_headers = signed(b, "refused-key", second_body)
-    with Watch(db) as hold, serving(app) as url:
+    with Watch(db) as hold, serve_in_thread(app) as url:
         first: list[httpx.Response] = []
         sender = threading.Thread(target=lambda: first.append(post(url, first_body, signed(b, "held-key", first_body))))
         sender.start()
@@ -166,7 +143,7 @@ def test_reading_an_order_is_not_limited(world: World, login: Any, settings: Set
     b = bank(world, login)
     app = limited_app(settings, db, 1)
     body = json.dumps(order(HOOK, reference="first")).encode()
-    with serving(app) as url:
+    with serve_in_thread(app) as url:
         done = post(url, body, signed(b, "read-me", body))
         assert done.status_code == 202, done.text
         path = f"/api/v1/calls/{done.json()['id']}"
@@ -192,7 +169,7 @@ def test_a_burst_past_the_limit_is_refused_whole_and_every_retry_with_its_key_or
     app = limited_app(settings, db, limit)
     bodies = {f"key-{i}": json.dumps(order(HOOK, reference=f"burst-{i}")).encode() for i in range(limit + burst)}
     held_keys, burst_keys = list(bodies)[:limit], list(bodies)[limit:]
-    with serving(app) as url, ThreadPoolExecutor(limit) as holders, ThreadPoolExecutor(burst) as pool:
+    with serve_in_thread(app) as url, ThreadPoolExecutor(limit) as holders, ThreadPoolExecutor(burst) as pool:
         with Watch(db) as hold:
             # On SQLite the admitted orders behind the one held at its insert wait for the writer (up to the busy
             # timeout, 5 s): the burst below takes well under that.

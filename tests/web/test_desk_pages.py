@@ -17,8 +17,9 @@ from callvault.config import Settings
 from callvault.core.db import Database
 from tests.acd.live import center, owner
 from tests.fixtures import World
+from tests.serving import serve_in_thread
 from tests.vault_fixtures import CARD, ID_NUMBER, NAME, PHONE, store_contact
-from tests.web.conftest import console_app, screenshot, serve_in_thread
+from tests.web.conftest import console_app, screenshot
 from tests.web.test_console_pages import sign_in
 
 

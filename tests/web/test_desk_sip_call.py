@@ -34,10 +34,11 @@ from tests.inbound.sip_rig import (
     reaped,
     sipp,
 )
+from tests.serving import serve_in_thread
 from tests.sipedge.test_front_sip import free_udp_port
 from tests.telephony.contract.sipp_far_end import caller_scenario
 from tests.vault_fixtures import CARD, ID_NUMBER, NAME, PHONE, store_contact
-from tests.web.conftest import console_app, screenshot, serve_in_thread
+from tests.web.conftest import console_app, screenshot
 from tests.web.test_console_pages import sign_in
 
 pytestmark = NEEDS_SIP

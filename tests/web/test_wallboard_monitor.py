@@ -21,7 +21,8 @@ from callvault.telephony.sim import FarEnd
 from tests.acd.live import center, owner
 from tests.fixtures import World
 from tests.inbound.simthread import carried, phones_and_number, until
-from tests.web.conftest import screenshot, serve_in_thread
+from tests.serving import serve_in_thread
+from tests.web.conftest import screenshot
 from tests.web.test_console_pages import sign_in
 
 
